@@ -1,0 +1,179 @@
+"""Ports: what the use cases need from the world, and the plain records that cross them.
+
+`Crm` is Notion in production (`NotionCrm`) and a SQLite file locally (`SqliteCrm`); `Mailer` is
+Resend (`ResendMailer`) or an outbox folder (`OutboxMailer`). One contract test suite runs against
+every implementation (tests/contract/), so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol
+
+from christmas_tasks.rendering import Template
+
+EMAIL_STATUSES = ("ok", "unsubscribed", "bounced", "complained")
+CAMPAIGN_STATUSES = (
+    "Signed Up", "Nurture Sequence", "Pre-Call Prep", "No-Show Recovery", "Post-Call Follow-Up",
+    "Onboarding", "Unsubscribed",
+)
+STOP_REASONS = ("booked", "paid", "unsubscribed", "bounced", "complained")
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str
+    first_name: str = ""
+    business_name: str | None = None
+    campaign_status: str | None = None
+    booking_status: str | None = None
+    email_status: str = "ok"
+    segment: str | None = None
+    assessment_score: float | None = None
+    ref: str | None = None  # the backend's own id (a Notion page id, a row id)
+
+    @property
+    def suppressed(self) -> bool:
+        return self.email_status != "ok"
+
+
+@dataclass(frozen=True)
+class ContactUpdate:
+    """Fields to write on a contact; None leaves a field as it is."""
+
+    email: str
+    first_name: str | None = None
+    business_name: str | None = None
+    campaign_status: str | None = None
+    booking_status: str | None = None
+    email_status: str | None = None
+    segment: str | None = None
+    assessment_score: float | None = None
+
+
+@dataclass(frozen=True)
+class EmailLedger:
+    """What the ledger knows of one email of a sequence."""
+
+    number: int
+    sent_at: datetime | None = None
+    status: str | None = None
+    resend_id: str | None = None
+    sent_by: str | None = None  # "kestra" or "website"
+
+
+@dataclass(frozen=True)
+class SequenceRecord:
+    """One contact's run of one sequence for one event, with its ledger."""
+
+    key: str
+    email: str
+    campaign: str
+    sequence: str
+    event_id: str
+    first_name: str
+    anchor: datetime
+    created_at: datetime
+    business_name: str | None = None
+    segment: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # the event's fields, for rendering
+    emails: dict[int, EmailLedger] = field(default_factory=dict)
+    completed: bool = False
+    stopped_reason: str | None = None
+    ref: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return not self.completed and self.stopped_reason is None
+
+    def sent_numbers(self) -> set[int]:
+        return {n for n, e in self.emails.items() if e.sent_at is not None}
+
+    def with_ref(self, ref: str | None) -> SequenceRecord:
+        return replace(self, ref=ref)
+
+
+@dataclass(frozen=True)
+class SentMark:
+    number: int
+    sent_at: datetime
+    resend_id: str
+    status: str = "sent"
+    sent_by: str = "kestra"
+    completes: bool = False  # the last email of the sequence also sets Sequence Completed
+
+
+@dataclass(frozen=True)
+class AnalyticsEntry:
+    email: str
+    template: str
+    email_number: int
+    status: str  # sent, failed, skipped
+    at: datetime
+    campaign: str
+    resend_id: str | None = None
+    error: str | None = None
+
+
+class Crm(Protocol):
+    def get_contact(self, email: str) -> Contact | None: ...
+
+    def upsert_contact(self, update: ContactUpdate) -> Contact: ...
+
+    def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
+        """The record with this key, looked up by email, campaign and sequence type too."""
+        ...
+
+    def create_sequence(self, record: SequenceRecord) -> tuple[SequenceRecord, bool]:
+        """Create the record unless its key exists; returns (the stored record, created?)."""
+        ...
+
+    def sequences_for(self, email: str, campaign: str, sequence: str) -> list[SequenceRecord]: ...
+
+    def mark_sent(self, record: SequenceRecord, mark: SentMark) -> SequenceRecord: ...
+
+    def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord: ...
+
+    def get_template(self, name: str) -> Template:
+        """The named template; a missing or inactive one raises TemplateError (no fallback)."""
+        ...
+
+    def list_templates(self) -> list[Template]: ...
+
+    def put_template(self, template: Template) -> str:
+        """Create or update a template by name; returns "created", "updated" or "unchanged"."""
+        ...
+
+    def log_analytics(self, entry: AnalyticsEntry) -> None:
+        """Record one send attempt when an analytics store is configured; otherwise nothing."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    sender: str
+    to: str
+    subject: str
+    html: str
+    text: str
+    idempotency_key: str
+    reply_to: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    duplicate: bool = False  # the idempotency key had been used: nothing new went out
+
+
+class Mailer(Protocol):
+    def send(self, message: OutgoingEmail) -> SendResult: ...
+
+
+class Alerter(Protocol):
+    def alert(self, text: str) -> bool:
+        """Post an alert; True when delivered. Never raises: an alert never fails the funnel."""
+        ...

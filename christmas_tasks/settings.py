@@ -1,0 +1,165 @@
+"""Settings, read once from the environment by the entry point (SPEC §8).
+
+`CHRISTMAS_BACKEND=local` (the default) runs on the embedded backends with sample campaign facts;
+`live` needs every Notion/Resend secret and campaign fact, and fails at once naming each one missing.
+Secret values are wrapped so that no repr, log line or error can show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from christmas_tasks.errors import ConfigError
+from christmas_tasks.planning import SendWindow
+from christmas_tasks.variables import Campaign
+
+
+class Secret:
+    """A secret value that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+LIVE_SECRETS = ("NOTION_TOKEN", "RESEND_API_KEY", "UNSUBSCRIBE_SECRET")
+LIVE_REQUIRED = (
+    "NOTION_CONTACTS_DB_ID", "NOTION_EMAIL_SEQUENCE_DB_ID", "NOTION_EMAIL_TEMPLATES_DB_ID",
+    "EMAIL_FROM", "SENDER_ADDRESS", "UNSUBSCRIBE_URL", "CALENDLY_LINK", "CAMPAIGN_DEADLINE",
+)
+# Values that let the local backends run with no account; never used by the live backend.
+LOCAL_DEFAULTS = {
+    "EMAIL_FROM": "Christmas Campaign <hello@example.com>",
+    "SENDER_NAME": "Example Consulting",
+    "SENDER_ADDRESS": "123 Example Street, Toronto, ON M5V 0A1, Canada",
+    "UNSUBSCRIBE_URL": "http://localhost:8080/unsubscribe",
+    "UNSUBSCRIBE_SECRET": "local-unsubscribe-secret",
+    "CALENDLY_LINK": "https://calendly.com/example/christmas-call",
+    "CAMPAIGN_DEADLINE": "2025-12-20",
+}
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false")
+
+
+@dataclass(frozen=True)
+class NotionSettings:
+    token: Secret
+    contacts_db: str
+    sequence_db: str
+    templates_db: str
+    analytics_db: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str
+    testing: bool
+    local_dir: Path
+    templates_dir: Path
+    catalogue_path: Path | None
+    campaign: Campaign
+    email_from: str
+    reply_to: str | None
+    send_window: SendWindow | None
+    discord_webhook: Secret | None = None
+    notion: NotionSettings | None = None
+    resend_api_key: Secret | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        backend = env.get("CHRISTMAS_BACKEND", "local").strip().lower() or "local"
+        if backend not in ("local", "live"):
+            raise ConfigError(f"CHRISTMAS_BACKEND must be 'local' or 'live', not {backend!r}")
+        live = backend == "live"
+        values = dict(env) if live else {**LOCAL_DEFAULTS, **{k: v for k, v in env.items() if v}}
+        if live:
+            missing = [name for name in (*LIVE_SECRETS, *LIVE_REQUIRED) if not values.get(name, "").strip()]
+            if missing:
+                raise ConfigError("live backend: missing setting(s) " + ", ".join(missing))
+        try:
+            deadline = date.fromisoformat(values["CAMPAIGN_DEADLINE"].strip())
+        except ValueError:
+            raise ConfigError("CAMPAIGN_DEADLINE must be a date such as 2025-12-20") from None
+        timezone = values.get("CAMPAIGN_TIMEZONE", "America/Toronto").strip() or "America/Toronto"
+        try:
+            from christmas_tasks.planning import zone
+
+            zone(timezone)
+        except Exception:
+            raise ConfigError(f"CAMPAIGN_TIMEZONE {timezone!r} is not an IANA time zone") from None
+        window_spec = values.get("SEND_WINDOW", "").strip()
+        campaign = Campaign(
+            name=values.get("CAMPAIGN_NAME", "Christmas 2025").strip() or "Christmas 2025",
+            deadline=deadline,
+            calendly_link=values["CALENDLY_LINK"].strip(),
+            sender_name=values.get("SENDER_NAME", "").strip() or values["EMAIL_FROM"].split("<")[0].strip(),
+            sender_address=values["SENDER_ADDRESS"].strip(),
+            unsubscribe_url=values["UNSUBSCRIBE_URL"].strip(),
+            unsubscribe_secret=values["UNSUBSCRIBE_SECRET"],
+            timezone=timezone,
+        )
+        notion = None
+        resend_key = None
+        if live:
+            notion = NotionSettings(
+                token=Secret(values["NOTION_TOKEN"].strip()),
+                contacts_db=values["NOTION_CONTACTS_DB_ID"].strip(),
+                sequence_db=values["NOTION_EMAIL_SEQUENCE_DB_ID"].strip(),
+                templates_db=values["NOTION_EMAIL_TEMPLATES_DB_ID"].strip(),
+                analytics_db=values.get("NOTION_EMAIL_ANALYTICS_DB_ID", "").strip() or None,
+            )
+            resend_key = Secret(values["RESEND_API_KEY"].strip())
+        discord = values.get("DISCORD_WEBHOOK_URL", "").strip()
+        catalogue = values.get("CHRISTMAS_CATALOGUE", "").strip()
+        return cls(
+            backend=backend,
+            testing=_flag(values, "TESTING_MODE", False),
+            local_dir=Path(values.get("CHRISTMAS_LOCAL_DIR", "").strip() or ".christmas"),
+            templates_dir=Path(values.get("CHRISTMAS_TEMPLATES_DIR", "").strip() or "templates"),
+            catalogue_path=Path(catalogue) if catalogue else None,
+            campaign=campaign,
+            email_from=values["EMAIL_FROM"].strip(),
+            reply_to=values.get("EMAIL_REPLY_TO", "").strip() or None,
+            send_window=SendWindow.parse(window_spec, timezone) if window_spec else None,
+            discord_webhook=Secret(discord) if discord else None,
+            notion=notion,
+            resend_api_key=resend_key,
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every secret value, so outputs can be scrubbed of them as a last line of defence."""
+        secrets = [self.campaign.unsubscribe_secret] if self.backend == "live" else []
+        for item in (self.discord_webhook, self.resend_api_key, self.notion.token if self.notion else None):
+            if item is not None:
+                secrets.append(item.reveal())
+        return [s for s in secrets if len(s) >= 8]
