@@ -1,0 +1,114 @@
+"""The composition root: builds the ports from settings (local or live) and runs the checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from christmas_tasks.errors import ConfigError
+from christmas_tasks.planning import load_catalogue
+from christmas_tasks.ports import Alerter, Crm, Mailer
+from christmas_tasks.settings import Settings
+from christmas_tasks.usecases import Funnel
+
+
+def build_crm(settings: Settings) -> Crm:
+    if settings.backend == "live":
+        from christmas_tasks.adapters.notion_crm import NotionCrm
+
+        assert settings.notion is not None
+        return NotionCrm.from_settings(settings.notion)
+    from christmas_tasks.adapters.sqlite_crm import SqliteCrm
+
+    settings.local_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteCrm(settings.local_dir / "crm.sqlite3", settings.templates_dir)
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    if settings.backend == "live":
+        from christmas_tasks.adapters.resend_mailer import ResendMailer
+
+        assert settings.resend_api_key is not None
+        return ResendMailer(settings.resend_api_key)
+    from christmas_tasks.adapters.outbox import OutboxMailer
+
+    return OutboxMailer(settings.local_dir / "outbox")
+
+
+def build_alerter(settings: Settings) -> Alerter | None:
+    if settings.discord_webhook is None:
+        return None
+    from christmas_tasks.adapters.discord import DiscordAlerter
+
+    return DiscordAlerter(settings.discord_webhook)
+
+
+def build_funnel(settings: Settings, crm: Crm | None = None, mailer: Mailer | None = None) -> Funnel:
+    return Funnel(
+        crm=crm or build_crm(settings),
+        mailer=mailer or build_mailer(settings),
+        campaign=settings.campaign,
+        catalogue=load_catalogue(settings.catalogue_path),
+        email_from=settings.email_from,
+        reply_to=settings.reply_to,
+        testing=settings.testing,
+        window=settings.send_window,
+        alerter=build_alerter(settings),
+    )
+
+
+def check_health(settings: Settings) -> dict[str, Any]:
+    """Settings complete (Settings.from_env already failed otherwise) and the catalogue readable."""
+    catalogue = load_catalogue(settings.catalogue_path)
+    if settings.backend == "local" and not settings.templates_dir.is_dir():
+        raise ConfigError(f"CHRISTMAS_TEMPLATES_DIR: {settings.templates_dir} is not a folder")
+    return {
+        "ok": True,
+        "backend": settings.backend,
+        "testing_mode": settings.testing,
+        "sequences": sorted(catalogue.sequences),
+        "analytics": bool(settings.notion and settings.notion.analytics_db) or settings.backend == "local",
+        "alerts": settings.discord_webhook is not None,
+    }
+
+
+def check_templates(settings: Settings, source: str) -> dict[str, Any]:
+    """Every catalogue template exists, is active, and passes the check against its variable set."""
+    from christmas_tasks.rendering import Template, template_problems
+    from christmas_tasks.template_files import load_templates
+    from christmas_tasks.variables import variable_names
+
+    catalogue = load_catalogue(settings.catalogue_path)
+    templates: dict[str, Template]
+    if source == "local":
+        templates = load_templates(settings.templates_dir)
+    else:
+        templates = {t.name: t for t in build_crm(settings).list_templates()}
+    report: dict[str, list[str]] = {}
+    for sequence in catalogue.sequences.values():
+        for item in sequence.emails:
+            template = templates.get(item.template)
+            if template is None:
+                report[item.template] = ["missing"]
+                continue
+            problems = template_problems(template, variable_names(sequence.name))
+            if not template.active:
+                problems.insert(0, "status is Inactive")
+            report[item.template] = problems
+    return {"ok": not any(report.values()), "source": source, "templates": report}
+
+
+def push_templates(crm: Crm, folder: Path) -> dict[str, Any]:
+    from christmas_tasks.template_files import load_templates
+
+    results = {name: crm.put_template(template) for name, template in sorted(load_templates(folder).items())}
+    return {"ok": True, "templates": results}
+
+
+def check_notion(settings: Settings) -> dict[str, Any]:
+    if settings.backend != "live" or settings.notion is None:
+        raise ConfigError("notion check needs CHRISTMAS_BACKEND=live and the Notion settings")
+    from christmas_tasks.notion_schema import check_workspace
+
+    crm = build_crm(settings)
+    return check_workspace(crm)  # type: ignore[arg-type]

@@ -1,0 +1,55 @@
+"""`christmas-tasks demo`: the funnel in one process on the local backends, for a first look.
+
+It does what the Kestra flows do, with an in-process wait standing in for Kestra's scheduled
+executions: handle one assessment, then send each planned email at its time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from christmas_tasks.app import build_funnel
+from christmas_tasks.errors import ConfigError
+from christmas_tasks.events import _aware_utc
+from christmas_tasks.settings import Settings
+
+
+def run_demo(
+    settings: Settings,
+    event_path: Path,
+    *,
+    speedup: float = 1.0,
+    wait: bool = True,
+    email: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] = print,
+) -> int:
+    if settings.backend != "local":
+        raise ConfigError("demo runs on the local backends only (CHRISTMAS_BACKEND=local)")
+    if speedup <= 0:
+        raise ConfigError("--speedup must be positive")
+    funnel = build_funnel(settings)
+    body = json.loads(event_path.read_text(encoding="utf-8"))
+    if email:
+        body["email"] = email
+    result = funnel.handle("assessment", body, clock())
+    say(f"handled the assessment of {result['email']}: {result['action']} (segment {result.get('segment')})")
+    if not result["plan"]:
+        say("nothing to send: this contact's sequence was handled before (use another email in the event file)")
+    for item in result["plan"]:
+        say(f"  email {item['email_number']} ({item['template']}) planned for {item['send_at']}")
+    for item in result["plan"]:
+        due = _aware_utc(item["send_at"])
+        delay = (due - clock()).total_seconds() / speedup
+        if wait and delay > 0:
+            say(f"waiting {delay:.0f}s for email {item['email_number']}...")
+            sleep(delay)
+        sent = funnel.send(item["sequence_key"], item["email_number"], clock(), due)
+        say(f"email {item['email_number']}: {sent['status']} {sent.get('resend_id') or sent.get('reason', '')}")
+    say(f"outbox: {(settings.local_dir / 'outbox').resolve()}  ledger: {(settings.local_dir / 'crm.sqlite3').resolve()}")
+    return 0

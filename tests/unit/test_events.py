@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from christmas_tasks.errors import InvalidInput
+from christmas_tasks.events import (
+    AssessmentEvent,
+    EmailStatusEvent,
+    NoShowEvent,
+    OnboardingEvent,
+    PostCallEvent,
+    parse_event,
+)
+from tests.conftest import EXAMPLES, NOW
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def fields_of(error: InvalidInput) -> list[str]:
+    return [p.field for p in error.problems]
+
+
+def reject(kind: str, body: Any) -> list[str]:
+    with pytest.raises(InvalidInput) as caught:
+        parse_event(kind, body, NOW)
+    return fields_of(caught.value)
+
+
+ASSESSMENT = {"email": "a@example.com", "first_name": "Ann", "red_systems": 1, "orange_systems": 1}
+
+
+def test_email_is_trimmed_and_lower_cased() -> None:
+    event = parse_event("signup", {"email": "  Jane.Doe@Example.COM ", "first_name": "Jane"}, NOW)
+    assert event.email == "jane.doe@example.com"
+
+
+def test_signup_defaults() -> None:
+    event = parse_event("signup", load("signup.json"), NOW)
+    assert event.source == "website"  # type: ignore[attr-defined]
+
+
+def test_assessment_defaults_email_1_sent_at_to_arrival() -> None:
+    event = parse_event("assessment", ASSESSMENT, NOW)
+    assert isinstance(event, AssessmentEvent)
+    assert event.email_1_sent_at == NOW
+    assert (event.yellow_systems, event.green_systems, event.email_1_status) == (0, 0, "sent")
+
+
+def test_assessment_timestamp_with_offset_is_converted_to_utc() -> None:
+    event = parse_event("assessment", {**ASSESSMENT, "email_1_sent_at": "2025-12-01T05:00:00-05:00"}, NOW)
+    assert event.email_1_sent_at == datetime(2025, 12, 1, 10, 0, tzinfo=UTC)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("2025-12-01T09:00:00", "no time zone"),
+        ("2025-12-01", "is a date"),
+        ("yesterday", "not an ISO 8601"),
+        (1733040000, "must be an ISO 8601 timestamp string"),
+    ],
+)
+def test_assessment_timestamp_must_be_iso_with_zone(value: Any, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_event("assessment", {**ASSESSMENT, "email_1_sent_at": value}, NOW)
+    (problem,) = caught.value.problems
+    assert problem.field == "email_1_sent_at"
+    assert fragment in problem.message
+
+
+@pytest.mark.parametrize("field", ["red_systems", "orange_systems", "yellow_systems", "green_systems"])
+@pytest.mark.parametrize("value", [-1, 9, "many", True, 1.5])
+def test_counts_are_whole_numbers_from_0_to_8(field: str, value: Any) -> None:
+    assert reject("assessment", {**ASSESSMENT, field: value}) == [field]
+
+
+def test_counts_sum_to_at_most_8() -> None:
+    body = {**ASSESSMENT, "red_systems": 3, "orange_systems": 3, "yellow_systems": 2, "green_systems": 1}
+    with pytest.raises(InvalidInput) as caught:
+        parse_event("assessment", body, NOW)
+    assert "add up to 9" in str(caught.value)
+    ok = parse_event("assessment", {**body, "green_systems": 0}, NOW)
+    assert isinstance(ok, AssessmentEvent)
+
+
+@pytest.mark.parametrize("field", ["assessment_score", "gps_score", "money_score"])
+@pytest.mark.parametrize("value", [-0.1, 100.5, "high"])
+def test_scores_are_0_to_100(field: str, value: Any) -> None:
+    assert reject("assessment", {**ASSESSMENT, field: value}) == [field]
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    fields = reject("assessment", {"email": "not-an-email", "red_systems": 10})
+    assert sorted(fields) == ["email", "first_name", "orange_systems", "red_systems"]
+
+
+def test_length_caps() -> None:
+    assert reject("signup", {"email": "a@example.com", "first_name": "x" * 201}) == ["first_name"]
+    parse_event("signup", {"email": "a@example.com", "first_name": "x" * 200}, NOW)
+    body = {"email": "a@example.com", "first_name": "A", "call_date": "2025-12-04", "call_notes": "n" * 2001}
+    assert reject("postcall", body) == ["call_notes"]
+
+
+def test_unknown_fields_are_ignored() -> None:
+    event = parse_event("signup", {"email": "a@example.com", "first_name": "A", "utm": "x"}, NOW)
+    assert "utm" not in event.model_dump()
+
+
+def test_not_an_object_is_rejected() -> None:
+    assert reject("signup", ["a"]) == ["body"]
+
+
+def test_unknown_event_kind_is_named() -> None:
+    assert reject("birthday", {}) == ["event"]
+
+
+def test_noshow_our_shape_and_calendlys_agree() -> None:
+    ours = parse_event("noshow", load("noshow.json"), NOW)
+    calendly = parse_event("noshow", load("noshow-calendly.json"), NOW)
+    assert isinstance(ours, NoShowEvent) and isinstance(calendly, NoShowEvent)
+    assert calendly.email == ours.email
+    assert calendly.calendly_event_uri == ours.calendly_event_uri
+    assert calendly.scheduled_time == ours.scheduled_time
+    assert calendly.first_name == "Jane"
+
+
+def test_calendly_body_errors_use_calendlys_paths() -> None:
+    body = load("noshow-calendly.json")
+    del body["payload"]["email"]
+    body["payload"]["scheduled_event"]["start_time"] = "soon"
+    assert sorted(reject("noshow", body)) == ["payload.email", "payload.scheduled_event.start_time"]
+
+
+def test_calendly_body_of_another_event_is_rejected() -> None:
+    body = {**load("noshow-calendly.json"), "event": "invitee.canceled"}
+    assert reject("noshow", body) == ["event"]
+
+
+def test_calendly_first_name_falls_back_to_name() -> None:
+    body = load("booking-calendly.json")
+    assert parse_event("booking", body, NOW).first_name == "Jane"  # type: ignore[attr-defined]
+
+
+def test_postcall_defaults_and_priority() -> None:
+    event = parse_event("postcall", {"email": "a@example.com", "first_name": "A", "call_date": "2025-12-04"}, NOW)
+    assert isinstance(event, PostCallEvent)
+    assert (event.call_outcome, event.follow_up_priority, event.objections) == ("Maybe", "Medium", [])
+    body = {"email": "a@example.com", "first_name": "A", "call_date": "2025-12-04", "follow_up_priority": "Urgent"}
+    assert reject("postcall", body) == ["follow_up_priority"]
+
+
+def test_onboarding_unpaid_is_valid_and_says_so_later() -> None:
+    event = parse_event("onboarding", {**load("onboarding.json"), "payment_confirmed": False}, NOW)
+    assert isinstance(event, OnboardingEvent) and event.payment_confirmed is False
+    assert event.docusign_completed is True
+
+
+def test_onboarding_requires_payment_fields() -> None:
+    fields = reject("onboarding", {"email": "a@example.com", "first_name": "A"})
+    assert sorted(fields) == ["payment_amount", "payment_confirmed", "payment_date"]
+
+
+def test_resend_bounce_is_flattened() -> None:
+    event = parse_event("email-status", load("email-bounced.json"), NOW)
+    assert isinstance(event, EmailStatusEvent)
+    assert event.email == "jane.doe@example.com" and event.suppresses
+    assert event.email_id == "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"
+
+
+def test_resend_other_types_are_rejected_by_name() -> None:
+    body = {**load("email-bounced.json"), "type": "email.clicked"}
+    assert reject("email-status", body) == ["type"]
+
+
+def test_event_variables_are_strings() -> None:
+    event = parse_event("assessment", {**ASSESSMENT, "assessment_score": 72.0, "revenue_leak_total": 1500.5}, NOW)
+    variables = event.variables()
+    assert variables["assessment_score"] == "72"
+    assert variables["revenue_leak_total"] == "1500.5"
+    assert "email" not in variables
+
+
+# ------------------------------------------------------------------ properties
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+FIELDS = [
+    "email", "first_name", "red_systems", "orange_systems", "yellow_systems", "green_systems", "assessment_score",
+    "email_1_sent_at", "calendly_event_uri", "scheduled_time", "call_date", "payment_confirmed", "payment_amount",
+    "payment_date", "objections", "observation_dates", "event", "payload", "type", "data", "business_name",
+]
+bodies = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=10) | json_values
+KINDS = ["signup", "assessment", "booking", "noshow", "postcall", "onboarding", "unsubscribe", "email-status"]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(KINDS), body=bodies)
+def test_no_input_raises_anything_but_a_validation_error(kind: str, body: Any) -> None:
+    try:
+        event = parse_event(kind, body, NOW)
+    except InvalidInput as error:
+        assert error.problems, "a rejection names at least one field"
+        assert all(p.field and p.message for p in error.problems)
+    else:
+        assert event.email == event.email.strip().lower()
+
+
+@settings(max_examples=200)
+@given(
+    red=st.integers(0, 8), orange=st.integers(0, 8), yellow=st.integers(0, 8), green=st.integers(0, 8),
+)
+def test_count_sum_rule_holds_for_every_combination(red: int, orange: int, yellow: int, green: int) -> None:
+    body = {**ASSESSMENT, "red_systems": red, "orange_systems": orange, "yellow_systems": yellow, "green_systems": green}
+    if red + orange + yellow + green <= 8:
+        assert isinstance(parse_event("assessment", body, NOW), AssessmentEvent)
+    else:
+        with pytest.raises(InvalidInput):
+            parse_event("assessment", body, NOW)

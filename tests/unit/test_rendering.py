@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import html
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from christmas_tasks.errors import TemplateError
+from christmas_tasks.planning import load_catalogue
+from christmas_tasks.rendering import Template, html_to_text, render, template_problems
+from christmas_tasks.template_files import format_template_file, load_templates, parse_template_file
+from christmas_tasks.variables import Campaign, build_variables, variable_names
+from christmas_tasks.errors import InvalidInput
+
+ROOT = Path(__file__).resolve().parents[2]
+FOOTER = '<p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>'
+CAMPAIGN = Campaign(
+    name="Christmas 2025", deadline=date(2025, 12, 20), calendly_link="https://cal.example/x",
+    sender_name="Example Co", sender_address="1 Main St, Toronto", unsubscribe_url="https://ex.example/u",
+    unsubscribe_secret="s3cret-value-for-tests",
+)
+
+
+def tpl(subject: str, body: str) -> Template:
+    return Template("T", subject, body + FOOTER)
+
+
+def values(**extra: str) -> dict[str, str]:
+    return {"first_name": "Jane", "sender_address": "1 Main St", "unsubscribe_url": "https://u.example/x", **extra}
+
+
+def test_placeholders_allow_inner_spaces() -> None:
+    out = render(tpl("Hi {{ first_name }}", "<p>{{first_name}} {{  first_name  }}</p>"), values())
+    assert out.subject == "Hi Jane"
+    assert out.html.startswith("<p>Jane Jane</p>")
+
+
+def test_values_are_escaped_in_html_but_not_in_subject() -> None:
+    out = render(tpl("{{first_name}}", "<p>{{first_name}}</p>"), values(first_name='<b>"Jo" & co</b>'))
+    assert out.html.startswith("<p>&lt;b&gt;&quot;Jo&quot; &amp; co&lt;/b&gt;</p>")
+    assert out.subject == '<b>"Jo" & co</b>'
+
+
+def test_subject_is_one_line() -> None:
+    out = render(tpl("Hello\n{{first_name}}", "<p></p>"), values(first_name="Ja\r\nne"))
+    assert out.subject == "Hello Ja ne"
+
+
+def test_every_unknown_placeholder_is_named() -> None:
+    with pytest.raises(TemplateError) as caught:
+        render(tpl("{{ nope }}", "<p>{{first_name}} {{missing_one}} {{missing_two}}</p>"), values())
+    message = str(caught.value)
+    assert "subject: unknown placeholder(s) nope" in message
+    assert "body: unknown placeholder(s) missing_one, missing_two" in message
+
+
+def test_malformed_placeholder_is_an_error() -> None:
+    problems = template_problems(tpl("x", "<p>{{first name}} {{}}</p>"), set(values()))
+    assert problems == ["body: malformed placeholder '{{first name}}'", "body: malformed placeholder '{{}}'"]
+
+
+def test_unsubscribe_link_and_sender_footer_are_required() -> None:
+    problems = template_problems(Template("T", "s", "<p>{{first_name}}</p>"), set(values()))
+    assert any("{{unsubscribe_url}}" in p for p in problems)
+    assert any("{{sender_address}}" in p for p in problems)
+
+
+def test_text_part_is_derived_from_html() -> None:
+    text = html_to_text(
+        "<style>p{color:red}</style><h1>Title</h1><p>One &amp; two<br>three</p>"
+        '<ul><li>a</li><li>b</li></ul><p><a href="https://x.example">link</a></p>'
+    )
+    assert text == "Title\n\nOne & two\nthree\n\n- a\n\n- b\n\nlink (https://x.example)\n"
+
+
+@given(st.text(max_size=200))
+def test_no_value_can_inject_html(value: str) -> None:
+    out = render(tpl("{{first_name}}", "<p>{{first_name}}</p>"), values(first_name=value))
+    body = out.html.split("<p>1 Main St")[0]  # the footer renders fixed values; a value cannot hold a raw <
+    assert body == "<p>" + html.escape(value, quote=True) + "</p>"
+    assert body.count("<") == 2 and body.count(">") == 2
+    assert "\n" not in out.subject and "\r" not in out.subject
+
+
+@given(st.text(max_size=100))
+def test_rendering_never_raises_on_any_value(value: str) -> None:
+    render(tpl("{{first_name}} {{first_name}}", "<p>{{first_name}}</p>"), values(first_name=value))
+
+
+def test_variables_and_defaults() -> None:
+    at = datetime(2025, 12, 10, 15, 0, tzinfo=UTC)
+    got = build_variables(CAMPAIGN, "jane@example.com", {"segment": "CRITICAL", "weakest_system_1": "Booking"}, at)
+    assert got["first_name"] == "there" and got["business_name"] == "your business"
+    assert got["days_to_deadline"] == "10" and got["deadline_date"] == "December 20, 2025"
+    assert got["unsubscribe_url"].startswith("https://ex.example/u?email=jane%40example.com&token=")
+    assert "Booking" in got["personalized_tip_1"]
+    assert got["calendly_link"] == "https://cal.example/x"
+    assert set(variable_names("5day")) <= set(got)
+
+
+def test_days_to_deadline_never_negative() -> None:
+    late = datetime(2026, 1, 5, tzinfo=UTC)
+    assert build_variables(CAMPAIGN, "a@example.com", {}, late)["days_to_deadline"] == "0"
+
+
+def test_unsubscribe_token_is_per_address() -> None:
+    assert CAMPAIGN.unsubscribe_token("a@example.com") != CAMPAIGN.unsubscribe_token("b@example.com")
+    assert "s3cret" not in repr(CAMPAIGN)
+
+
+def test_every_sample_template_passes_the_check() -> None:
+    templates = load_templates(ROOT / "templates")
+    catalogue = load_catalogue()
+    assert sorted(templates) == sorted(catalogue.template_names())
+    for sequence in catalogue.sequences.values():
+        for item in sequence.emails:
+            assert template_problems(templates[item.template], variable_names(sequence.name)) == []
+
+
+def test_template_file_round_trip() -> None:
+    template = Template("5-Day E2", "Hi {{first_name}}", "<p>x</p>\n", active=False)
+    assert parse_template_file(format_template_file(template), "x.html") == template
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("<p>no header</p>", "header"),
+        ("<!--\nname: X\n-->\n<p></p>", "subject"),
+        ("<!--\nname: X\nsubject: S\nstatus: Draft\n-->\n", "status"),
+        ("<!--\nname: X\ncolour: red\n-->\n", "header"),
+    ],
+)
+def test_bad_template_files_are_named(text: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_template_file(text, "bad.html")
+    assert field in [p.field for p in caught.value.problems]
+
+
+def test_duplicate_template_names_in_a_folder(tmp_path: Path) -> None:
+    for name in ("a.html", "b.html"):
+        (tmp_path / name).write_text("<!--\nname: Same\nsubject: S\n-->\n<p></p>")
+    with pytest.raises(InvalidInput, match="repeats the name"):
+        load_templates(tmp_path)

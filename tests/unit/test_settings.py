@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from christmas_tasks.errors import ConfigError
+from christmas_tasks.settings import LIVE_REQUIRED, LIVE_SECRETS, Settings
+
+LIVE = {
+    "CHRISTMAS_BACKEND": "live",
+    "NOTION_TOKEN": "ntn_live_token_value_123",
+    "RESEND_API_KEY": "re_live_key_value_456",
+    "UNSUBSCRIBE_SECRET": "unsubscribe-secret-789",
+    "NOTION_CONTACTS_DB_ID": "c" * 32,
+    "NOTION_EMAIL_SEQUENCE_DB_ID": "s" * 32,
+    "NOTION_EMAIL_TEMPLATES_DB_ID": "t" * 32,
+    "EMAIL_FROM": "Example <hello@example.com>",
+    "SENDER_ADDRESS": "1 Main St, Toronto",
+    "UNSUBSCRIBE_URL": "https://example.com/unsubscribe",
+    "CALENDLY_LINK": "https://calendly.com/example",
+    "CAMPAIGN_DEADLINE": "2025-12-20",
+    "DISCORD_WEBHOOK_URL": "https://discord.example/api/webhooks/1/abcdefgh",
+}
+
+
+def test_local_is_the_default_and_needs_nothing() -> None:
+    settings = Settings.from_env({})
+    assert settings.backend == "local" and settings.notion is None and not settings.testing
+
+
+def test_live_with_everything() -> None:
+    settings = Settings.from_env(LIVE)
+    assert settings.notion is not None and settings.notion.analytics_db is None
+    assert settings.resend_api_key is not None and settings.resend_api_key.reveal() == "re_live_key_value_456"
+
+
+def test_live_missing_settings_are_all_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"CHRISTMAS_BACKEND": "live"})
+    for name in (*LIVE_SECRETS, *LIVE_REQUIRED):
+        assert name in str(caught.value)
+
+
+def test_no_secret_value_in_repr_or_errors() -> None:
+    settings = Settings.from_env(LIVE)
+    text = repr(settings)
+    for name in ("NOTION_TOKEN", "RESEND_API_KEY", "UNSUBSCRIBE_SECRET", "DISCORD_WEBHOOK_URL"):
+        assert LIVE[name] not in text
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**LIVE, "NOTION_TOKEN": "", "TESTING_MODE": "maybe"})
+    assert "ntn_" not in str(caught.value)
+    assert sorted(settings.secret_values()) == sorted(LIVE[n] for n in (*LIVE_SECRETS, "DISCORD_WEBHOOK_URL"))
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"CHRISTMAS_BACKEND": "cloud"}, "CHRISTMAS_BACKEND"),
+        ({"TESTING_MODE": "sometimes"}, "TESTING_MODE"),
+        ({"CAMPAIGN_DEADLINE": "next friday"}, "CAMPAIGN_DEADLINE"),
+        ({"CAMPAIGN_TIMEZONE": "Nowhere/Land"}, "CAMPAIGN_TIMEZONE"),
+        ({"SEND_WINDOW": "always"}, "SEND_WINDOW"),
+    ],
+)
+def test_bad_settings_are_named(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        Settings.from_env(env)
+
+
+def test_testing_mode_is_read_from_the_environment_given() -> None:
+    assert Settings.from_env({"TESTING_MODE": "true"}).testing
+    assert not Settings.from_env({"TESTING_MODE": "false"}).testing
