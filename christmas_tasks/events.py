@@ -243,7 +243,8 @@ def _from_calendly(body: dict[str, Any], expected: str) -> tuple[dict[str, Any],
     payload = body.get("payload")
     if not isinstance(payload, dict):
         raise InvalidInput("event", [Problem("payload", "must be an object")])
-    scheduled = payload.get("scheduled_event") if isinstance(payload.get("scheduled_event"), dict) else {}
+    raw_scheduled = payload.get("scheduled_event")
+    scheduled: dict[str, Any] = raw_scheduled if isinstance(raw_scheduled, dict) else {}
     first_name = payload.get("first_name") or str(payload.get("name") or "").strip().split(" ")[0] or None
     mapped = {
         "email": payload.get("email"),
@@ -270,7 +271,8 @@ def _from_resend(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         raise InvalidInput("email-status event", [Problem("data", "must be an object")])
     to = data.get("to")
     recipient = to[0] if isinstance(to, list) and to else to
-    bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+    raw_bounce = data.get("bounce")
+    bounce: dict[str, Any] = raw_bounce if isinstance(raw_bounce, dict) else {}
     mapped = {
         "email": recipient,
         "type": body.get("type"),

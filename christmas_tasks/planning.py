@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from importlib import resources
@@ -107,7 +108,7 @@ def _sequence(name: str, raw: dict[str, Any]) -> SequenceDef:
     )
     if not emails or [e.number for e in emails] != sorted({e.number for e in emails}):
         raise ValueError(f"{name}: email numbers must be unique and in order")
-    if any(later.delay < earlier.delay for earlier, later in zip(emails, emails[1:], strict=False)):
+    if any(later.delay < earlier.delay for earlier, later in pairwise(emails)):
         raise ValueError(f"{name}: delays must not decrease")
     if raw["anchor"] not in ("email_1_sent_at", "arrival"):
         raise ValueError(f"{name}: anchor must be 'email_1_sent_at' or 'arrival'")

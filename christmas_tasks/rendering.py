@@ -10,6 +10,7 @@ import html
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import ClassVar
 
 from christmas_tasks.errors import TemplateError
 from christmas_tasks.variables import REQUIRED_PLACEHOLDERS
@@ -79,8 +80,8 @@ def render(template: Template, values: dict[str, str]) -> RenderedEmail:
 
 
 class _TextExtractor(HTMLParser):
-    _BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr"}
-    _SKIP = {"style", "script", "head", "title"}
+    _BREAKS: ClassVar[frozenset[str]] = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr"})
+    _SKIP: ClassVar[frozenset[str]] = frozenset({"style", "script", "head", "title"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
