@@ -72,9 +72,9 @@ def test_already_sent_emails_are_never_planned() -> None:
 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(InvalidInput):
-        plan(CATALOGUE.get("5day"), datetime(2025, 12, 1, 9), T0, testing=False)  # noqa: DTZ001
+        plan(CATALOGUE.get("5day"), datetime(2025, 12, 1, 9), T0, testing=False)
     with pytest.raises(InvalidInput):
-        plan(CATALOGUE.get("5day"), T0, datetime(2025, 12, 1, 9), testing=False)  # noqa: DTZ001
+        plan(CATALOGUE.get("5day"), T0, datetime(2025, 12, 1, 9), testing=False)
 
 
 def test_send_times_are_utc() -> None:
