@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented on Notion, Resend, a SQLite file and an outbox folder."""

@@ -1,0 +1,243 @@
+"""The Notion workspace's schema (SPEC §7), as data, in one place.
+
+`NotionCrm` reads and writes these property names; `check_schema` names every property of a data
+source that is missing or of the wrong type; `check_workspace` runs that check on each configured
+database of a live workspace (the command `christmas-tasks notion check`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from notion_client import Client
+
+    from christmas_tasks.adapters.notion_crm import NotionCrm
+
+NOTION_VERSION = "2025-09-03"
+RICH_TEXT_LIMIT = 2000  # characters in one rich-text segment
+RICH_TEXT_SEGMENTS = 100  # segments in one rich-text property value
+LEDGER_NUMBERS = range(1, 6)  # the ledger has columns for emails 1..5
+
+
+class Contacts:
+    EMAIL = "email"
+    FIRST_NAME = "first_name"
+    BUSINESS_NAME = "Business Name"
+    ASSESSMENT_SCORE = "Assessment Score"
+    SEGMENT = "Segment"
+    CAMPAIGN_STATUS = "Christmas Campaign Status"
+    BOOKING_STATUS = "Booking Status"
+    EMAIL_STATUS = "Email Status"
+
+
+class Sequences:
+    FIRST_NAME = "First Name"
+    EMAIL = "Email"
+    BUSINESS_NAME = "Business Name"
+    CAMPAIGN = "Campaign"
+    SEQUENCE_TYPE = "Sequence Type"
+    SEQUENCE_KEY = "Sequence Key"
+    EVENT_ID = "Event ID"
+    SEGMENT = "Segment"
+    ANCHOR_AT = "Anchor At"
+    EVENT_DATA = "Event Data"
+    ASSESSMENT_SCORE = "Assessment Score"
+    RED = "Red Systems"
+    ORANGE = "Orange Systems"
+    YELLOW = "Yellow Systems"
+    GREEN = "Green Systems"
+    LAST_EMAIL_SENT = "Last Email Sent"
+    LAST_EMAIL_SENT_AT = "Last Email Sent At"
+    COMPLETED = "Sequence Completed"
+    STOPPED_REASON = "Stopped Reason"
+
+    @staticmethod
+    def sent(n: int) -> str:
+        return f"Email {n} Sent"
+
+    @staticmethod
+    def status(n: int) -> str:
+        return f"Email {n} Status"
+
+    @staticmethod
+    def resend_id(n: int) -> str:
+        return f"Email {n} Resend ID"
+
+    @staticmethod
+    def sent_by(n: int) -> str:
+        return f"Email {n} Sent By"
+
+
+class Templates:
+    NAME = "Template Name"
+    SUBJECT = "Subject Line"
+    BODY = "Email Body HTML"
+    STATUS = "Status"
+
+
+class Analytics:
+    TEMPLATE = "Template ID"
+    EMAIL = "Email"
+    EMAIL_NUMBER = "Email Number"
+    STATUS = "Status"
+    SENT_DATE = "Sent Date"
+    CAMPAIGN = "Campaign"
+    RESEND_ID = "Resend Email ID"
+    ERROR = "Error Message"
+
+
+def _ledger() -> dict[str, str]:
+    columns: dict[str, str] = {}
+    for n in LEDGER_NUMBERS:
+        columns[Sequences.sent(n)] = "date"
+        columns[Sequences.status(n)] = "select"
+        columns[Sequences.resend_id(n)] = "rich_text"
+        columns[Sequences.sent_by(n)] = "select"
+    return columns
+
+
+# kind -> {property name: Notion property type}
+SCHEMA: dict[str, dict[str, str]] = {
+    "contacts": {
+        Contacts.EMAIL: "email",
+        Contacts.FIRST_NAME: "title",
+        Contacts.BUSINESS_NAME: "rich_text",
+        Contacts.ASSESSMENT_SCORE: "number",
+        Contacts.SEGMENT: "select",
+        Contacts.CAMPAIGN_STATUS: "select",
+        Contacts.BOOKING_STATUS: "select",
+        Contacts.EMAIL_STATUS: "select",
+    },
+    "sequences": {
+        Sequences.FIRST_NAME: "title",
+        Sequences.EMAIL: "email",
+        Sequences.BUSINESS_NAME: "rich_text",
+        Sequences.CAMPAIGN: "select",
+        Sequences.SEQUENCE_TYPE: "select",
+        Sequences.SEQUENCE_KEY: "rich_text",
+        Sequences.EVENT_ID: "rich_text",
+        Sequences.SEGMENT: "select",
+        Sequences.ANCHOR_AT: "date",
+        Sequences.EVENT_DATA: "rich_text",
+        Sequences.ASSESSMENT_SCORE: "number",
+        Sequences.RED: "number",
+        Sequences.ORANGE: "number",
+        Sequences.YELLOW: "number",
+        Sequences.GREEN: "number",
+        **_ledger(),
+        Sequences.LAST_EMAIL_SENT: "number",
+        Sequences.LAST_EMAIL_SENT_AT: "date",
+        Sequences.COMPLETED: "checkbox",
+        Sequences.STOPPED_REASON: "select",
+    },
+    "templates": {
+        Templates.NAME: "title",
+        Templates.SUBJECT: "rich_text",
+        Templates.BODY: "rich_text",
+        Templates.STATUS: "select",
+    },
+    "analytics": {
+        Analytics.TEMPLATE: "title",
+        Analytics.EMAIL: "email",
+        Analytics.EMAIL_NUMBER: "number",
+        Analytics.STATUS: "select",
+        Analytics.SENT_DATE: "date",
+        Analytics.CAMPAIGN: "select",
+        Analytics.RESEND_ID: "rich_text",
+        Analytics.ERROR: "rich_text",
+    },
+}
+
+KINDS = tuple(SCHEMA)
+# The setting that holds each database's id, and what each database is called in messages.
+SETTING = {
+    "contacts": "NOTION_CONTACTS_DB_ID",
+    "sequences": "NOTION_EMAIL_SEQUENCE_DB_ID",
+    "templates": "NOTION_EMAIL_TEMPLATES_DB_ID",
+    "analytics": "NOTION_EMAIL_ANALYTICS_DB_ID",
+}
+LABEL = {
+    "contacts": "contacts database",
+    "sequences": "email sequence database",
+    "templates": "email templates database",
+    "analytics": "email analytics database",
+}
+OPTIONAL = frozenset({"analytics"})
+
+
+def check_schema(kind: str, properties: Mapping[str, Any]) -> list[str]:
+    """Every property of `kind` that `properties` (a data source's `properties`) lacks or mistypes.
+
+    One line per problem, naming the property and the expected type; an empty list means the data
+    source has everything the package reads and writes (extra properties are fine).
+    """
+    if kind not in SCHEMA:
+        raise ValueError(f"unknown Notion database kind {kind!r}; one of {', '.join(KINDS)}")
+    by_folded = {name.casefold(): name for name in properties}
+    problems = []
+    for name, expected in SCHEMA[kind].items():
+        prop = properties.get(name)
+        if prop is None:
+            line = f"{name!r}: missing (expected a property of type {expected})"
+            near = by_folded.get(name.casefold())
+            if near is not None:
+                line += f"; found {near!r}, but property names are case-sensitive"
+            problems.append(line)
+            continue
+        actual = prop.get("type") if isinstance(prop, Mapping) else None
+        if actual != expected:
+            problems.append(f"{name!r}: is of type {actual}, expected {expected}")
+    return problems
+
+
+def check_workspace(
+    target: NotionCrm | Client,
+    *,
+    databases: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Check each configured database of a live workspace against SCHEMA.
+
+    `target` is a NotionCrm (its database ids are used) or a notion_client.Client with `databases`
+    ({"contacts": id, "sequences": id, "templates": id, "analytics": id or None}). Costs two requests
+    per database (databases.retrieve, data_sources.retrieve). Returns a JSON-ready report; `ok` is
+    false when any database cannot be read or has a problem.
+    """
+    from christmas_tasks.adapters.notion_crm import NotionCrm
+    from christmas_tasks.errors import ChristmasError
+
+    if isinstance(target, NotionCrm):
+        crm = target
+    else:
+        ids = dict(databases or {})
+        missing = [SETTING[k] for k in KINDS if k not in OPTIONAL and not ids.get(k)]
+        if missing:
+            raise ValueError("check_workspace needs the database ids: " + ", ".join(missing))
+        crm = NotionCrm(
+            target,
+            contacts_db=str(ids["contacts"]),
+            sequence_db=str(ids["sequences"]),
+            templates_db=str(ids["templates"]),
+            analytics_db=ids.get("analytics") or None,
+        )
+    report: dict[str, Any] = {}
+    ok = True
+    for kind in KINDS:
+        database_id = crm.database_id(kind)
+        entry: dict[str, Any] = {"setting": SETTING[kind], "database_id": database_id}
+        if database_id is None:
+            entry.update(configured=False, problems=[])
+            report[kind] = entry
+            continue
+        try:
+            properties = crm.data_source_properties(kind)
+        except ChristmasError as exc:
+            problems = [f"cannot read the {LABEL[kind]}: {exc}"]
+        else:
+            entry["data_source_id"] = crm.data_source_id(kind)
+            problems = check_schema(kind, properties)
+        entry.update(configured=True, problems=problems)
+        ok = ok and not problems
+        report[kind] = entry
+    return {"ok": ok, "notion_version": NOTION_VERSION, "databases": report}

@@ -1,0 +1,105 @@
+"""SqliteCrm beyond the shared contract: several processes on one file, templates seeded from a folder,
+and how times are stored."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from christmas_tasks.adapters.sqlite_crm import SqliteCrm
+from christmas_tasks.errors import InvalidInput, TemplateError
+from christmas_tasks.ports import AnalyticsEntry, ContactUpdate, SentMark, SequenceRecord
+from christmas_tasks.rendering import Template
+from christmas_tasks.template_files import format_template_file
+
+T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+KEYS = 25
+
+
+def record(n: int, at: datetime = T0) -> SequenceRecord:
+    email = f"lead{n}@example.com"
+    return SequenceRecord(
+        key=f"christmas-2025|noshow|{email}|call-1", email=email, campaign="Christmas 2025", sequence="noshow",
+        event_id="call-1", first_name=f"Lead {n}", anchor=at, created_at=at,
+    )
+
+
+def create_all(path: str) -> list[bool]:
+    """One process's attempt to create every record (run in a separate process)."""
+    crm = SqliteCrm(Path(path))
+    created = []
+    for n in range(KEYS):
+        crm.upsert_contact(ContactUpdate(f"lead{n}@example.com", first_name=f"Lead {n}"))
+        created.append(crm.create_sequence(record(n))[1])
+        stored = crm.find_sequence(f"lead{n}@example.com", "Christmas 2025", "noshow", record(n).key)
+        assert stored is not None
+        crm.mark_sent(stored, SentMark(1, T0, f"re_{n}"))
+    return created
+
+
+def test_processes_racing_on_one_file_create_each_sequence_once(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite3"
+    SqliteCrm(path)
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(create_all, [str(path)] * 4))
+    per_key = [sum(result[n] for result in results) for n in range(KEYS)]
+    assert per_key == [1] * KEYS
+    crm = SqliteCrm(path)
+    for n in range(KEYS):
+        (only,) = crm.sequences_for(f"lead{n}@example.com", "Christmas 2025", "noshow")
+        assert only.emails[1].resend_id == f"re_{n}"
+
+
+def test_the_file_is_in_wal_mode_and_times_are_stored_as_iso_utc(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "crm.sqlite3"
+    crm = SqliteCrm(path)
+    toronto = timezone(timedelta(hours=-5))
+    stored, _ = crm.create_sequence(record(1, at=datetime(2025, 12, 1, 5, 0, tzinfo=toronto)))
+    assert stored.anchor == T0 and stored.anchor.tzinfo is UTC
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT anchor_at FROM sequences").fetchone() == ("2025-12-01T10:00:00.000000+00:00",)
+
+
+def test_templates_are_seeded_from_the_folder_once(tmp_path: Path) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    footer = "<p>{{sender_address}} <a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>"
+    for name, active in (("5-Day E2", True), ("5-Day E3", False)):
+        template = Template(name, f"{name} subject", f"<p>{name}</p>\n{footer}\n", active)
+        (folder / f"{name.replace(' ', '_')}.html").write_text(format_template_file(template), encoding="utf-8")
+    crm = SqliteCrm(tmp_path / "crm.sqlite3", folder)
+    assert crm.get_template("5-Day E2").subject == "5-Day E2 subject"
+    with pytest.raises(TemplateError, match="'5-Day E3' is Inactive"):
+        crm.get_template("5-Day E3")
+    assert crm.put_template(Template("5-Day E2", "Changed", "<p>x</p>")) == "updated"
+    (folder / "5-Day_E2.html").unlink()
+    again = SqliteCrm(tmp_path / "crm.sqlite3", folder)  # the table is not empty: the folder is not read again
+    assert again.get_template("5-Day E2").subject == "Changed"
+    assert [t.name for t in again.list_templates()] == ["5-Day E2", "5-Day E3"]
+    with pytest.raises(InvalidInput, match="is not a folder"):
+        SqliteCrm(tmp_path / "other.sqlite3", tmp_path / "missing").list_templates()
+
+
+def test_analytics_can_be_read_back_per_address(tmp_path: Path) -> None:
+    crm = SqliteCrm(tmp_path / "crm.sqlite3")
+    for email in ("a@example.com", "b@example.com"):
+        crm.log_analytics(AnalyticsEntry(email, "5-Day E2", 2, "skipped", T0, "Christmas 2025", error="unsubscribed"))
+    assert [e.email for e in crm.analytics_entries()] == ["a@example.com", "b@example.com"]
+    (entry,) = crm.analytics_entries("b@example.com")
+    assert entry == AnalyticsEntry(
+        "b@example.com", "5-Day E2", 2, "skipped", T0, "Christmas 2025", resend_id=None, error="unsubscribed"
+    )
+
+
+def test_a_key_taken_by_another_contact_is_refused(tmp_path: Path) -> None:
+    crm = SqliteCrm(tmp_path / "crm.sqlite3")
+    crm.create_sequence(record(1))
+    clash = SequenceRecord(**{**record(1).__dict__, "email": "someone@example.com"})
+    with pytest.raises(InvalidInput, match="already used by another email"):
+        crm.create_sequence(clash)
