@@ -128,7 +128,8 @@ def cmd_handle(args: argparse.Namespace) -> int:
 
     settings = _settings()
     body = _read_json(args.file)
-    result = build_funnel(settings).handle(args.event, body, _now())
+    run_id = args.run_id or os.environ.get("CHRISTMAS_RUN_ID") or None
+    result = build_funnel(settings).handle(args.event, body, _now(), run_id)
     outputs: dict[str, Any] = {"result": result, "planned": len(result["plan"])}
     for item in result["plan"]:
         outputs[f"email_{item['email_number']}"] = {
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("handle", cmd_handle, "handle one webhook event on the configured backend; print the result and plan")
     p.add_argument("event", choices=EVENTS)
     p.add_argument("file", help="JSON file with the webhook body ('-' for standard input)")
+    p.add_argument("--run-id", help="the run handling it, e.g. the Kestra execution id (also CHRISTMAS_RUN_ID)")
 
     p = add("send", cmd_send, "send one scheduled email of a sequence (every check of SPEC §6)")
     p.add_argument("--sequence-key", required=True)

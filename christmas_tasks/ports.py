@@ -82,6 +82,8 @@ class SequenceRecord:
     completed: bool = False
     stopped_reason: str | None = None
     ref: str | None = None
+    # The run (Kestra execution) that created the record: its own retry may plan again, a duplicate may not.
+    created_by: str | None = None
 
     @property
     def running(self) -> bool:

@@ -106,8 +106,14 @@ class Funnel:
 
     # ------------------------------------------------------------------ events
 
-    def handle(self, kind: str, body: Any, now: datetime) -> dict[str, Any]:
-        """Validate, then apply one event. A rejected event raises InvalidInput and writes nothing."""
+    def handle(self, kind: str, body: Any, now: datetime, run_id: str | None = None) -> dict[str, Any]:
+        """Validate, then apply one event. A rejected event raises InvalidInput and writes nothing.
+
+        `run_id` names the run (the Kestra execution) handling it. The same event handled again plans
+        nothing, except by the run that created its sequence: that is a retry of a run that may have
+        died before its plan was scheduled, so it gets the unsent emails again (sending checks the
+        ledger and reuses the idempotency key, so nothing goes out twice).
+        """
         now = require_aware(now, "now")
         event = parse_event(kind, body, now)
         result: dict[str, Any] = {"event": event.kind, "email": event.email, "plan": []}
@@ -143,9 +149,9 @@ class Funnel:
             )
             stopped = self._stop(event.email, _BOOKED, "booked")
             return {**result, "action": "booking recorded", "stopped": stopped}
-        return {**result, **self._start_sequence(event, now)}
+        return {**result, **self._start_sequence(event, now, run_id)}
 
-    def _start_sequence(self, event: Event, now: datetime) -> dict[str, Any]:
+    def _start_sequence(self, event: Event, now: datetime, run_id: str | None) -> dict[str, Any]:
         sequence = _SEQUENCE_OF[type(event)]
         definition = self.catalogue.get(sequence)
         first_name = str(getattr(event, "first_name", ""))
@@ -176,13 +182,14 @@ class Funnel:
             SequenceRecord(
                 key=key, email=event.email, campaign=self.campaign.name, sequence=sequence, event_id=eid,
                 first_name=first_name, anchor=anchor, created_at=now, business_name=business_name,
-                segment=segment, variables=stored_variables(event), emails=emails,
+                segment=segment, variables=stored_variables(event), emails=emails, created_by=run_id,
             )
         )
         out: dict[str, Any] = {"sequence": sequence, "sequence_key": key, "created": created, "stopped": stopped}
         if routed:
             out.update(segment=segment, priority=routed.priority, readiness_zone=routed.readiness_zone)
-        if not created:
+        retry = not created and run_id is not None and record.created_by == run_id
+        if not created and not retry:
             out.update(action="already handled", plan=[])
             return out
         if contact.suppressed:
@@ -194,10 +201,10 @@ class Funnel:
             definition, anchor, now, testing=self.testing, already_sent=record.sent_numbers(), window=self.window,
         )
         out.update(
-            action="sequence started",
-            plan=[{"sequence_key": key, **item.as_json()} for item in planned],
+            action="sequence started" if created else "retry of the run that started it: unsent emails planned again",
+            plan=[{"sequence_key": key, **item.as_json()} for item in planned] if record.running else [],
         )
-        if routed and routed.alert:
+        if routed and routed.alert and created:
             out["alert"] = self._alert(event, key)
         return out
 

@@ -283,8 +283,11 @@ def _contact(page: Page) -> Contact:
 
 
 def _event_data(record: SequenceRecord) -> str:
-    """The record's variables (and exact creation time) as one JSON text for the Event Data property."""
-    data = {"created_at": _iso(record.created_at, "created_at"), "variables": record.variables}
+    """The record's variables (and exact creation time, and the run that created it) as one JSON text
+    for the Event Data property."""
+    data: dict[str, Any] = {"created_at": _iso(record.created_at, "created_at"), "variables": record.variables}
+    if record.created_by:
+        data["created_by"] = record.created_by
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -328,6 +331,7 @@ def _record(page: Page) -> SequenceRecord:
         completed=bool(_prop(page, Sequences.COMPLETED)),
         stopped_reason=_optional(page, Sequences.STOPPED_REASON),
         ref=str(page.get("id")),
+        created_by=data.get("created_by") if isinstance(data.get("created_by"), str) else None,
     )
 
 

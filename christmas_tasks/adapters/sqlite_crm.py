@@ -61,7 +61,8 @@ _SCHEMA = (
         last_email_sent INTEGER,
         last_email_sent_at TEXT,
         completed INTEGER NOT NULL DEFAULT 0,
-        stopped_reason TEXT
+        stopped_reason TEXT,
+        created_by TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS sequences_lookup ON sequences (email, campaign, sequence)",
     """CREATE TABLE IF NOT EXISTS sequence_emails (
@@ -207,14 +208,14 @@ class SqliteCrm:
             cursor = db.execute(
                 """INSERT INTO sequences (key, email, campaign, sequence, event_id, first_name, business_name,
                        segment, anchor_at, created_at, variables, last_email_sent, last_email_sent_at, completed,
-                       stopped_reason)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       stopped_reason, created_by)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (key) DO NOTHING""",
                 (
                     record.key, record.email, record.campaign, record.sequence, record.event_id,
                     record.first_name, _text(record.business_name), _text(record.segment), anchor, created_at,
                     json.dumps(record.variables, sort_keys=True, ensure_ascii=False), last_number, last_at,
-                    int(record.completed), record.stopped_reason,
+                    int(record.completed), record.stopped_reason, record.created_by,
                 ),
             )
             created = cursor.rowcount == 1
@@ -421,6 +422,7 @@ def _record(db: sqlite3.Connection, row: sqlite3.Row) -> SequenceRecord:
         completed=bool(row["completed"]),
         stopped_reason=row["stopped_reason"],
         ref=str(row["id"]),
+        created_by=row["created_by"],
     )
 
 

@@ -258,3 +258,17 @@ def test_retried_send_renders_the_same_payload(funnel: Funnel, outbox: OutboxMai
     crm.find_sequence = lambda *a, **k: crm_record  # type: ignore[method-assign]
     retry = funnel.send(item["sequence_key"], 4, due + timedelta(days=1), due)
     assert retry["resend_id"] == first["resend_id"] and retry["duplicate"] is True
+
+
+def test_a_retry_of_the_run_that_created_the_sequence_plans_its_unsent_emails(funnel: Funnel, outbox: OutboxMailer) -> None:
+    """The handler may die after creating the record and before its plan is scheduled: its own retry
+    plans the unsent emails again; a duplicate webhook (another run) still plans nothing."""
+    first = funnel.handle("assessment", body("assessment.json"), NOW, run_id="exec-1")
+    send_all(funnel, first["plan"][:1])
+    duplicate = funnel.handle("assessment", body("assessment.json"), NOW + M, run_id="exec-2")
+    assert duplicate["plan"] == [] and duplicate["action"] == "already handled"
+    retry = funnel.handle("assessment", body("assessment.json"), NOW + M, run_id="exec-1")
+    assert [p["email_number"] for p in retry["plan"]] == [3, 4, 5]
+    assert "alert" not in retry
+    send_all(funnel, first["plan"])  # even if every email is scheduled again, each goes out once
+    assert len(outbox.messages()) == 4
