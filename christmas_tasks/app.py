@@ -15,9 +15,12 @@ from christmas_tasks.usecases import Funnel
 def build_crm(settings: Settings) -> Crm:
     if settings.backend == "live":
         from christmas_tasks.adapters.notion_crm import NotionCrm
+        from christmas_tasks.cache import DiskCache
 
         assert settings.notion is not None
-        return NotionCrm.from_settings(settings.notion)
+        return NotionCrm.from_settings(
+            settings.notion, cache=DiskCache(settings.cache_dir), template_ttl=settings.template_cache_seconds
+        )
     from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 
     settings.local_dir.mkdir(parents=True, exist_ok=True)

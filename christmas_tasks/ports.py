@@ -50,6 +50,8 @@ class ContactUpdate:
     email_status: str | None = None
     segment: str | None = None
     assessment_score: float | None = None
+    # Written only when the contact has no campaign status yet (a signup never moves a contact back).
+    initial_campaign_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,9 @@ class Crm(Protocol):
         """Create the record unless its key exists; returns (the stored record, created?)."""
         ...
 
-    def sequences_for(self, email: str, campaign: str, sequence: str) -> list[SequenceRecord]: ...
+    def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
+        """One contact's records of the given sequence type(s) in one campaign, oldest first."""
+        ...
 
     def mark_sent(self, record: SequenceRecord, mark: SentMark) -> SequenceRecord: ...
 

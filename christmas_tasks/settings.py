@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+import tempfile
 from pathlib import Path
 
 from christmas_tasks.errors import ConfigError
@@ -94,6 +95,8 @@ class Settings:
     discord_webhook: Secret | None = None
     notion: NotionSettings | None = None
     resend_api_key: Secret | None = None
+    cache_dir: Path = Path(tempfile.gettempdir()) / "christmas-tasks-cache"
+    template_cache_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -141,6 +144,13 @@ class Settings:
             resend_key = Secret(values["RESEND_API_KEY"].strip())
         discord = values.get("DISCORD_WEBHOOK_URL", "").strip()
         catalogue = values.get("CHRISTMAS_CATALOGUE", "").strip()
+        cache_dir = values.get("CHRISTMAS_CACHE_DIR", "").strip()
+        try:
+            template_ttl = float(values.get("CHRISTMAS_TEMPLATE_CACHE_SECONDS", "").strip() or 300)
+            if template_ttl < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("CHRISTMAS_TEMPLATE_CACHE_SECONDS must be a number of seconds, 0 or more") from None
         return cls(
             backend=backend,
             testing=_flag(values, "TESTING_MODE", False),
@@ -154,6 +164,8 @@ class Settings:
             discord_webhook=Secret(discord) if discord else None,
             notion=notion,
             resend_api_key=resend_key,
+            cache_dir=Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "christmas-tasks-cache",
+            template_cache_seconds=template_ttl,
         )
 
     def secret_values(self) -> list[str]:

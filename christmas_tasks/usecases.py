@@ -129,17 +129,16 @@ class Funnel:
             status = "bounced" if event.type == "email.bounced" else "complained"
             return {**result, **self._suppress(event.email, status)}
         if isinstance(event, SignupEvent):
-            existing = self.crm.get_contact(event.email)
-            self.crm.upsert_contact(
+            contact = self.crm.upsert_contact(
                 ContactUpdate(
                     email=event.email,
                     first_name=event.first_name,
                     business_name=event.business_name,
                     # never move a contact already further down the funnel back to "Signed Up"
-                    campaign_status=None if existing and existing.campaign_status else "Signed Up",
+                    initial_campaign_status="Signed Up",
                 )
             )
-            return {**result, "action": "contact recorded", "created": existing is None}
+            return {**result, "action": "contact recorded", "campaign_status": contact.campaign_status}
         if isinstance(event, BookingEvent):
             self.crm.upsert_contact(
                 ContactUpdate(
@@ -237,12 +236,8 @@ class Funnel:
         return {"action": f"contact {status}", "stopped": stopped}
 
     def _stop(self, email: str, sequences: tuple[str, ...], reason: str) -> list[str]:
-        stopped = []
-        for sequence in sequences:
-            for record in self.crm.sequences_for(email, self.campaign.name, sequence):
-                if record.running:
-                    stopped.append(self.crm.stop_sequence(record, reason).key)
-        return stopped
+        records = self.crm.sequences_for(email, self.campaign.name, sequences)
+        return [self.crm.stop_sequence(record, reason).key for record in records if record.running]
 
     # ------------------------------------------------------------------ sending
 

@@ -30,6 +30,7 @@ import httpx
 from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
+from christmas_tasks.cache import DiskCache
 from christmas_tasks.errors import (
     ChristmasError,
     ConfigError,
@@ -373,6 +374,8 @@ class NotionCrm:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        cache: DiskCache | None = None,
+        template_ttl: float = 0.0,
     ) -> None:
         version = getattr(getattr(client, "options", None), "notion_version", NOTION_VERSION)
         if version < NOTION_VERSION:
@@ -391,6 +394,10 @@ class NotionCrm:
             "analytics": analytics_db or None,
         }
         self._sources: dict[str, str] = {}
+        # Data source ids read from the disk cache, not yet confirmed by a successful call here.
+        self._unconfirmed: set[str] = set()
+        self._cache = cache
+        self._template_ttl = template_ttl
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -403,6 +410,8 @@ class NotionCrm:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         timeout_ms: int = 30_000,
+        cache: DiskCache | None = None,
+        template_ttl: float = 0.0,
     ) -> NotionCrm:
         client = Client(
             auth=settings.token.reveal(),
@@ -419,6 +428,8 @@ class NotionCrm:
             analytics_db=settings.analytics_db,
             retry=retry,
             sleep=sleep,
+            cache=cache,
+            template_ttl=template_ttl,
         )
 
     # ------------------------------------------------------------------ requests
@@ -481,6 +492,11 @@ class NotionCrm:
         database_id = self.database_id(kind)
         if not database_id:
             raise ConfigError(f"{SETTING[kind]} is not set")
+        remembered = self._cache.get(f"notion-data-source:{database_id}") if self._cache else None
+        if isinstance(remembered, str) and remembered:
+            self._sources[kind] = remembered
+            self._unconfirmed.add(kind)
+            return remembered
         database = self._call(
             f"open the {LABEL[kind]} ({SETTING[kind]})", lambda: self.client.databases.retrieve(database_id=database_id)
         )
@@ -489,7 +505,26 @@ class NotionCrm:
             raise ConfigError(f"{SETTING[kind]}: database {database_id} has no data source")
         source = str(sources[0]["id"])
         self._sources[kind] = source
+        if self._cache:
+            self._cache.set(f"notion-data-source:{database_id}", source)
         return source
+
+    def _on_source(self, kind: str, request: Callable[[str], T]) -> T:
+        """`request(data source id)`; a data source id remembered from the disk cache that Notion no
+        longer knows (404) is forgotten and resolved again, once."""
+        source = self.data_source_id(kind)
+        try:
+            result = request(source)
+        except NotionApiError as error:
+            if error.status != 404 or kind not in self._unconfirmed:
+                raise
+            self._unconfirmed.discard(kind)
+            self._sources.pop(kind, None)
+            if self._cache:
+                self._cache.delete(f"notion-data-source:{self.database_id(kind)}")
+            result = request(self.data_source_id(kind))
+        self._unconfirmed.discard(kind)
+        return result
 
     def data_source_properties(self, kind: str) -> dict[str, Any]:
         """The data source's property schema: 1 data_sources.retrieve."""
@@ -510,11 +545,12 @@ class NotionCrm:
 
     def _query_all(self, kind: str, what: str, flt: dict[str, Any] | None) -> list[Page]:
         """Every matching page: 1 data_sources.query per 100 pages."""
-        source = self.data_source_id(kind)
         pages: list[Page] = []
         cursor: str | None = None
         while True:
-            result = self._retrying(what, self._pager(source, what, flt, cursor))
+            result = self._on_source(
+                kind, lambda source, c=cursor: self._retrying(what, self._pager(source, what, flt, c))
+            )
             pages.extend(p for p in result.get("results", []) if isinstance(p, dict) and p.get("object") == "page")
             cursor = result.get("next_cursor")
             if not result.get("has_more") or not cursor:
@@ -526,12 +562,13 @@ class NotionCrm:
     def _lookup(self, kind: str, what: str, flt: dict[str, Any], name: str, *, retry: bool = True) -> Page | None:
         """The one page matching `flt`, or None; several raise AmbiguousRecord naming `name`.
         1 data_sources.query (page size 2: enough to tell one from several)."""
-        source = self.data_source_id(kind)
 
-        def query() -> Page:
+        def query(source: str) -> Page:
             return self._query_once(source, what, flt, 2, None)
 
-        result = self._retrying(what, query) if retry else query()
+        result = self._on_source(
+            kind, lambda source: self._retrying(what, lambda: query(source)) if retry else query(source)
+        )
         pages = [p for p in result.get("results", []) if isinstance(p, dict) and p.get("object") == "page"]
         if len(pages) > 1:
             many = "more than 2" if result.get("has_more") else str(len(pages))
@@ -540,14 +577,18 @@ class NotionCrm:
 
     def _create(self, kind: str, what: str, properties: dict[str, Any], *, retry: bool = True) -> Page:
         """1 pages.create under the data source; `properties` as `_new_page` encodes them."""
-        source = self.data_source_id(kind)
 
-        def request() -> Any:
+        def request(source: str) -> Any:
             return self.client.pages.create(
                 parent={"type": "data_source_id", "data_source_id": source}, properties=properties
             )
 
-        return self._call(what, request) if retry else self._raw(what, request)
+        return self._on_source(
+            kind,
+            lambda source: (
+                self._call(what, lambda: request(source)) if retry else self._raw(what, lambda: request(source))
+            ),
+        )
 
     def _update(self, kind: str, what: str, page_id: str, values: Mapping[str, Any]) -> Page:
         properties = _encode(kind, values)
@@ -556,8 +597,9 @@ class NotionCrm:
     # ------------------------------------------------------------------ contacts
 
     def _find_contact(self, email: str) -> Page | None:
-        return self._lookup("contacts", f"look up the contact {email}", _filter((Contacts.EMAIL, "email", email)),
-                            f"email {email!r}")
+        return self._lookup(
+            "contacts", f"look up the contact {email}", _filter((Contacts.EMAIL, "email", email)), f"email {email!r}"
+        )
 
     def get_contact(self, email: str) -> Contact | None:
         """1 query (email equals)."""
@@ -569,11 +611,13 @@ class NotionCrm:
         as it is). 1 query, then 1 pages.create or 1 pages.update (none when nothing changes)."""
         page = self._find_contact(update.email)
         wanted = {prop: getattr(update, attr) for attr, prop in _CONTACT_FIELDS if getattr(update, attr) is not None}
+        initial = update.initial_campaign_status if update.campaign_status is None else None
         if page is None:
             values = {
                 Contacts.EMAIL: update.email,
                 Contacts.FIRST_NAME: "",
                 Contacts.EMAIL_STATUS: "ok",
+                **({Contacts.CAMPAIGN_STATUS: initial} if initial else {}),
                 **wanted,
             }
             page = self._create("contacts", f"create the contact {update.email}", _new_page("contacts", values))
@@ -588,6 +632,8 @@ class NotionCrm:
             same = (value or None) == (now or None) if isinstance(value, str) else value == now
             if not same:
                 changes[prop] = value
+        if initial and not current.campaign_status:
+            changes[Contacts.CAMPAIGN_STATUS] = initial
         if changes:
             page = self._update("contacts", f"update the contact {update.email}", str(page["id"]), changes)
         return _contact(page)
@@ -597,7 +643,9 @@ class NotionCrm:
     def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
         """1 query (Email, Campaign, Sequence Type and Sequence Key equal)."""
         page = self._lookup(
-            "sequences", f"look up the sequence {key}", _sequence_filter(email, campaign, sequence, key),
+            "sequences",
+            f"look up the sequence {key}",
+            _sequence_filter(email, campaign, sequence, key),
             f"Sequence Key {key!r}",
         )
         return _record(page) if page is not None else None
@@ -660,11 +708,15 @@ class NotionCrm:
         values[Sequences.STOPPED_REASON] = record.stopped_reason
         return values
 
-    def sequences_for(self, email: str, campaign: str, sequence: str) -> list[SequenceRecord]:
-        """1 query per 100 records (Email, Campaign and Sequence Type equal); oldest first."""
-        pages = self._query_all(
-            "sequences", f"list the {sequence} sequences of {email}", _sequence_filter(email, campaign, sequence)
-        )
+    def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
+        """1 query per 100 records (Email and Campaign equal, Sequence Type one of those asked); oldest first."""
+        types = (sequence,) if isinstance(sequence, str) else tuple(sequence)
+        if len(types) == 1:
+            flt = _sequence_filter(email, campaign, types[0])
+        else:
+            flt = _filter((Sequences.EMAIL, "email", email), (Sequences.CAMPAIGN, "select", campaign))
+            flt["and"].append({"or": [{"property": Sequences.SEQUENCE_TYPE, "select": {"equals": t}} for t in types]})
+        pages = self._query_all("sequences", f"list the {'/'.join(types)} sequences of {email}", flt)
         return sorted((_record(p) for p in pages), key=lambda r: (r.created_at, r.key))
 
     def _page_of(self, record: SequenceRecord) -> str:
@@ -715,18 +767,38 @@ class NotionCrm:
     def _find_template(self, name: str) -> Page | None:
         try:
             return self._lookup(
-                "templates", f"look up the template {name}", _filter((Templates.NAME, "title", name)),
+                "templates",
+                f"look up the template {name}",
+                _filter((Templates.NAME, "title", name)),
                 f"Template Name {name!r}",
             )
         except AmbiguousRecord as exc:
             raise TemplateError(f"template {name!r}: {exc}") from None
 
     def get_template(self, name: str) -> Template:
-        """The named template; missing or not Active raises TemplateError (no fallback). 1 query."""
+        """The named template; missing or not Active raises TemplateError (no fallback). 1 query, or
+        none while a copy fetched less than `template_ttl` seconds ago is in the disk cache."""
+        key = f"notion-template:{self.database_id('templates')}:{name}"
+        fresh = self._cache.get(key, self._template_ttl) if self._cache and self._template_ttl > 0 else None
+        if isinstance(fresh, dict):
+            template = Template(**fresh)
+            if not template.active:
+                raise TemplateError(f"template {name!r} is Inactive; only Active templates are sent")
+            return template
         page = self._find_template(name)
         if page is None:
             raise TemplateError(f"template {name!r} not found in the Notion {LABEL['templates']}")
         template = _template(page)
+        if self._cache and self._template_ttl > 0:
+            self._cache.set(
+                key,
+                {
+                    "name": template.name,
+                    "subject": template.subject,
+                    "body_html": template.body_html,
+                    "active": template.active,
+                },
+            )
         if not template.active:
             status = _optional(page, Templates.STATUS) or "without a Status"
             raise TemplateError(f"template {name!r} is {status}; only Active templates are sent")

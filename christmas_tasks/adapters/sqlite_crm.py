@@ -173,7 +173,9 @@ class SqliteCrm:
             if value is not None:
                 changes[column] = _text(value)
         with self._write() as db:
-            exists = db.execute("SELECT 1 FROM contacts WHERE email = ?", (update.email,)).fetchone()
+            exists = db.execute("SELECT campaign_status FROM contacts WHERE email = ?", (update.email,)).fetchone()
+            if update.initial_campaign_status and update.campaign_status is None and not (exists and exists[0]):
+                changes["campaign_status"] = update.initial_campaign_status
             if exists is None:
                 values = {"email": update.email, "first_name": "", "email_status": "ok", **changes}
                 columns = ", ".join(values)
@@ -238,11 +240,14 @@ class SqliteCrm:
                 )
             return _record(db, row), created
 
-    def sequences_for(self, email: str, campaign: str, sequence: str) -> list[SequenceRecord]:
+    def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
+        types = (sequence,) if isinstance(sequence, str) else tuple(sequence)
+        marks = ", ".join("?" for _ in types)
         with self._connect() as db:
             rows = db.execute(
-                "SELECT * FROM sequences WHERE email = ? AND campaign = ? AND sequence = ? ORDER BY created_at, key",
-                (email, campaign, sequence),
+                f"SELECT * FROM sequences WHERE email = ? AND campaign = ? AND sequence IN ({marks})"  # noqa: S608
+                " ORDER BY created_at, key",
+                (email, campaign, *types),
             ).fetchall()
             return [_record(db, row) for row in rows]
 

@@ -200,7 +200,7 @@ def test_a_rejected_event_writes_nothing(funnel: Funnel, crm: SqliteCrm, outbox:
 
 
 def test_signup_records_the_contact_without_moving_it_back(funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer) -> None:
-    assert funnel.handle("signup", body("signup.json"), NOW)["created"] is True
+    assert funnel.handle("signup", body("signup.json"), NOW)["campaign_status"] == "Signed Up"
     contact = crm.get_contact("jane.doe@example.com")
     assert contact is not None and contact.campaign_status == "Signed Up"
     funnel.handle("assessment", body("assessment.json"), NOW)
