@@ -1,0 +1,139 @@
+"""Notion API calls per handled event and per sent email, for each sequence (issue 7).
+
+Each operation runs in a fresh NotionCrm, as each Kestra task is a new process, against the in-process
+fake of the Notion API (tests/fakes/fake_notion.py, Notion's published 2025-09-03 shapes), which counts
+every request. The earlier system cost about 4 calls per handled event and 4 per email.
+
+Run: .venv/bin/python benchmarks/notion_calls.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from notion_client import Client  # noqa: E402
+
+from christmas_tasks.adapters.notion_crm import NotionCrm  # noqa: E402
+from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
+from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
+from christmas_tasks.cache import DiskCache  # noqa: E402
+from christmas_tasks.notion_schema import NOTION_VERSION  # noqa: E402
+from christmas_tasks.settings import Settings  # noqa: E402
+from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion  # noqa: E402
+
+EVENTS = ROOT / "examples" / "events"
+NOW = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+SEQUENCE_EVENT = {"5day": "assessment", "noshow": "noshow", "postcall": "postcall", "onboarding": "onboarding"}
+EVENT_FILES = {
+    "signup": "signup.json", "assessment": "assessment.json", "booking": "booking-calendly.json",
+    "noshow": "noshow.json", "postcall": "postcall.json", "onboarding": "onboarding.json",
+    "unsubscribe": "unsubscribe.json", "email-status": "email-bounced.json",
+}
+
+
+class Counted:
+    """One fresh NotionCrm per operation, and the requests it made."""
+
+    def __init__(self, analytics: bool, cache: DiskCache | None) -> None:
+        self.fake = FakeNotion()
+        self.analytics = analytics
+        self.cache = cache
+
+    def crm(self) -> NotionCrm:
+        client = Client(
+            auth=TOKEN, client=httpx.Client(transport=httpx.WSGITransport(app=self.fake)),
+            notion_version=NOTION_VERSION, retry=False,
+        )
+        return NotionCrm(
+            client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
+            templates_db=DATABASES["templates"], analytics_db=DATABASES["analytics"] if self.analytics else None,
+            cache=self.cache, template_ttl=300 if self.cache else 0,
+        )
+
+    def count(self, operation: Any) -> tuple[Any, int, Counter[str]]:
+        before = len(self.fake.requests)
+        result = operation(self.crm())
+        made = self.fake.requests[before:]
+        return result, len(made), Counter(f"{m} {_shape(p)}" for m, p in made)
+
+
+def _shape(path: str) -> str:
+    parts = path.strip("/").split("/")
+    return "/".join(p if not any(c.isdigit() for c in p) or p == "v1" else "{id}" for p in parts)
+
+
+def measure(analytics: bool, cached: bool) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp())
+    counted = Counted(analytics, DiskCache(work / "cache") if cached else None)
+    settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates")})
+    mailer = OutboxMailer(work / "outbox")
+    push_templates(counted.crm(), ROOT / "templates")
+    if cached:  # a worker that has run before: data sources resolved, templates read within the TTL
+        warm = counted.crm()
+        for kind in ("contacts", "sequences", "templates", *(("analytics",) if analytics else ())):
+            warm.data_source_id(kind)
+        for template in warm.list_templates():
+            warm.get_template(template.name)
+
+    def funnel(crm: NotionCrm) -> Any:
+        return build_funnel(settings, crm=crm, mailer=mailer)
+
+    events: dict[str, dict[str, Any]] = {}
+    plans: dict[str, dict[str, Any]] = {}
+    for n, (kind, name) in enumerate(EVENT_FILES.items()):
+        body = json.loads((EVENTS / name).read_text())
+        if kind not in ("unsubscribe", "email-status", "booking"):
+            body = {**body, "email": f"bench{n}@example.com"}
+        if kind == "booking":
+            body["payload"]["email"] = "booked@example.com"
+        result, calls, detail = counted.count(lambda crm, k=kind, b=body: funnel(crm).handle(k, b, NOW))
+        events[kind] = {"calls": calls, "requests": dict(detail)}
+        if result["plan"]:
+            plans[result["sequence"]] = result["plan"][0]
+    emails: dict[str, dict[str, Any]] = {}
+    for sequence, item in plans.items():
+        at = NOW + timedelta(minutes=5)
+        result, calls, detail = counted.count(
+            lambda crm, i=item: funnel(crm).send(i["sequence_key"], i["email_number"], at, at)
+        )
+        emails[sequence] = {"calls": calls, "status": result["status"], "requests": dict(detail)}
+    return {"events": events, "emails": emails}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = {
+        "analytics off, cold process (no disk cache)": measure(False, cached=False),
+        "analytics off, warm disk cache": measure(False, cached=True),
+        "analytics on, warm disk cache": measure(True, cached=True),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print("Notion API calls, each operation in a fresh process (earlier system: ~4 per event, ~4 per email)\n")
+    for mode, data in report.items():
+        print(f"== {mode}")
+        print(f"{'handled event':<16}{'calls':>6}   requests")
+        for kind, row in data["events"].items():
+            print(f"{kind:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
+        print(f"{'sent email':<16}{'calls':>6}")
+        for sequence, row in data["emails"].items():
+            print(f"{sequence:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
+        print()
+
+
+if __name__ == "__main__":
+    main()
