@@ -1,0 +1,143 @@
+"""Faults injected into both providers under the whole send path (Funnel + NotionCrm + ResendMailer,
+against the in-process fakes of Notion and Resend): no email is lost, none is sent twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from notion_client import Client
+
+from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.adapters.resend_mailer import ResendMailer
+from christmas_tasks.app import build_funnel, push_templates
+from christmas_tasks.errors import ProviderError
+from christmas_tasks.events import _aware_utc
+from christmas_tasks.notion_schema import NOTION_VERSION
+from christmas_tasks.retry import RetryPolicy
+from christmas_tasks.settings import Secret, Settings
+from christmas_tasks.usecases import Funnel
+from tests.conftest import EXAMPLES, NOW, ROOT
+from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion
+from tests.fakes.fake_resend import API_KEY, FakeResend, LosingTransport
+
+POLICY = RetryPolicy(attempts=4, base_delay=0.5, max_delay=30, budget=90)
+
+
+class World:
+    """Fake Notion and fake Resend, and a way to build the funnel a fresh Kestra task would build."""
+
+    def __init__(self) -> None:
+        self.notion = FakeNotion()
+        self.resend = FakeResend()
+        self.sleeps: list[float] = []
+        self.resend_transport: httpx.BaseTransport = httpx.WSGITransport(app=self.resend)
+        push_templates(self.crm(), ROOT / "templates")
+
+    def crm(self) -> NotionCrm:
+        client = Client(auth=TOKEN, client=httpx.Client(transport=httpx.WSGITransport(app=self.notion)),
+                        notion_version=NOTION_VERSION, retry=False)
+        return NotionCrm(client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
+                         templates_db=DATABASES["templates"], retry=POLICY, sleep=self.sleeps.append)
+
+    def funnel(self) -> Funnel:
+        mailer = ResendMailer(Secret(API_KEY), client=httpx.Client(transport=self.resend_transport), policy=POLICY,
+                              sleep=self.sleeps.append)
+        return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=self.crm(), mailer=mailer)
+
+    def handle(self, name: str, kind: str) -> list[dict[str, Any]]:
+        body = json.loads((EXAMPLES / name).read_text())
+        return list(self.funnel().handle(kind, body, NOW)["plan"])
+
+    def send(self, item: dict[str, Any]) -> dict[str, Any]:
+        at = _aware_utc(item["send_at"])
+        return self.funnel().send(item["sequence_key"], item["email_number"], at + timedelta(seconds=5), at)
+
+    def delivered(self) -> list[str]:
+        return sorted(body["subject"] for body in self.resend.emails.values())
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_resend_429_with_retry_after_is_waited_out(world: World) -> None:
+    plan = world.handle("noshow.json", "noshow")
+    world.resend.rate_limit(retry_after=7)
+    assert world.send(plan[0])["status"] == "sent"
+    assert 7.0 in world.sleeps and len(world.resend.emails) == 1
+
+
+def test_resend_500s_then_success_sends_once(world: World) -> None:
+    plan = world.handle("noshow.json", "noshow")
+    world.resend.server_error(times=2)
+    assert world.send(plan[0])["status"] == "sent"
+    assert len(world.resend.emails) == 1 and world.sleeps == [0.5, 1.0]
+
+
+def test_a_500_after_resend_accepted_is_retried_with_the_same_key(world: World) -> None:
+    plan = world.handle("noshow.json", "noshow")
+    world.resend.server_error(after=True)
+    result = world.send(plan[0])
+    assert result["status"] == "sent" and len(world.resend.emails) == 1
+    assert result["resend_id"] in world.resend.emails
+
+
+def test_a_dropped_connection_after_resend_accepted_sends_nothing_twice(world: World) -> None:
+    plan = world.handle("postcall.json", "postcall")
+    world.resend_transport = LosingTransport(world.resend, lose=1, deliver=True)
+    result = world.send(plan[0])
+    assert result["status"] == "sent" and len(world.resend.emails) == 1
+    assert len(world.resend.requests) == 2  # the lost answer, then the retry with the same key
+
+
+def test_a_timeout_before_resend_got_it_is_retried(world: World) -> None:
+    plan = world.handle("postcall.json", "postcall")
+    world.resend_transport = LosingTransport(world.resend, lose=2, deliver=False)
+    assert world.send(plan[0])["status"] == "sent"
+    assert len(world.resend.emails) == 1
+
+
+def test_notion_429_and_500_on_the_ledger_write_are_retried(world: World) -> None:
+    plan = world.handle("onboarding.json", "onboarding")
+    world.notion.inject(429, "rate_limited", "Rate limited", headers={"Retry-After": "3"}, method="PATCH")
+    world.notion.inject(500, "internal_server_error", "Oops", method="PATCH")
+    assert world.send(plan[0])["status"] == "sent"
+    assert 3.0 in world.sleeps
+    assert world.send(plan[0])["reason"] == "already sent"  # the ledger holds it
+    assert len(world.resend.emails) == 1
+
+
+def test_notion_down_after_the_send_loses_nothing_and_duplicates_nothing(world: World) -> None:
+    """The ledger write fails past every retry (a crash between send and ledger): the task fails,
+    Kestra retries it later, the idempotency key stops a second email, and the ledger is completed."""
+    plan = world.handle("onboarding.json", "onboarding")
+    world.notion.inject(503, "service_unavailable", "Down", method="PATCH", times=4)
+    with pytest.raises(ProviderError, match="503"):
+        world.send(plan[0])
+    assert len(world.resend.emails) == 1
+    retry = world.send(plan[0])
+    assert retry["status"] == "sent" and len(world.resend.emails) == 1
+    assert world.send(plan[0])["reason"] == "already sent"
+
+
+def test_a_whole_sequence_under_faults_sends_each_email_exactly_once(world: World) -> None:
+    plan = world.handle("assessment.json", "assessment")
+    world.resend.rate_limit(retry_after=1)
+    world.resend.server_error(after=True)
+    world.notion.inject(502, "bad_gateway", "Bad gateway", method="POST", times=1)
+    for item in plan:
+        for _attempt in range(3):  # Kestra's task retry
+            try:
+                world.send(item)
+                break
+            except ProviderError:
+                continue
+    for item in plan:  # a duplicated or replayed execution of every email
+        assert world.send(item)["status"] == "skipped"
+    assert len(world.resend.emails) == 4 and len(set(world.delivered())) == 4
