@@ -37,8 +37,11 @@ def main() -> None:
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as tmp:
         env = {
-            **os.environ, "CHRISTMAS_BACKEND": "local", "CHRISTMAS_LOCAL_DIR": tmp,
-            "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"), "TESTING_MODE": "true",
+            **os.environ,
+            "CHRISTMAS_BACKEND": "local",
+            "CHRISTMAS_LOCAL_DIR": tmp,
+            "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+            "TESTING_MODE": "true",
         }
         event = ROOT / "examples" / "events" / "assessment.json"
         body = json.loads(event.read_text())

@@ -36,9 +36,14 @@ EVENTS = ROOT / "examples" / "events"
 NOW = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 SEQUENCE_EVENT = {"5day": "assessment", "noshow": "noshow", "postcall": "postcall", "onboarding": "onboarding"}
 EVENT_FILES = {
-    "signup": "signup.json", "assessment": "assessment.json", "booking": "booking-calendly.json",
-    "noshow": "noshow.json", "postcall": "postcall.json", "onboarding": "onboarding.json",
-    "unsubscribe": "unsubscribe.json", "email-status": "email-bounced.json",
+    "signup": "signup.json",
+    "assessment": "assessment.json",
+    "booking": "booking-calendly.json",
+    "noshow": "noshow.json",
+    "postcall": "postcall.json",
+    "onboarding": "onboarding.json",
+    "unsubscribe": "unsubscribe.json",
+    "email-status": "email-bounced.json",
 }
 
 
@@ -52,13 +57,19 @@ class Counted:
 
     def crm(self) -> NotionCrm:
         client = Client(
-            auth=TOKEN, client=httpx.Client(transport=httpx.WSGITransport(app=self.fake)),
-            notion_version=NOTION_VERSION, retry=False,
+            auth=TOKEN,
+            client=httpx.Client(transport=httpx.WSGITransport(app=self.fake)),
+            notion_version=NOTION_VERSION,
+            retry=False,
         )
         return NotionCrm(
-            client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
-            templates_db=DATABASES["templates"], analytics_db=DATABASES["analytics"] if self.analytics else None,
-            cache=self.cache, template_ttl=300 if self.cache else 0,
+            client,
+            contacts_db=DATABASES["contacts"],
+            sequence_db=DATABASES["sequences"],
+            templates_db=DATABASES["templates"],
+            analytics_db=DATABASES["analytics"] if self.analytics else None,
+            cache=self.cache,
+            template_ttl=300 if self.cache else 0,
         )
 
     def count(self, operation: Any) -> tuple[Any, int, Counter[str]]:
@@ -102,8 +113,8 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
         if result["plan"]:
             plans[result["sequence"]] = result["plan"][0]
     emails: dict[str, dict[str, Any]] = {}
+    at = NOW + timedelta(minutes=5)
     for sequence, item in plans.items():
-        at = NOW + timedelta(minutes=5)
         result, calls, detail = counted.count(
             lambda crm, i=item: funnel(crm).send(i["sequence_key"], i["email_number"], at, at)
         )

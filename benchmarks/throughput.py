@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from notion_calls import measure  # noqa: E402
+from notion_calls import measure
 
 NOTION_PER_SECOND = 3.0
 RESEND_PER_SECOND = 2.0
@@ -37,7 +37,9 @@ def main() -> None:
     for label, analytics in (("this system, analytics off", False), ("this system, analytics on", True)):
         emails = measure(analytics, cached=True)["emails"]
         rows.append((label, statistics.mean(row["calls"] for row in emails.values())))
-    print(f"Limits: Notion {NOTION_PER_SECOND:g} req/s, Resend {RESEND_PER_SECOND:g} req/s; batch of {contacts} emails\n")
+    print(
+        f"Limits: Notion {NOTION_PER_SECOND:g} req/s, Resend {RESEND_PER_SECOND:g} req/s; batch of {contacts} emails\n"
+    )
     print(f"{'':<30}{'Notion calls/email':>20}{'emails/s':>10}{'bound by':>10}{'batch time':>12}")
     for label, calls in rows:
         rate, by = bound(calls)

@@ -36,14 +36,16 @@ def _read_json(path: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput("event file", [Problem(path, f"is not valid JSON ({exc.msg} at line {exc.lineno})")]) from None
+        raise InvalidInput(
+            "event file", [Problem(path, f"is not valid JSON ({exc.msg} at line {exc.lineno})")]
+        ) from None
 
 
 def _timestamp(value: str) -> datetime:
-    from christmas_tasks.events import _aware_utc
+    from christmas_tasks.planning import parse_timestamp
 
     try:
-        return _aware_utc(value)
+        return parse_timestamp(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{value!r} {exc}") from None
 
@@ -64,7 +66,7 @@ def _print(result: Any, settings: Settings | None = None) -> None:
 def _kestra_outputs(outputs: dict[str, Any]) -> None:
     """Kestra outputs (the `kestra` library's `::{...}::` line) when a flow asked for them."""
     if os.environ.get("CHRISTMAS_KESTRA_OUTPUTS", "").lower() in ("1", "true", "yes"):
-        from kestra import Kestra
+        from kestra import Kestra  # type: ignore[attr-defined]
 
         Kestra.outputs(outputs)
 
@@ -91,8 +93,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings()
     catalogue = load_catalogue(args.catalogue or settings.catalogue_path)
     planned = plan(
-        catalogue.get(args.sequence), args.anchor, args.now or _now(),
-        testing=args.testing or settings.testing, window=settings.send_window, contact_timezone=args.timezone,
+        catalogue.get(args.sequence),
+        args.anchor,
+        args.now or _now(),
+        testing=args.testing or settings.testing,
+        window=settings.send_window,
+        contact_timezone=args.timezone,
     )
     _print([item.as_json() for item in planned])
     return 0
@@ -133,7 +139,9 @@ def cmd_handle(args: argparse.Namespace) -> int:
     outputs: dict[str, Any] = {"result": result, "planned": len(result["plan"])}
     for item in result["plan"]:
         outputs[f"email_{item['email_number']}"] = {
-            "sequence_key": item["sequence_key"], "email_number": item["email_number"], "send_at": item["send_at"],
+            "sequence_key": item["sequence_key"],
+            "email_number": item["email_number"],
+            "send_at": item["send_at"],
         }
     _kestra_outputs(outputs)
     _print(result, settings)
@@ -228,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("plan", cmd_plan, "print a sequence's send plan as JSON")
     p.add_argument("sequence", choices=("5day", "noshow", "postcall", "onboarding"))
-    p.add_argument("--from", dest="anchor", type=_timestamp, required=True, help="the anchor time (ISO 8601, Z or offset)")
+    p.add_argument(
+        "--from", dest="anchor", type=_timestamp, required=True, help="the anchor time (ISO 8601, Z or offset)"
+    )
     p.add_argument("--now", type=_timestamp, help="the current time (default: the clock)")
     p.add_argument("--testing", action="store_true", help="testing-mode delays (also TESTING_MODE=true)")
     p.add_argument("--timezone", help="the contact's IANA time zone, for the send window")
@@ -268,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("deploy", cmd_deploy, "load flows/ into a running Kestra (KESTRA_URL, KESTRA_USERNAME, KESTRA_PASSWORD)")
     p.add_argument("--flows", default="flows", help="the flows folder (default: flows)")
 
-    p = add("demo", cmd_demo, "run the funnel in this process on the local backends: handle a sample event, send its emails")
+    p = add(
+        "demo", cmd_demo, "run the funnel in this process on the local backends: handle a sample event, send its emails"
+    )
     p.add_argument("--event", default="examples/events/assessment.json", help="the assessment body to handle")
     p.add_argument("--speedup", type=float, default=1.0, help="divide every wait by this factor")
     p.add_argument("--no-wait", action="store_true", help="send every planned email at once instead of on time")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from christmas_tasks.app import build_funnel
 from christmas_tasks.errors import ConfigError
-from christmas_tasks.events import _aware_utc
+from christmas_tasks.planning import parse_timestamp
 from christmas_tasks.settings import Settings
 
 
@@ -44,12 +44,14 @@ def run_demo(
     for item in result["plan"]:
         say(f"  email {item['email_number']} ({item['template']}) planned for {item['send_at']}")
     for item in result["plan"]:
-        due = _aware_utc(item["send_at"])
+        due = parse_timestamp(item["send_at"])
         delay = (due - clock()).total_seconds() / speedup
         if wait and delay > 0:
             say(f"waiting {delay:.0f}s for email {item['email_number']}...")
             sleep(delay)
         sent = funnel.send(item["sequence_key"], item["email_number"], clock(), due)
         say(f"email {item['email_number']}: {sent['status']} {sent.get('resend_id') or sent.get('reason', '')}")
-    say(f"outbox: {(settings.local_dir / 'outbox').resolve()}  ledger: {(settings.local_dir / 'crm.sqlite3').resolve()}")
+    say(
+        f"outbox: {(settings.local_dir / 'outbox').resolve()}  ledger: {(settings.local_dir / 'crm.sqlite3').resolve()}"
+    )
     return 0

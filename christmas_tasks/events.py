@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from christmas_tasks.errors import InvalidInput, Problem
+from christmas_tasks.planning import parse_timestamp as _aware_utc
 
 NAME_MAX = 200
 NOTE_MAX = 2000
@@ -42,24 +43,6 @@ def _normalise_email(value: Any) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"is not a valid email address ({exc})") from None
     return email
-
-
-def _aware_utc(value: Any) -> datetime:
-    """ISO 8601 with `Z` or an offset, returned in UTC; anything else (a number, no zone) is refused."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError("is not an ISO 8601 timestamp") from None
-        if "T" not in value and " " not in value.strip():
-            raise ValueError("is a date; a timestamp with a time and `Z` or an offset is needed")
-    else:
-        raise ValueError("must be an ISO 8601 timestamp string")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("has no time zone; add `Z` or an offset such as +01:00")
-    return parsed.astimezone(UTC)
 
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -151,9 +134,7 @@ class AssessmentEvent(Event):
     revenue_leak_total: Amount | None = None
     # Defaults to the event's arrival; `parse_event` fills it from the clock it is given.
     email_1_sent_at: Timestamp | None = None
-    email_1_status: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = (
-        "sent"
-    )
+    email_1_status: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = "sent"
 
     @model_validator(mode="after")
     def _counts_fit(self) -> AssessmentEvent:
@@ -238,9 +219,7 @@ class EmailStatusEvent(Event):
 def _from_calendly(body: dict[str, Any], expected: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Calendly's webhook (`{"event": ..., "payload": {invitee...}}`) as our flat shape."""
     if body.get("event") != expected:
-        raise InvalidInput(
-            "event", [Problem("event", f"is {body.get('event')!r}; expected {expected!r}")]
-        )
+        raise InvalidInput("event", [Problem("event", f"is {body.get('event')!r}; expected {expected!r}")])
     payload = body.get("payload")
     if not isinstance(payload, dict):
         raise InvalidInput("event", [Problem("payload", "must be an object")])
@@ -342,4 +321,3 @@ def parse_event(name: str, body: Any, now: datetime) -> Event:
     if isinstance(event, AssessmentEvent) and event.email_1_sent_at is None:
         event = event.model_copy(update={"email_1_sent_at": now.astimezone(UTC)})
     return event
-

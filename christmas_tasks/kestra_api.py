@@ -174,14 +174,22 @@ class KestraClient:
         return f"{self.base_url}{self._path(f'executions/webhook/{namespace}/{flow_id}/{key}')}"
 
     def post_webhook(
-        self, namespace: str, flow_id: str, key: str, body: Any = None, *, content: bytes | str | None = None,
+        self,
+        namespace: str,
+        flow_id: str,
+        key: str,
+        body: Any = None,
+        *,
+        content: bytes | str | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         """Post a webhook (JSON `body`, or raw `content`); returns Kestra's answer (the new execution)."""
         payload = content if content is not None else _json_bytes(body)
         response = self._request(
-            "POST", f"executions/webhook/{namespace}/{flow_id}/{key}",
-            content=payload, headers={"Content-Type": content_type},
+            "POST",
+            f"executions/webhook/{namespace}/{flow_id}/{key}",
+            content=payload,
+            headers={"Content-Type": content_type},
         )
         return dict(response.json())
 
@@ -214,8 +222,12 @@ class KestraClient:
         return list(self._request("GET", f"logs/{execution_id}").json() or [])
 
     def wait_for_execution(
-        self, execution_id: str, timeout: float = 120.0, poll: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+        self,
+        execution_id: str,
+        timeout: float = 120.0,
+        poll: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> dict[str, Any]:
         """Poll an execution until it ends; returns it. KestraError if it has not ended in `timeout` s."""
         deadline = clock() + timeout
@@ -316,7 +328,9 @@ def deploy_from_env(env: Mapping[str, str], flows_dir: Path) -> list[dict[str, A
     ca_bundle = env.get("KESTRA_CA_BUNDLE", "").strip()
     render = {name: value.strip() for name, value in env.items() if name.startswith("WEBHOOK_KEY_") and value.strip()}
     with KestraClient(
-        env["KESTRA_URL"].strip(), env["KESTRA_USERNAME"].strip(), env["KESTRA_PASSWORD"],
+        env["KESTRA_URL"].strip(),
+        env["KESTRA_USERNAME"].strip(),
+        env["KESTRA_PASSWORD"],
         verify=ca_bundle or True,
     ) as client:
         return client.deploy_flows(flows_dir, render=render)

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from itertools import pairwise
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,7 +103,9 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 
 def _sequence(name: str, raw: dict[str, Any]) -> SequenceDef:
     emails = tuple(
-        CatalogueEmail(int(e["number"]), str(e["template"]), parse_duration(e["delay"]), parse_duration(e["testing_delay"]))
+        CatalogueEmail(
+            int(e["number"]), str(e["template"]), parse_duration(e["delay"]), parse_duration(e["testing_delay"])
+        )
         for e in raw["emails"]
     )
     if not emails or [e.number for e in emails] != sorted({e.number for e in emails}):
@@ -114,8 +116,12 @@ def _sequence(name: str, raw: dict[str, Any]) -> SequenceDef:
         raise ValueError(f"{name}: anchor must be 'email_1_sent_at' or 'arrival'")
     gap = raw["catch_up_gap"]
     return SequenceDef(
-        name, str(raw["contact_status"]), raw["anchor"], parse_duration(gap["production"]),
-        parse_duration(gap["testing"]), emails,
+        name,
+        str(raw["contact_status"]),
+        raw["anchor"],
+        parse_duration(gap["production"]),
+        parse_duration(gap["testing"]),
+        emails,
     )
 
 
@@ -190,6 +196,24 @@ class PlannedEmail:
             "template": self.template,
             "send_at": iso_utc(self.send_at),
         }
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 with `Z` or an offset, returned in UTC; anything else (a number, no zone) is refused."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("is not an ISO 8601 timestamp") from None
+        if "T" not in value and " " not in value.strip():
+            raise ValueError("is a date; a timestamp with a time and `Z` or an offset is needed")
+    else:
+        raise ValueError("must be an ISO 8601 timestamp string")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("has no time zone; add `Z` or an offset such as +01:00")
+    return parsed.astimezone(UTC)
 
 
 def iso_utc(moment: datetime) -> str:

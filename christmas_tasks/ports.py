@@ -15,8 +15,13 @@ from christmas_tasks.rendering import Template
 
 EMAIL_STATUSES = ("ok", "unsubscribed", "bounced", "complained")
 CAMPAIGN_STATUSES = (
-    "Signed Up", "Nurture Sequence", "Pre-Call Prep", "No-Show Recovery", "Post-Call Follow-Up",
-    "Onboarding", "Unsubscribed",
+    "Signed Up",
+    "Nurture Sequence",
+    "Pre-Call Prep",
+    "No-Show Recovery",
+    "Post-Call Follow-Up",
+    "Onboarding",
+    "Unsubscribed",
 )
 STOP_REASONS = ("booked", "paid", "unsubscribed", "bounced", "complained")
 

@@ -80,7 +80,9 @@ def render(template: Template, values: dict[str, str]) -> RenderedEmail:
 
 
 class _TextExtractor(HTMLParser):
-    _BREAKS: ClassVar[frozenset[str]] = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr"})
+    _BREAKS: ClassVar[frozenset[str]] = frozenset(
+        {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr"}
+    )
     _SKIP: ClassVar[frozenset[str]] = frozenset({"style", "script", "head", "title"})
 
     def __init__(self) -> None:

@@ -76,7 +76,7 @@ def decode_env(text: str) -> str:
         if not full_name.startswith(PREFIX) or len(full_name) == len(PREFIX):
             problems.append(Problem(f"line {number}", f"{full_name} is not a {PREFIX}<NAME> variable"))
             continue
-        name = full_name[len(PREFIX):]
+        name = full_name[len(PREFIX) :]
         if not _check_unique(name, number, seen, problems):
             continue
         try:
@@ -155,7 +155,7 @@ def _parse_value(rest: str) -> str | None:
     quote = rest[0]
     if quote == "'":
         end = rest.find("'", 1)
-        if end < 0 or not _only_comment(rest[end + 1:]):
+        if end < 0 or not _only_comment(rest[end + 1 :]):
             return None
         return rest[1:end]
     if quote == '"':
@@ -169,7 +169,7 @@ def _parse_value(rest: str) -> str | None:
                 i += 2
                 continue
             if char == '"':
-                return "".join(chars) if _only_comment(rest[i + 1:]) else None
+                return "".join(chars) if _only_comment(rest[i + 1 :]) else None
             chars.append(char)
             i += 1
         return None
@@ -188,7 +188,11 @@ def _quote(value: str) -> str:
     if "'" not in value and not any(ord(char) < 32 or char == "\x7f" for char in value):
         return f"'{value}'"
     escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-        .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("$", "\\$")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
     )
     return f'"{escaped}"'

@@ -7,10 +7,10 @@ Secret values are wrapped so that no repr, log line or error can show them.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-import tempfile
 from pathlib import Path
 
 from christmas_tasks.errors import ConfigError
@@ -43,8 +43,14 @@ class Secret:
 
 LIVE_SECRETS = ("NOTION_TOKEN", "RESEND_API_KEY", "UNSUBSCRIBE_SECRET")
 LIVE_REQUIRED = (
-    "NOTION_CONTACTS_DB_ID", "NOTION_EMAIL_SEQUENCE_DB_ID", "NOTION_EMAIL_TEMPLATES_DB_ID",
-    "EMAIL_FROM", "SENDER_ADDRESS", "UNSUBSCRIBE_URL", "CALENDLY_LINK", "CAMPAIGN_DEADLINE",
+    "NOTION_CONTACTS_DB_ID",
+    "NOTION_EMAIL_SEQUENCE_DB_ID",
+    "NOTION_EMAIL_TEMPLATES_DB_ID",
+    "EMAIL_FROM",
+    "SENDER_ADDRESS",
+    "UNSUBSCRIBE_URL",
+    "CALENDLY_LINK",
+    "CAMPAIGN_DEADLINE",
 )
 # Values that let the local backends run with no account; never used by the live backend.
 LOCAL_DEFAULTS = {

@@ -48,8 +48,18 @@ log = logging.getLogger(__name__)
 _BOOKED = ("5day",)
 _PAID = ("noshow", "postcall")
 _ALL = ("5day", "noshow", "postcall", "onboarding")
-_SEQUENCE_OF = {AssessmentEvent: "5day", NoShowEvent: "noshow", PostCallEvent: "postcall", OnboardingEvent: "onboarding"}
-_BOOKING_STATUS = {BookingEvent: "Booked", NoShowEvent: "No-Show", PostCallEvent: "Call Held", OnboardingEvent: "Client"}
+_SEQUENCE_OF = {
+    AssessmentEvent: "5day",
+    NoShowEvent: "noshow",
+    PostCallEvent: "postcall",
+    OnboardingEvent: "onboarding",
+}
+_BOOKING_STATUS = {
+    BookingEvent: "Booked",
+    NoShowEvent: "No-Show",
+    PostCallEvent: "Call Held",
+    OnboardingEvent: "Client",
+}
 
 
 def campaign_slug(campaign: str) -> str:
@@ -142,8 +152,11 @@ class Funnel:
         if isinstance(event, BookingEvent):
             self.crm.upsert_contact(
                 ContactUpdate(
-                    email=event.email, first_name=event.first_name, business_name=event.business_name,
-                    campaign_status="Pre-Call Prep", booking_status="Booked",
+                    email=event.email,
+                    first_name=event.first_name,
+                    business_name=event.business_name,
+                    campaign_status="Pre-Call Prep",
+                    booking_status="Booked",
                 )
             )
             stopped = self._stop(event.email, _BOOKED, "booked")
@@ -165,9 +178,13 @@ class Funnel:
             stopped += self._stop(event.email, _PAID, "paid")
         contact = self.crm.upsert_contact(
             ContactUpdate(
-                email=event.email, first_name=first_name, business_name=business_name,
-                campaign_status=definition.contact_status, booking_status=_BOOKING_STATUS.get(type(event)),
-                segment=segment, assessment_score=score,
+                email=event.email,
+                first_name=first_name,
+                business_name=business_name,
+                campaign_status=definition.contact_status,
+                booking_status=_BOOKING_STATUS.get(type(event)),
+                segment=segment,
+                assessment_score=score,
             )
         )
         anchor = event.email_1_sent_at if isinstance(event, AssessmentEvent) and event.email_1_sent_at else now
@@ -179,9 +196,19 @@ class Funnel:
             emails[1] = EmailLedger(1, anchor, event.email_1_status, None, "website")
         record, created = self.crm.create_sequence(
             SequenceRecord(
-                key=key, email=event.email, campaign=self.campaign.name, sequence=sequence, event_id=eid,
-                first_name=first_name, anchor=anchor, created_at=now, business_name=business_name,
-                segment=segment, variables=stored_variables(event), emails=emails, created_by=run_id,
+                key=key,
+                email=event.email,
+                campaign=self.campaign.name,
+                sequence=sequence,
+                event_id=eid,
+                first_name=first_name,
+                anchor=anchor,
+                created_at=now,
+                business_name=business_name,
+                segment=segment,
+                variables=stored_variables(event),
+                emails=emails,
+                created_by=run_id,
             )
         )
         out: dict[str, Any] = {"sequence": sequence, "sequence_key": key, "created": created, "stopped": stopped}
@@ -197,7 +224,12 @@ class Funnel:
             out["stopped"] = [*stopped, stopped_record.key]
             return out
         planned = plan(
-            definition, anchor, now, testing=self.testing, already_sent=record.sent_numbers(), window=self.window,
+            definition,
+            anchor,
+            now,
+            testing=self.testing,
+            already_sent=record.sent_numbers(),
+            window=self.window,
         )
         out.update(
             action="sequence started" if created else "retry of the run that started it: unsent emails planned again",
@@ -228,7 +260,8 @@ class Funnel:
     def _suppress(self, email: str, status: str) -> dict[str, Any]:
         self.crm.upsert_contact(
             ContactUpdate(
-                email=email, email_status=status,
+                email=email,
+                email_status=status,
                 campaign_status="Unsubscribed" if status == "unsubscribed" else None,
             )
         )
@@ -266,7 +299,8 @@ class Funnel:
         try:
             template = self.crm.get_template(item.template)
             values = build_variables(
-                self.campaign, record.email,
+                self.campaign,
+                record.email,
                 {**record.variables, "first_name": record.first_name, "business_name": record.business_name or ""},
                 at,
             )
@@ -278,8 +312,13 @@ class Funnel:
         # 4. send, idempotently
         unsubscribe = values["unsubscribe_url"]
         message = OutgoingEmail(
-            sender=self.email_from, to=record.email, subject=rendered.subject, html=rendered.html,
-            text=rendered.text, idempotency_key=idempotency_key(record, number), reply_to=self.reply_to,
+            sender=self.email_from,
+            to=record.email,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            idempotency_key=idempotency_key(record, number),
+            reply_to=self.reply_to,
             headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
             tags={"campaign": campaign_slug(self.campaign.name), "sequence": sequence, "email_number": str(number)},
         )
@@ -295,8 +334,13 @@ class Funnel:
         )
         # 6. analytics (when configured)
         self._log(record, item.template, number, "sent", now, resend_id=result.message_id)
-        return {**out, "status": "sent", "resend_id": result.message_id, "duplicate": result.duplicate,
-                "sent_at": iso_utc(now)}
+        return {
+            **out,
+            "status": "sent",
+            "resend_id": result.message_id,
+            "duplicate": result.duplicate,
+            "sent_at": iso_utc(now),
+        }
 
     def _skip_reason(self, record: SequenceRecord, number: int) -> str | None:
         if number in record.sent_numbers():
@@ -313,8 +357,14 @@ class Funnel:
         return None
 
     def _log(
-        self, record: SequenceRecord, template: str, number: int, status: str, now: datetime,
-        resend_id: str | None = None, error: str | None = None,
+        self,
+        record: SequenceRecord,
+        template: str,
+        number: int,
+        status: str,
+        now: datetime,
+        resend_id: str | None = None,
+        error: str | None = None,
     ) -> None:
         try:
             self.crm.log_analytics(

@@ -9,20 +9,41 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from christmas_tasks.events import EVENT_MODELS, AssessmentEvent, Event
 from christmas_tasks.planning import zone
 from christmas_tasks.routing import route
 
+if TYPE_CHECKING:
+    from christmas_tasks.events import Event
+
 # Every variable a template may use whatever its sequence (SPEC §5).
 BASE_VARIABLES = (
-    "first_name", "business_name", "email", "segment", "readiness_zone", "assessment_score",
-    "red_systems", "orange_systems", "yellow_systems", "green_systems",
-    "weakest_system_1", "weakest_system_2", "strongest_system", "revenue_leak_total",
-    "personalized_tip_1", "personalized_tip_2", "personalized_tip_3",
-    "deadline_date", "days_to_deadline", "calendly_link", "unsubscribe_url",
-    "campaign_name", "sender_name", "sender_address",
+    "first_name",
+    "business_name",
+    "email",
+    "segment",
+    "readiness_zone",
+    "assessment_score",
+    "red_systems",
+    "orange_systems",
+    "yellow_systems",
+    "green_systems",
+    "weakest_system_1",
+    "weakest_system_2",
+    "strongest_system",
+    "revenue_leak_total",
+    "personalized_tip_1",
+    "personalized_tip_2",
+    "personalized_tip_3",
+    "deadline_date",
+    "days_to_deadline",
+    "calendly_link",
+    "unsubscribe_url",
+    "campaign_name",
+    "sender_name",
+    "sender_address",
 )
 DEFAULTS = {"first_name": "there", "business_name": "your business"}
 # The event whose fields a sequence's templates may also use.
@@ -54,6 +75,8 @@ class Campaign:
 
 def variable_names(sequence: str) -> frozenset[str]:
     """The variable set a template of `sequence` is checked against."""
+    from christmas_tasks.events import EVENT_MODELS  # pydantic: imported only by the commands that need it
+
     event = EVENT_MODELS[SEQUENCE_EVENT[sequence]]
     return frozenset(BASE_VARIABLES) | frozenset(name for name in event.model_fields if name != "email")
 
@@ -108,6 +131,8 @@ def build_variables(campaign: Campaign, email: str, stored: dict[str, str], at: 
 
 def stored_variables(event: Event) -> dict[str, str]:
     """What an event contributes to its emails' variables; kept on the sequence record."""
+    from christmas_tasks.events import AssessmentEvent
+
     values = event.variables()
     if isinstance(event, AssessmentEvent):
         routed = route(event.red_systems, event.orange_systems)

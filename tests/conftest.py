@@ -39,7 +39,10 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     """A clean local-backend environment in a temporary folder."""
     for name in list(__import__("os").environ):
         if name.startswith(("NOTION_", "RESEND_", "CHRISTMAS_", "SECRET_", "DISCORD_")) or name in (
-            "TESTING_MODE", "SEND_WINDOW", "EMAIL_FROM", "CAMPAIGN_DEADLINE",
+            "TESTING_MODE",
+            "SEND_WINDOW",
+            "EMAIL_FROM",
+            "CAMPAIGN_DEADLINE",
         ):
             monkeypatch.delenv(name, raising=False)
     env = {

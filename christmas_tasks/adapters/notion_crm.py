@@ -548,9 +548,10 @@ class NotionCrm:
         pages: list[Page] = []
         cursor: str | None = None
         while True:
-            result = self._on_source(
-                kind, lambda source, c=cursor: self._retrying(what, self._pager(source, what, flt, c))
-            )
+            def page(source: str, after: str | None = cursor) -> Page:
+                return self._retrying(what, self._pager(source, what, flt, after))
+
+            result = self._on_source(kind, page)
             pages.extend(p for p in result.get("results", []) if isinstance(p, dict) and p.get("object") == "page")
             cursor = result.get("next_cursor")
             if not result.get("has_more") or not cursor:

@@ -46,8 +46,14 @@ _HEADER_NAME = re.compile(r"[^A-Za-z0-9_-]")
 def payload_fingerprint(message: OutgoingEmail) -> str:
     """A digest of everything but the key: the same key with another digest is another payload."""
     payload = {
-        "from": message.sender, "to": message.to, "subject": message.subject, "html": message.html,
-        "text": message.text, "reply_to": message.reply_to, "headers": message.headers, "tags": message.tags,
+        "from": message.sender,
+        "to": message.to,
+        "subject": message.subject,
+        "html": message.html,
+        "text": message.text,
+        "reply_to": message.reply_to,
+        "headers": message.headers,
+        "tags": message.tags,
     }
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -82,7 +88,8 @@ class OutboxMailer:
                     continue
                 if entry.get("payload_sha256") != fingerprint:
                     raise ProviderError(
-                        PROVIDER, 409,
+                        PROVIDER,
+                        409,
                         f"idempotency key {message.idempotency_key!r} was already used with another payload "
                         f"(message {entry.get('id')}); nothing was written",
                     )
@@ -94,17 +101,19 @@ class OutboxMailer:
             sent_at = sent_at.astimezone(UTC)
             filename = f"{message_id}.eml"
             self._write_atomically(self.folder / filename, self._eml(message, message_id, sent_at))
-            self._append({
-                "id": message_id,
-                "idempotency_key": message.idempotency_key,
-                "to": message.to,
-                "from": message.sender,
-                "subject": message.subject,
-                "tags": dict(message.tags),
-                "file": filename,
-                "sent_at": sent_at.isoformat().replace("+00:00", "Z"),
-                "payload_sha256": fingerprint,
-            })
+            self._append(
+                {
+                    "id": message_id,
+                    "idempotency_key": message.idempotency_key,
+                    "to": message.to,
+                    "from": message.sender,
+                    "subject": message.subject,
+                    "tags": dict(message.tags),
+                    "file": filename,
+                    "sent_at": sent_at.isoformat().replace("+00:00", "Z"),
+                    "payload_sha256": fingerprint,
+                }
+            )
         return SendResult(message_id=message_id)
 
     # ------------------------------------------------------------------ reading back

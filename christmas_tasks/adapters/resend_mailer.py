@@ -208,7 +208,8 @@ class ResendMailer:
         detail = f"{name}: {text}" if name else text
         if status == 409 and name == "invalid_idempotent_request":
             return ProviderError(
-                PROVIDER, 409,
+                PROVIDER,
+                409,
                 f"idempotency key {key!r} was already used with another payload ({detail}). The email may "
                 "already have gone out: check Resend's logs for this key before sending it under a new key",
             )

@@ -214,10 +214,22 @@ class SqliteCrm:
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (key) DO NOTHING""",
                 (
-                    record.key, record.email, record.campaign, record.sequence, record.event_id,
-                    record.first_name, _text(record.business_name), _text(record.segment), anchor, created_at,
-                    json.dumps(record.variables, sort_keys=True, ensure_ascii=False), last_number, last_at,
-                    int(record.completed), record.stopped_reason, record.created_by,
+                    record.key,
+                    record.email,
+                    record.campaign,
+                    record.sequence,
+                    record.event_id,
+                    record.first_name,
+                    _text(record.business_name),
+                    _text(record.segment),
+                    anchor,
+                    created_at,
+                    json.dumps(record.variables, sort_keys=True, ensure_ascii=False),
+                    last_number,
+                    last_at,
+                    int(record.completed),
+                    record.stopped_reason,
+                    record.created_by,
                 ),
             )
             created = cursor.rowcount == 1
@@ -228,8 +240,12 @@ class SqliteCrm:
                         """INSERT INTO sequence_emails (sequence_id, number, sent_at, status, resend_id, sent_by)
                            VALUES (?, ?, ?, ?, ?, ?)""",
                         (
-                            sequence_id, number, _ts(entry.sent_at, "sent_at") if entry.sent_at else None,
-                            entry.status, entry.resend_id, entry.sent_by,
+                            sequence_id,
+                            number,
+                            _ts(entry.sent_at, "sent_at") if entry.sent_at else None,
+                            entry.status,
+                            entry.resend_id,
+                            entry.sent_by,
                         ),
                     )
             row = self._locate(db, record.email, record.campaign, record.sequence, record.key)
@@ -360,8 +376,14 @@ class SqliteCrm:
                 """INSERT INTO analytics (email, template, email_number, status, at, campaign, resend_id, error)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
-                    entry.email, entry.template, entry.email_number, entry.status, _ts(entry.at, "at"),
-                    entry.campaign, entry.resend_id, entry.error,
+                    entry.email,
+                    entry.template,
+                    entry.email_number,
+                    entry.status,
+                    _ts(entry.at, "at"),
+                    entry.campaign,
+                    entry.resend_id,
+                    entry.error,
                 ),
             )
 
@@ -376,9 +398,14 @@ class SqliteCrm:
             rows = db.execute(query + " ORDER BY id", args).fetchall()
         return [
             AnalyticsEntry(
-                email=row["email"], template=row["template"], email_number=row["email_number"], status=row["status"],
-                at=_dt(row["at"]) or datetime.min.replace(tzinfo=UTC), campaign=row["campaign"],
-                resend_id=row["resend_id"], error=row["error"],
+                email=row["email"],
+                template=row["template"],
+                email_number=row["email_number"],
+                status=row["status"],
+                at=_dt(row["at"]) or datetime.min.replace(tzinfo=UTC),
+                campaign=row["campaign"],
+                resend_id=row["resend_id"],
+                error=row["error"],
             )
             for row in rows
         ]
@@ -404,8 +431,11 @@ def _record(db: sqlite3.Connection, row: sqlite3.Row) -> SequenceRecord:
         "SELECT * FROM sequence_emails WHERE sequence_id = ? ORDER BY number", (row["id"],)
     ).fetchall():
         emails[entry["number"]] = EmailLedger(
-            number=entry["number"], sent_at=_dt(entry["sent_at"]), status=entry["status"],
-            resend_id=entry["resend_id"], sent_by=entry["sent_by"],
+            number=entry["number"],
+            sent_at=_dt(entry["sent_at"]),
+            status=entry["status"],
+            resend_id=entry["resend_id"],
+            sent_by=entry["sent_by"],
         )
     anchor = _dt(row["anchor_at"])
     created_at = _dt(row["created_at"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +15,8 @@ from christmas_tasks.adapters.notion_crm import NotionCrm
 from christmas_tasks.adapters.resend_mailer import ResendMailer
 from christmas_tasks.app import build_funnel, push_templates
 from christmas_tasks.errors import ProviderError
-from christmas_tasks.events import _aware_utc
 from christmas_tasks.notion_schema import NOTION_VERSION
+from christmas_tasks.planning import parse_timestamp
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import Secret, Settings
 from christmas_tasks.usecases import Funnel
@@ -39,14 +38,28 @@ class World:
         push_templates(self.crm(), ROOT / "templates")
 
     def crm(self) -> NotionCrm:
-        client = Client(auth=TOKEN, client=httpx.Client(transport=httpx.WSGITransport(app=self.notion)),
-                        notion_version=NOTION_VERSION, retry=False)
-        return NotionCrm(client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
-                         templates_db=DATABASES["templates"], retry=POLICY, sleep=self.sleeps.append)
+        client = Client(
+            auth=TOKEN,
+            client=httpx.Client(transport=httpx.WSGITransport(app=self.notion)),
+            notion_version=NOTION_VERSION,
+            retry=False,
+        )
+        return NotionCrm(
+            client,
+            contacts_db=DATABASES["contacts"],
+            sequence_db=DATABASES["sequences"],
+            templates_db=DATABASES["templates"],
+            retry=POLICY,
+            sleep=self.sleeps.append,
+        )
 
     def funnel(self) -> Funnel:
-        mailer = ResendMailer(Secret(API_KEY), client=httpx.Client(transport=self.resend_transport), policy=POLICY,
-                              sleep=self.sleeps.append)
+        mailer = ResendMailer(
+            Secret(API_KEY),
+            client=httpx.Client(transport=self.resend_transport),
+            policy=POLICY,
+            sleep=self.sleeps.append,
+        )
         return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=self.crm(), mailer=mailer)
 
     def handle(self, name: str, kind: str) -> list[dict[str, Any]]:
@@ -54,7 +67,7 @@ class World:
         return list(self.funnel().handle(kind, body, NOW)["plan"])
 
     def send(self, item: dict[str, Any]) -> dict[str, Any]:
-        at = _aware_utc(item["send_at"])
+        at = parse_timestamp(item["send_at"])
         return self.funnel().send(item["sequence_key"], item["email_number"], at + timedelta(seconds=5), at)
 
     def delivered(self) -> list[str]:

@@ -19,12 +19,22 @@ from christmas_tasks.settings import Settings
 from tests.conftest import EXAMPLES, NOW, ROOT
 
 SAMPLES = {
-    "signup": "signup.json", "assessment": "assessment.json", "noshow": "noshow.json",
-    "postcall": "postcall.json", "onboarding": "onboarding.json", "unsubscribe": "unsubscribe.json",
-    "email-status": "email-bounced.json", "booking": "booking-calendly.json",
+    "signup": "signup.json",
+    "assessment": "assessment.json",
+    "noshow": "noshow.json",
+    "postcall": "postcall.json",
+    "onboarding": "onboarding.json",
+    "unsubscribe": "unsubscribe.json",
+    "email-status": "email-bounced.json",
+    "booking": "booking-calendly.json",
 }
-junk = st.none() | st.booleans() | st.integers(-100, 100) | st.floats(allow_nan=False) | st.text(max_size=40) | st.lists(
-    st.text(max_size=5), max_size=3
+junk = (
+    st.none()
+    | st.booleans()
+    | st.integers(-100, 100)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+    | st.lists(st.text(max_size=5), max_size=3)
 )
 
 
@@ -47,12 +57,14 @@ def snapshot(db: Path) -> list[tuple[str, list[Any]]]:
         return []
     with sqlite3.connect(db) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return [(t, sorted(map(repr, conn.execute(f"SELECT * FROM {t}")))) for t in tables]  # noqa: S608
+        return [(t, sorted(map(repr, conn.execute(f"SELECT * FROM {t}")))) for t in tables]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=mutated())
-def test_every_body_is_handled_or_rejected_by_field_and_nothing_half_written(tmp_path: Path, case: tuple[str, Any]) -> None:
+def test_every_body_is_handled_or_rejected_by_field_and_nothing_half_written(
+    tmp_path: Path, case: tuple[str, Any]
+) -> None:
     kind, body = case
     folder = tmp_path / f"run-{abs(hash(json.dumps(body, sort_keys=True, default=str)))}"
     crm = SqliteCrm(folder / "crm.sqlite3", ROOT / "templates")

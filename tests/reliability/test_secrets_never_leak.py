@@ -38,18 +38,26 @@ DISCORD = "https://discord.com/api/webhooks/1234567890/" + "d1sc0rdT0ken" * 3
 UNSUBSCRIBE_SECRET = "unsubscribe-" + "s3cret" * 5
 SECRETS = (NOTION_TOKEN, RESEND_KEY, DISCORD, UNSUBSCRIBE_SECRET)
 LIVE = {
-    "CHRISTMAS_BACKEND": "live", "NOTION_TOKEN": NOTION_TOKEN, "RESEND_API_KEY": RESEND_KEY,
-    "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET, "DISCORD_WEBHOOK_URL": DISCORD,
-    "NOTION_CONTACTS_DB_ID": DATABASES["contacts"], "NOTION_EMAIL_SEQUENCE_DB_ID": DATABASES["sequences"],
-    "NOTION_EMAIL_TEMPLATES_DB_ID": DATABASES["templates"], "EMAIL_FROM": "Example <hello@example.com>",
-    "SENDER_ADDRESS": "1 Main St, Toronto", "UNSUBSCRIBE_URL": "https://example.com/unsubscribe",
-    "CALENDLY_LINK": "https://calendly.com/example", "CAMPAIGN_DEADLINE": "2025-12-20",
+    "CHRISTMAS_BACKEND": "live",
+    "NOTION_TOKEN": NOTION_TOKEN,
+    "RESEND_API_KEY": RESEND_KEY,
+    "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+    "DISCORD_WEBHOOK_URL": DISCORD,
+    "NOTION_CONTACTS_DB_ID": DATABASES["contacts"],
+    "NOTION_EMAIL_SEQUENCE_DB_ID": DATABASES["sequences"],
+    "NOTION_EMAIL_TEMPLATES_DB_ID": DATABASES["templates"],
+    "EMAIL_FROM": "Example <hello@example.com>",
+    "SENDER_ADDRESS": "1 Main St, Toronto",
+    "UNSUBSCRIBE_URL": "https://example.com/unsubscribe",
+    "CALENDLY_LINK": "https://calendly.com/example",
+    "CAMPAIGN_DEADLINE": "2025-12-20",
 }
 
 
 def tracked_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     return [ROOT / name for name in listed if (ROOT / name).is_file()]
 
 
@@ -74,8 +82,14 @@ def test_cassettes_carry_no_authorization_header() -> None:
 
 def run_cli(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "RESEND_", "CHRISTMAS_"))}
-    return subprocess.run([sys.executable, "-m", "christmas_tasks", *argv], env={**clean, **env},
-                          capture_output=True, text=True, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "christmas_tasks", *argv],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,13 +113,27 @@ def test_command_output_and_errors_hold_no_secret(argv: tuple[str, ...], changes
 def test_provider_failures_log_and_raise_without_secrets(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.DEBUG)
     notion, resend = FakeNotion(token=NOTION_TOKEN), FakeResend(api_key=RESEND_KEY)
-    client = Client(auth=NOTION_TOKEN, client=httpx.Client(transport=httpx.WSGITransport(app=notion)),
-                    notion_version=NOTION_VERSION, retry=False)
-    crm = NotionCrm(client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
-                    templates_db=DATABASES["templates"], retry=RetryPolicy(attempts=2), sleep=lambda _: None)
+    client = Client(
+        auth=NOTION_TOKEN,
+        client=httpx.Client(transport=httpx.WSGITransport(app=notion)),
+        notion_version=NOTION_VERSION,
+        retry=False,
+    )
+    crm = NotionCrm(
+        client,
+        contacts_db=DATABASES["contacts"],
+        sequence_db=DATABASES["sequences"],
+        templates_db=DATABASES["templates"],
+        retry=RetryPolicy(attempts=2),
+        sleep=lambda _: None,
+    )
     push_templates(crm, ROOT / "templates")
-    mailer = ResendMailer(Secret(RESEND_KEY), client=httpx.Client(transport=httpx.WSGITransport(app=resend)),
-                          policy=RetryPolicy(attempts=2), sleep=lambda _: None)
+    mailer = ResendMailer(
+        Secret(RESEND_KEY),
+        client=httpx.Client(transport=httpx.WSGITransport(app=resend)),
+        policy=RetryPolicy(attempts=2),
+        sleep=lambda _: None,
+    )
     settings = Settings.from_env({**LIVE, "TESTING_MODE": "true"})
     funnel = build_funnel(settings, crm=crm, mailer=mailer)
     plan = funnel.handle("noshow", json.loads((EXAMPLES / "noshow.json").read_text()), NOW)["plan"]

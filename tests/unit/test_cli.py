@@ -22,7 +22,8 @@ def test_help_lists_the_commands_and_stays_light() -> None:
     code = (
         "import sys; from christmas_tasks.cli import build_parser\n"
         "try:\n    build_parser().parse_args(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('pydantic', 'notion_client', 'resend', 'kestra', 'httpx', 'requests') if m in sys.modules]\n"
+        "heavy = ('pydantic', 'notion_client', 'resend', 'kestra', 'httpx', 'requests')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(heavy, file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -46,9 +47,7 @@ def test_validate_prints_the_normalised_assessment_with_segment(capsys: pytest.C
     assert data["email"] == "jane.doe@example.com"
 
 
-def test_validate_bad_file_exits_2_with_one_line_per_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_validate_bad_file_exits_2_with_one_line_per_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"email": "nope", "red_systems": 12, "orange_systems": 0}))
     code, out, err = run(capsys, "validate", "assessment", str(bad))
@@ -59,7 +58,9 @@ def test_validate_bad_file_exits_2_with_one_line_per_field(
 
 
 @pytest.mark.parametrize(("content", "fragment"), [("{not json", "not valid JSON"), (None, "cannot be read")])
-def test_validate_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, fragment: str) -> None:
+def test_validate_unreadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, fragment: str
+) -> None:
     path = tmp_path / "event.json"
     if content is not None:
         path.write_text(content)
@@ -75,9 +76,14 @@ def test_plan_prints_json(capsys: pytest.CaptureFixture[str], local_env: dict[st
         {"email_number": 2, "template": "noshow_recovery_email_2", "send_at": "2025-12-02T09:00:00Z"},
         {"email_number": 3, "template": "noshow_recovery_email_3", "send_at": "2025-12-03T09:00:00Z"},
     ]
-    code, out, _ = run(capsys, "plan", "5day", "--from", "2025-12-01T09:00:00+01:00", "--now", "2025-12-01T08:00:00Z", "--testing")
+    code, out, _ = run(
+        capsys, "plan", "5day", "--from", "2025-12-01T09:00:00+01:00", "--now", "2025-12-01T08:00:00Z", "--testing"
+    )
     assert [item["send_at"] for item in json.loads(out)] == [
-        "2025-12-01T08:01:00Z", "2025-12-01T08:02:00Z", "2025-12-01T08:03:00Z", "2025-12-01T08:04:00Z",
+        "2025-12-01T08:01:00Z",
+        "2025-12-01T08:02:00Z",
+        "2025-12-01T08:03:00Z",
+        "2025-12-01T08:04:00Z",
     ]
 
 
@@ -99,3 +105,14 @@ def test_preview_renders_subject_html_and_text(capsys: pytest.CaptureFixture[str
 def test_preview_unknown_template(capsys: pytest.CaptureFixture[str], local_env: dict[str, str]) -> None:
     code, _, err = run(capsys, "preview", "5-Day E9", "--event", str(EXAMPLES / "assessment.json"))
     assert code == 2 and "no local template named '5-Day E9'" in err
+
+
+def test_plan_needs_no_pydantic() -> None:
+    """`plan` (like every command that validates no event) does not pay for pydantic's import."""
+    code = (
+        "import sys; from christmas_tasks.cli import main\n"
+        "main(['plan', '5day', '--from', '2025-12-01T09:00:00Z', '--now', '2025-12-01T09:00:00Z'])\n"
+        "print('pydantic' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == "False"

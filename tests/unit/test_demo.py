@@ -11,7 +11,11 @@ from tests.conftest import EXAMPLES, NOW, ROOT
 
 def test_demo_sends_each_planned_email_at_its_time(tmp_path: Path) -> None:
     settings = Settings.from_env(
-        {"TESTING_MODE": "true", "CHRISTMAS_LOCAL_DIR": str(tmp_path), "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates")}
+        {
+            "TESTING_MODE": "true",
+            "CHRISTMAS_LOCAL_DIR": str(tmp_path),
+            "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        }
     )
     clock = [NOW]
     waits: list[float] = []

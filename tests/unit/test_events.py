@@ -191,14 +191,32 @@ def test_event_variables_are_strings() -> None:
 # ------------------------------------------------------------------ properties
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=8,
 )
 FIELDS = [
-    "email", "first_name", "red_systems", "orange_systems", "yellow_systems", "green_systems", "assessment_score",
-    "email_1_sent_at", "calendly_event_uri", "scheduled_time", "call_date", "payment_confirmed", "payment_amount",
-    "payment_date", "objections", "observation_dates", "event", "payload", "type", "data", "business_name",
+    "email",
+    "first_name",
+    "red_systems",
+    "orange_systems",
+    "yellow_systems",
+    "green_systems",
+    "assessment_score",
+    "email_1_sent_at",
+    "calendly_event_uri",
+    "scheduled_time",
+    "call_date",
+    "payment_confirmed",
+    "payment_amount",
+    "payment_date",
+    "objections",
+    "observation_dates",
+    "event",
+    "payload",
+    "type",
+    "data",
+    "business_name",
 ]
 bodies = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=10) | json_values
 KINDS = ["signup", "assessment", "booking", "noshow", "postcall", "onboarding", "unsubscribe", "email-status"]
@@ -218,10 +236,19 @@ def test_no_input_raises_anything_but_a_validation_error(kind: str, body: Any) -
 
 @settings(max_examples=200)
 @given(
-    red=st.integers(0, 8), orange=st.integers(0, 8), yellow=st.integers(0, 8), green=st.integers(0, 8),
+    red=st.integers(0, 8),
+    orange=st.integers(0, 8),
+    yellow=st.integers(0, 8),
+    green=st.integers(0, 8),
 )
 def test_count_sum_rule_holds_for_every_combination(red: int, orange: int, yellow: int, green: int) -> None:
-    body = {**ASSESSMENT, "red_systems": red, "orange_systems": orange, "yellow_systems": yellow, "green_systems": green}
+    body = {
+        **ASSESSMENT,
+        "red_systems": red,
+        "orange_systems": orange,
+        "yellow_systems": yellow,
+        "green_systems": green,
+    }
     if red + orange + yellow + green <= 8:
         assert isinstance(parse_event("assessment", body, NOW), AssessmentEvent)
     else:

@@ -42,7 +42,7 @@ class FakeKestra:
         path = request.url.path
         prefix = "/api/v1/main/"
         assert path.startswith(prefix), path
-        parts = path[len(prefix):].split("/")
+        parts = path[len(prefix) :].split("/")
         if parts[0] == "flows":
             return self._flows(request, parts[1:])
         if parts[0] == "executions":
@@ -77,7 +77,7 @@ class FakeKestra:
         if not parts and request.method == "GET":
             items = self.executions.get(request.url.params["flowId"], [])
             page, size = int(request.url.params["page"]), int(request.url.params["size"])
-            return httpx.Response(200, json={"results": items[(page - 1) * size: page * size], "total": len(items)})
+            return httpx.Response(200, json={"results": items[(page - 1) * size : page * size], "total": len(items)})
         if len(parts) == 2 and request.method == "POST":
             return httpx.Response(200, json={"id": "exec-2", "state": {"current": "CREATED"}})
         return httpx.Response(404)
@@ -90,8 +90,9 @@ def fake() -> FakeKestra:
 
 @pytest.fixture
 def client(fake: FakeKestra) -> KestraClient:
-    return KestraClient("http://127.0.0.1:18080", "admin@example.com", PASSWORD,
-                        transport=httpx.MockTransport(fake.handler))
+    return KestraClient(
+        "http://127.0.0.1:18080", "admin@example.com", PASSWORD, transport=httpx.MockTransport(fake.handler)
+    )
 
 
 @pytest.fixture
@@ -218,7 +219,7 @@ def test_webhook_keys_can_be_rendered_in_at_upload(client: KestraClient, fake: F
     assert client.deploy_flows(flows, render={"WEBHOOK_KEY_ASSESSMENT": KEY})[0]["status"] == "unchanged"
 
 
-@pytest.mark.parametrize("bad", ["short", "has space" + "x" * 40, "quote\"" + "x" * 40, "x" * 257])
+@pytest.mark.parametrize("bad", ["short", "has space" + "x" * 40, 'quote"' + "x" * 40, "x" * 257])
 def test_a_weak_or_unsafe_webhook_key_is_refused(bad: str) -> None:
     source = "key: \"{{ secret('WEBHOOK_KEY_SIGNUP') }}\"\n"
     with pytest.raises(ConfigError, match="WEBHOOK_KEY_SIGNUP must be 32 to 256") as caught:
@@ -239,10 +240,15 @@ def test_deploy_from_env_names_each_missing_setting(flows: Path) -> None:
 def test_deploy_from_env_renders_the_webhook_keys_it_is_given(monkeypatch: pytest.MonkeyPatch, flows: Path) -> None:
     fake = FakeKestra()
     real = httpx.Client
-    monkeypatch.setattr(httpx, "Client",
-                        lambda *a, **k: real(*a, **{**k, "transport": httpx.MockTransport(fake.handler)}))
-    env = {"KESTRA_URL": "http://127.0.0.1:1", "KESTRA_USERNAME": "u@example.com", "KESTRA_PASSWORD": PASSWORD,
-           "WEBHOOK_KEY_NOSHOW": KEY}
+    monkeypatch.setattr(
+        httpx, "Client", lambda *a, **k: real(*a, **{**k, "transport": httpx.MockTransport(fake.handler)})
+    )
+    env = {
+        "KESTRA_URL": "http://127.0.0.1:1",
+        "KESTRA_USERNAME": "u@example.com",
+        "KESTRA_PASSWORD": PASSWORD,
+        "WEBHOOK_KEY_NOSHOW": KEY,
+    }
     deploy_from_env(env, flows)
     assert f'key: "{KEY}"' in fake.flows[("christmas", "noshow")]
 
@@ -326,8 +332,12 @@ def test_wait_for_execution_returns_the_ended_execution_or_times_out() -> None:
     ended = client.wait_for_execution("e1", timeout=10, poll=1, sleep=sleep, clock=lambda: now[0])
     assert ended["state"]["current"] == "SUCCESS" and slept == [1, 1, 1]
 
-    stuck = KestraClient("http://127.0.0.1:1", "u@example.com", PASSWORD, transport=httpx.MockTransport(
-        lambda r: httpx.Response(200, json={"id": "e2", "state": {"current": "QUEUED"}})))
+    stuck = KestraClient(
+        "http://127.0.0.1:1",
+        "u@example.com",
+        PASSWORD,
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"id": "e2", "state": {"current": "QUEUED"}})),
+    )
     with pytest.raises(KestraError, match="execution e2 still QUEUED after 3s"):
         stuck.wait_for_execution("e2", timeout=3, poll=1, sleep=sleep, clock=lambda: now[0])
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def times(sequence: str, anchor: datetime, now: datetime, **kw: object) -> list[
         ("onboarding", [1, 2, 3], [H, 24 * H, 72 * H], [M, 2 * M, 3 * M]),
     ],
 )
-def test_catalogue_delays(sequence: str, numbers: list[int], production: list[timedelta], testing: list[timedelta]) -> None:
+def test_catalogue_delays(
+    sequence: str, numbers: list[int], production: list[timedelta], testing: list[timedelta]
+) -> None:
     assert times(sequence, T0, T0, testing=False) == [(n, T0 + d) for n, d in zip(numbers, production, strict=True)]
     assert times(sequence, T0, T0, testing=True) == [(n, T0 + d) for n, d in zip(numbers, testing, strict=True)]
 
@@ -144,7 +147,7 @@ def test_plan_properties(sequence: str, late: int, testing: bool, windowed: bool
     gap = definition.testing_catch_up_gap if testing else definition.catch_up_gap
     assert [p.email_number for p in planned] == [e.number for e in definition.emails]
     assert all(p.send_at >= now for p in planned)
-    assert all(b.send_at - a.send_at >= min(gap, M) for a, b in zip(planned, planned[1:], strict=False))
+    assert all(b.send_at - a.send_at >= min(gap, M) for a, b in pairwise(planned))
 
 
 def test_durations() -> None:
@@ -157,7 +160,9 @@ def test_durations() -> None:
 def test_catalogue_file_errors_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_catalogue(tmp_path / "missing.json")
-    bad = json.loads(json.dumps({k: v for k, v in json.loads(Path("christmas_tasks/catalogue.json").read_text()).items()}))
+    bad = json.loads(
+        json.dumps({k: v for k, v in json.loads(Path("christmas_tasks/catalogue.json").read_text()).items()})
+    )
     bad["noshow"]["emails"][1]["delay"] = "soon"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))

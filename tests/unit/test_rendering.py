@@ -17,8 +17,12 @@ from christmas_tasks.variables import Campaign, build_variables, variable_names
 ROOT = Path(__file__).resolve().parents[2]
 FOOTER = '<p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>'
 CAMPAIGN = Campaign(
-    name="Christmas 2025", deadline=date(2025, 12, 20), calendly_link="https://cal.example/x",
-    sender_name="Example Co", sender_address="1 Main St, Toronto", unsubscribe_url="https://ex.example/u",
+    name="Christmas 2025",
+    deadline=date(2025, 12, 20),
+    calendly_link="https://cal.example/x",
+    sender_name="Example Co",
+    sender_address="1 Main St, Toronto",
+    unsubscribe_url="https://ex.example/u",
     unsubscribe_secret="s3cret-value-for-tests",
 )
 

@@ -42,9 +42,13 @@ def test_encode_turns_each_assignment_into_a_base64_secret_and_keeps_comments_an
 
 
 def test_the_values_are_what_kestra_decodes() -> None:
-    encoded = encode_env("A=plain\nB='sin gle # kept'\nC=\"dou\\\"ble\\n\"\nD=\nE=caf\u00e9 \u2603\n")
+    encoded = encode_env('A=plain\nB=\'sin gle # kept\'\nC="dou\\"ble\\n"\nD=\nE=caf\u00e9 \u2603\n')
     assert secret_lines(encoded) == {
-        "A": "plain", "B": "sin gle # kept", "C": 'dou"ble\n', "D": "", "E": "caf\u00e9 \u2603",
+        "A": "plain",
+        "B": "sin gle # kept",
+        "C": 'dou"ble\n',
+        "D": "",
+        "E": "caf\u00e9 \u2603",
     }
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from christmas_tasks.adapters.outbox import OutboxMailer
 from christmas_tasks.adapters.sqlite_crm import SqliteCrm
-
 from christmas_tasks.app import build_funnel
 from christmas_tasks.errors import InvalidInput, NotFound, TemplateError
-from christmas_tasks.events import _aware_utc
+from christmas_tasks.planning import parse_timestamp
 from christmas_tasks.ports import SentMark, SequenceRecord
 from christmas_tasks.rendering import Template
 from christmas_tasks.settings import Settings
@@ -58,7 +58,12 @@ def funnel(crm: SqliteCrm, outbox: OutboxMailer) -> Funnel:
 
 def send_all(funnel: Funnel, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        funnel.send(item["sequence_key"], item["email_number"], _aware_utc(item["send_at"]), _aware_utc(item["send_at"]))
+        funnel.send(
+            item["sequence_key"],
+            item["email_number"],
+            parse_timestamp(item["send_at"]),
+            parse_timestamp(item["send_at"]),
+        )
         for item in plan
     ]
 
@@ -68,7 +73,10 @@ def test_assessment_then_each_planned_email_exactly_once(funnel: Funnel, crm: Sq
     assert result["action"] == "sequence started" and result["created"] is True
     assert result["segment"] == "CRITICAL" and result["priority"] == 1
     assert [(p["email_number"], p["send_at"]) for p in result["plan"]] == [
-        (2, "2025-12-01T10:01:00Z"), (3, "2025-12-01T10:02:00Z"), (4, "2025-12-01T10:03:00Z"), (5, "2025-12-01T10:04:00Z"),
+        (2, "2025-12-01T10:01:00Z"),
+        (3, "2025-12-01T10:02:00Z"),
+        (4, "2025-12-01T10:03:00Z"),
+        (5, "2025-12-01T10:04:00Z"),
     ]
     contact = crm.get_contact("jane.doe@example.com")
     assert contact is not None and contact.campaign_status == "Nurture Sequence" and contact.segment == "CRITICAL"
@@ -77,7 +85,7 @@ def test_assessment_then_each_planned_email_exactly_once(funnel: Funnel, crm: Sq
     assert [s["status"] for s in sent] == ["sent"] * 4
     messages = outbox.messages()
     assert len(messages) == 4
-    assert [m["subject"] for m in messages][0] == "Jane, what your assessment says about Booking"
+    assert messages[0]["subject"] == "Jane, what your assessment says about Booking"
 
     key = result["sequence_key"]
     record = crm.find_sequence("jane.doe@example.com", "Christmas 2025", "5day", key)
@@ -103,7 +111,9 @@ def test_message_has_unsubscribe_headers_tags_and_parts(funnel: Funnel, outbox: 
     assert "text/plain" in eml and "text/html" in eml
 
 
-def test_a_crash_between_send_and_ledger_write_sends_nothing_new(funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer) -> None:
+def test_a_crash_between_send_and_ledger_write_sends_nothing_new(
+    funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer
+) -> None:
     plan = funnel.handle("postcall", body("postcall.json"), NOW)["plan"]
     real_mark = crm.mark_sent
     calls = {"n": 0}
@@ -139,7 +149,10 @@ def test_unsubscribe_token_must_match_when_given(funnel: Funnel, crm: SqliteCrm)
         funnel.handle("unsubscribe", {"email": "jane.doe@example.com", "token": "forged"}, NOW)
     assert crm.get_contact("jane.doe@example.com") is None
     token = funnel.campaign.unsubscribe_token("jane.doe@example.com")
-    assert funnel.handle("unsubscribe", {"email": "jane.doe@example.com", "token": token}, NOW)["action"] == "contact unsubscribed"
+    assert (
+        funnel.handle("unsubscribe", {"email": "jane.doe@example.com", "token": token}, NOW)["action"]
+        == "contact unsubscribed"
+    )
 
 
 def test_a_booking_stops_the_5_day_nurture(funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer) -> None:
@@ -199,7 +212,9 @@ def test_a_rejected_event_writes_nothing(funnel: Funnel, crm: SqliteCrm, outbox:
     assert crm.get_contact("jane.doe@example.com") is None and outbox.messages() == []
 
 
-def test_signup_records_the_contact_without_moving_it_back(funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer) -> None:
+def test_signup_records_the_contact_without_moving_it_back(
+    funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer
+) -> None:
     assert funnel.handle("signup", body("signup.json"), NOW)["campaign_status"] == "Signed Up"
     contact = crm.get_contact("jane.doe@example.com")
     assert contact is not None and contact.campaign_status == "Signed Up"
@@ -227,7 +242,9 @@ def test_critical_lead_alert_once_and_never_fatal(crm: SqliteCrm, outbox: Outbox
 
 def test_missing_or_inactive_template_stops_the_email(funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer) -> None:
     plan = funnel.handle("noshow", body("noshow.json"), NOW)["plan"]
-    crm.put_template(Template("noshow_recovery_email_1", "S", "<p>{{sender_address}}{{unsubscribe_url}}</p>", active=False))
+    crm.put_template(
+        Template("noshow_recovery_email_1", "S", "<p>{{sender_address}}{{unsubscribe_url}}</p>", active=False)
+    )
     with pytest.raises(TemplateError, match="noshow_recovery_email_1"):
         send_all(funnel, plan[:1])
     crm.put_template(Template("noshow_recovery_email_1", "S {{nope}}", "<p>{{sender_address}}{{unsubscribe_url}}</p>"))
@@ -249,7 +266,7 @@ def test_retried_send_renders_the_same_payload(funnel: Funnel, outbox: OutboxMai
     """The planned time, not the clock, feeds date variables, so a retry a day later is identical."""
     plan = funnel.handle("assessment", body("assessment.json"), NOW)["plan"]
     item = plan[2]  # 5-Day E4 uses days_to_deadline in its subject
-    due = _aware_utc(item["send_at"])
+    due = parse_timestamp(item["send_at"])
     first = funnel.send(item["sequence_key"], 4, due, due)
     record = crm.find_sequence("jane.doe@example.com", "Christmas 2025", "5day", item["sequence_key"])
     assert record is not None
@@ -260,7 +277,9 @@ def test_retried_send_renders_the_same_payload(funnel: Funnel, outbox: OutboxMai
     assert retry["resend_id"] == first["resend_id"] and retry["duplicate"] is True
 
 
-def test_a_retry_of_the_run_that_created_the_sequence_plans_its_unsent_emails(funnel: Funnel, outbox: OutboxMailer) -> None:
+def test_a_retry_of_the_run_that_created_the_sequence_plans_its_unsent_emails(
+    funnel: Funnel, outbox: OutboxMailer
+) -> None:
     """The handler may die after creating the record and before its plan is scheduled: its own retry
     plans the unsent emails again; a duplicate webhook (another run) still plans nothing."""
     first = funnel.handle("assessment", body("assessment.json"), NOW, run_id="exec-1")
