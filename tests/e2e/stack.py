@@ -1,0 +1,328 @@
+"""The system under test, as the end-to-end suites see it: a Kestra server reached over HTTP, and the
+records the funnel keeps (the SQLite ledger and the outbox of the local backends, or Notion).
+
+`Stack` reuses tests/kestra's `Harness` for everything Kestra-side (posting webhooks, waiting for
+executions, listing a sequence's send-email executions, reading the outbox) and reads the records
+through the package's own Crm port (SqliteCrm locally, NotionCrm live), so both targets are checked
+with one vocabulary. `own_kestra` starts a private server with scripts/kestra, as tests/kestra
+does, on ports of its own; `LiveCleanup` undoes what a live run created.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.adapters.sqlite_crm import SqliteCrm
+from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
+from christmas_tasks.notion_schema import Analytics
+from christmas_tasks.ports import Contact, Crm, SequenceRecord
+from christmas_tasks.settings import NotionSettings, Secret
+from tests.e2e.config import EVENTS, NOTION_ENV, ROOT, E2eConfig, key_variable
+from tests.kestra.conftest import NAMESPACE, Harness, _errors, _unavailable
+
+T = TypeVar("T")
+SCRIPT = ROOT / "scripts" / "kestra"
+FLOWS = ROOT / "flows"
+FAST_CATALOGUE = ROOT / "tests" / "kestra" / "fast-catalogue.json"
+# Apart from tests/kestra (18090/18091) and scripts/run (18080/18081), so all three can run at once.
+PORT, MANAGEMENT_PORT = 18094, 18095
+USERNAME = "e2e@example.com"
+SEQUENCE_TYPES = ("5day", "noshow", "postcall", "onboarding")
+
+
+class E2eKestraClient(KestraClient):
+    """KestraClient plus what only the live cleanup needs."""
+
+    def kill_execution(self, execution_id: str) -> None:
+        """Kill an execution (a scheduled send-email that must not send); one already ended is left alone."""
+        self._request("DELETE", f"executions/{execution_id}/kill", expect=(200, 202, 204, 404, 409, 422))
+
+
+def wait_until(what: str, probe: Callable[[], T | None], timeout: float, poll: float = 0.5) -> T:
+    """Call `probe` until it returns something other than None/False; AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen after {timeout:g}s")
+        time.sleep(poll)
+
+
+def trigger_email(execution: dict[str, Any]) -> str | None:
+    """The `email` of the webhook body that started an execution, trimmed and lower-cased."""
+    trigger = execution.get("trigger") or {}
+    body = (trigger.get("variables") or {}).get("body")
+    if isinstance(body, dict):
+        email = body.get("email") or (body.get("payload") or {}).get("email")
+        if isinstance(email, str):
+            return email.strip().lower()
+    return None
+
+
+def sequence_key(execution: dict[str, Any]) -> str:
+    return str((execution.get("inputs") or {}).get("sequence_key") or "")
+
+
+@dataclass
+class Stack:
+    """One target (local or live): Kestra's API, the records, and what a test must clean up."""
+
+    config: E2eConfig
+    kestra: Harness
+    crm: Crm
+    campaign: str
+    fast: bool  # the suite's own server: second-long delays, so a whole sequence can be awaited
+    ui_username: str
+    ui_password: str = field(repr=False)
+    cleanup: LiveCleanup | None = None
+
+    @property
+    def client(self) -> KestraClient:
+        return self.kestra.client
+
+    @property
+    def base_url(self) -> str:
+        return self.kestra.client.base_url
+
+    # ------------------------------------------------------------------ webhooks and executions
+
+    def require_key(self, flow: str) -> None:
+        if flow not in self.kestra.keys:
+            pytest.skip(f"{key_variable(flow)} is not set: the {flow} webhook cannot be posted")
+
+    def new_address(self, tag: str) -> str:
+        """A fresh test address; on the live target it is registered for cleanup at once."""
+        email = self.config.address(tag)
+        if self.cleanup is not None:
+            self.cleanup.emails.append(email)
+        return email
+
+    def handle(self, flow: str, body: Any, timeout: float = 180.0) -> dict[str, Any]:
+        self.require_key(flow)
+        return self.kestra.wait(self.kestra.post(flow, body), timeout=timeout)
+
+    def _full(self, light: dict[str, Any], probe: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        """An execution as listed when it already carries what `probe` reads, else fetched whole."""
+        return light if probe(light) else self.client.get_execution(str(light["id"]))
+
+    def executions_for(self, flow: str, email: str) -> list[dict[str, Any]]:
+        """Every execution of `flow` whose webhook body carried `email`, newest first."""
+        runs = (self._full(light, trigger_email) for light in self.client.list_executions(NAMESPACE, flow))
+        return [run for run in runs if trigger_email(run) == email.lower()]
+
+    def wait_for_execution_of(self, flow: str, email: str, timeout: float = 180.0) -> dict[str, Any]:
+        """The execution of `flow` started for `email` (by someone else: the website), once it has ended."""
+        def ended() -> dict[str, Any] | None:
+            runs = self.executions_for(flow, email)
+            return runs[0] if runs and state_of(runs[0]) in TERMINAL_STATES else None
+
+        execution = wait_until(f"a finished {flow} execution for {email}", ended, timeout, poll=2)
+        return self.client.get_execution(str(execution["id"]))
+
+    def sends_for_email(self, email: str) -> list[dict[str, Any]]:
+        """Every send-email execution of any sequence of `email` (keys are campaign|sequence|email|event)."""
+        runs = (self._full(light, sequence_key) for light in self.client.list_executions(NAMESPACE, "send-email"))
+        return [run for run in runs if f"|{email.lower()}|" in sequence_key(run).lower()]
+
+    # ------------------------------------------------------------------ records (ledger or Notion)
+
+    def contact(self, email: str) -> Contact | None:
+        return self.crm.get_contact(email)
+
+    def sequences(self, email: str) -> list[SequenceRecord]:
+        return [r for s in SEQUENCE_TYPES for r in self.crm.sequences_for(email, self.campaign, s)]
+
+    def sequence(self, email: str, key: str) -> SequenceRecord:
+        (sequence,) = [r for r in self.sequences(email) if r.key == key]
+        return sequence
+
+    def outbox(self, email: str) -> list[dict[str, Any]]:
+        """The outbox messages sent to `email` (the local target; always [] live)."""
+        return [] if self.config.live else self.kestra.outbox(email)
+
+
+# ---------------------------------------------------------------------------- the live cleanup
+
+
+@dataclass
+class LiveCleanup:
+    """What a live run created, undone in a finalizer: the addresses' scheduled send-email executions
+    are killed (so nothing more reaches the inbox), then their Notion pages (contact, sequence records,
+    analytics entries) are moved to the trash. Every step runs; the failures are reported together at the end."""
+
+    client: E2eKestraClient | None
+    crm: NotionCrm
+    campaign: str
+    emails: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+
+    def kill_pending_sends(self) -> list[str]:
+        errors = []
+        if self.client is None or not self.emails:
+            return errors
+        wanted = {e.lower() for e in self.emails}
+        try:
+            lights = self.client.list_executions(NAMESPACE, "send-email")
+        except Exception as exc:
+            return [f"list the send-email executions: {exc}"]
+        for light in lights:
+            if state_of(light) in TERMINAL_STATES:
+                continue
+            try:
+                execution = self.client.get_execution(str(light["id"]))
+                key = sequence_key(execution).lower()
+                if any(f"|{email}|" in key for email in wanted):
+                    self.client.kill_execution(str(light["id"]))
+            except Exception as exc:
+                errors.append(f"kill send-email {light.get('id')}: {exc}")
+        return errors
+
+    def archive_pages(self) -> list[str]:
+        errors = []
+        for email in self.emails:
+            try:
+                pages = [r.ref for s in SEQUENCE_TYPES for r in self.crm.sequences_for(email, self.campaign, s)]
+                contact = self.crm.get_contact(email)
+                pages.append(contact.ref if contact else None)
+                pages += self.analytics_pages(email)
+            except Exception as exc:
+                errors.append(f"look up the pages of {email}: {exc}")
+                continue
+            for page_id in filter(None, pages):
+                try:
+                    self.crm.client.pages.update(page_id, in_trash=True)
+                    self.archived.append(page_id)
+                except Exception as exc:
+                    errors.append(f"archive Notion page {page_id} ({email}): {exc}")
+        return errors
+
+    def analytics_pages(self, email: str) -> list[str]:
+        """The analytics log's pages of `email` (when an analytics database is configured)."""
+        if not self.crm.database_id("analytics"):
+            return []
+        source = self.crm.data_source_id("analytics")
+        found: list[str] = []
+        cursor = None
+        while True:
+            options: dict[str, Any] = {"filter": {"property": Analytics.EMAIL, "email": {"equals": email}},
+                                       "page_size": 100}
+            if cursor:
+                options["start_cursor"] = cursor
+            result = self.crm.client.data_sources.query(source, **options)
+            found += [str(page["id"]) for page in result["results"]]
+            if not result.get("has_more"):
+                return found
+            cursor = result.get("next_cursor")
+
+    def run(self) -> None:
+        errors = self.kill_pending_sends() + self.archive_pages()
+        self.emails.clear()
+        if errors:
+            raise AssertionError("the live cleanup left things behind: " + "; ".join(errors))
+
+
+# ---------------------------------------------------------------------------- building a stack
+
+
+def notion_settings(env: Mapping[str, str]) -> NotionSettings | None:
+    if any(not env.get(name, "").strip() for name in NOTION_ENV):
+        return None
+    return NotionSettings(
+        token=Secret(env["NOTION_TOKEN"].strip()),
+        contacts_db=env["NOTION_CONTACTS_DB_ID"].strip(),
+        sequence_db=env["NOTION_EMAIL_SEQUENCE_DB_ID"].strip(),
+        templates_db=env["NOTION_EMAIL_TEMPLATES_DB_ID"].strip(),
+        analytics_db=env.get("NOTION_EMAIL_ANALYTICS_DB_ID", "").strip() or None,
+    )
+
+
+def external_stack(config: E2eConfig) -> Iterator[Stack]:
+    """A stack on a running Kestra (E2E_KESTRA_URL): the local target reads the ledger folder, the live
+    target reads Notion and cleans up after each test."""
+    missing = config.missing_for_kestra()
+    notion = notion_settings(os.environ) if config.live else None
+    if config.live and notion is None:
+        missing += [name for name in NOTION_ENV if not os.environ.get(name, "").strip()]
+    if missing:
+        pytest.skip(f"E2E_TARGET={config.target}: missing setting(s) {', '.join(missing)}")
+    assert config.kestra_url and config.kestra_username and config.kestra_password
+    client = E2eKestraClient(config.kestra_url, config.kestra_username, config.kestra_password)
+    campaign = os.environ.get("CAMPAIGN_NAME", "").strip() or "Christmas 2025"
+    try:
+        crm: Crm
+        cleanup = None
+        if notion is not None:
+            crm = NotionCrm.from_settings(notion)
+            cleanup = LiveCleanup(client, crm, campaign)
+        else:
+            assert config.local_dir is not None
+            crm = SqliteCrm(config.local_dir / "crm.sqlite3")
+        harness = Harness(client, dict(config.webhook_keys), config.local_dir or Path("/nonexistent"), [], None)
+        yield Stack(config, harness, crm, campaign, fast=False, ui_username=config.kestra_username,
+                    ui_password=config.kestra_password, cleanup=cleanup)
+    finally:
+        client.close()
+
+
+@contextmanager
+def own_kestra(base: Path) -> Iterator[tuple[Harness, str]]:
+    """Start a private Kestra (scripts/kestra) with the local backends, testing mode and the fast
+    catalogue; skip (the exact scripts/kestra error as the reason) when it cannot be obtained or started."""
+    local_dir = base / "christmas"
+    keys = {flow: secrets.token_urlsafe(32) for flow in EVENTS}
+    password = "E2e" + secrets.token_hex(8) + "Zz9"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(base)),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "VIRTUAL_ENV": sys.prefix,
+        "CHRISTMAS_KESTRA_STATE": str(base / "state.env"),
+        "CHRISTMAS_KESTRA_HOME": str(base / "server"),
+        "CHRISTMAS_KESTRA_PORT": str(PORT),
+        "CHRISTMAS_KESTRA_MANAGEMENT_PORT": str(MANAGEMENT_PORT),
+        "CHRISTMAS_KESTRA_USERNAME": USERNAME,
+        "CHRISTMAS_KESTRA_PASSWORD": password,
+        "CHRISTMAS_BACKEND": "local",
+        "TESTING_MODE": "true",
+        "CHRISTMAS_LOCAL_DIR": str(local_dir),
+        "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        "CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
+        **{"WEBHOOK_KEY_" + flow.upper().replace("-", "_"): key for flow, key in keys.items()},
+    }
+    for name in ("JAVA", "JAVA_HOME", "MAVEN_REPOSITORY", "TMPDIR"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+
+    fetch = subprocess.run([str(SCRIPT), "fetch"], env=env, capture_output=True, text=True, timeout=900)
+    if fetch.returncode != 0:
+        _unavailable(f"Kestra cannot be obtained (scripts/kestra fetch): {_errors(fetch)}")
+    start = subprocess.run([str(SCRIPT), "start", "--no-flows"], env=env, capture_output=True, text=True, timeout=600)
+    if start.returncode != 0:
+        _unavailable(f"Kestra cannot be started (scripts/kestra start): {_errors(start)}")
+    client = E2eKestraClient(f"http://127.0.0.1:{PORT}", USERNAME, password)
+    try:
+        report = client.deploy_flows(FLOWS)
+        yield Harness(client, keys, local_dir, report, None), password
+    finally:
+        client.close()
+        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def own_stack(config: E2eConfig, base: Path) -> Iterator[Stack]:
+    with own_kestra(base) as (harness, password):
+        crm = SqliteCrm(harness.local_dir / "crm.sqlite3")
+        yield Stack(config, harness, crm, "Christmas 2025", fast=True, ui_username=USERNAME, ui_password=password)
