@@ -11,9 +11,6 @@ does, on ports of its own; `LiveCleanup` undoes what a live run created.
 from __future__ import annotations
 
 import os
-import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,8 +26,8 @@ from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Contact, Crm, SequenceRecord
 from christmas_tasks.settings import NotionSettings, Secret
-from tests.e2e.config import EVENTS, NOTION_ENV, ROOT, E2eConfig, key_variable
-from tests.kestra.conftest import NAMESPACE, Harness, _errors, _unavailable
+from tests.e2e.config import NOTION_ENV, ROOT, E2eConfig, key_variable
+from tests.kestra.conftest import NAMESPACE, Harness, running_kestra
 
 T = TypeVar("T")
 SCRIPT = ROOT / "scripts" / "kestra"
@@ -280,46 +277,12 @@ def external_stack(config: E2eConfig) -> Iterator[Stack]:
 
 @contextmanager
 def own_kestra(base: Path) -> Iterator[tuple[Harness, str]]:
-    """Start a private Kestra (scripts/kestra) with the local backends, testing mode and the fast
-    catalogue; skip (the exact scripts/kestra error as the reason) when it cannot be obtained or started."""
-    local_dir = base / "christmas"
-    keys = {flow: secrets.token_urlsafe(32) for flow in EVENTS}
-    password = "E2e" + secrets.token_hex(8) + "Zz9"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(base)),
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "VIRTUAL_ENV": sys.prefix,
-        "CHRISTMAS_KESTRA_STATE": str(base / "state.env"),
-        "CHRISTMAS_KESTRA_HOME": str(base / "server"),
-        "CHRISTMAS_KESTRA_PORT": str(PORT),
-        "CHRISTMAS_KESTRA_MANAGEMENT_PORT": str(MANAGEMENT_PORT),
-        "CHRISTMAS_KESTRA_USERNAME": USERNAME,
-        "CHRISTMAS_KESTRA_PASSWORD": password,
-        "CHRISTMAS_BACKEND": "local",
-        "TESTING_MODE": "true",
-        "CHRISTMAS_LOCAL_DIR": str(local_dir),
-        "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
-        "CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
-        **{"WEBHOOK_KEY_" + flow.upper().replace("-", "_"): key for flow, key in keys.items()},
-    }
-    for name in ("JAVA", "JAVA_HOME", "MAVEN_REPOSITORY", "TMPDIR"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-
-    fetch = subprocess.run([str(SCRIPT), "fetch"], env=env, capture_output=True, text=True, timeout=900)
-    if fetch.returncode != 0:
-        _unavailable(f"Kestra cannot be obtained (scripts/kestra fetch): {_errors(fetch)}")
-    start = subprocess.run([str(SCRIPT), "start", "--no-flows"], env=env, capture_output=True, text=True, timeout=600)
-    if start.returncode != 0:
-        _unavailable(f"Kestra cannot be started (scripts/kestra start): {_errors(start)}")
-    client = E2eKestraClient(f"http://127.0.0.1:{PORT}", USERNAME, password)
-    try:
-        report = client.deploy_flows(FLOWS)
-        yield Harness(client, keys, local_dir, report, None), password
-    finally:
-        client.close()
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
+    """A private Kestra for this suite (its own ports, so it never meets tests/kestra's server)."""
+    with running_kestra(
+        base, port=PORT, management_port=MANAGEMENT_PORT, username=USERNAME, catalogue=FAST_CATALOGUE,
+        client_class=E2eKestraClient,
+    ) as started:
+        yield started
 
 
 def own_stack(config: E2eConfig, base: Path) -> Iterator[Stack]:

@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,9 +164,19 @@ def sample(name: str, email: str) -> Any:
     return json.loads(re.sub(r"(?i)jane\.doe@example\.com", email, text))
 
 
-@pytest.fixture(scope="session")
-def kestra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    base = tmp_path_factory.mktemp("kestra")
+@contextmanager
+def running_kestra(
+    base: Path,
+    *,
+    port: int = PORT,
+    management_port: int = MANAGEMENT_PORT,
+    username: str = USERNAME,
+    catalogue: Path = HERE / "fast-catalogue.json",
+    client_class: type[KestraClient] = KestraClient,
+) -> Iterator[tuple[Harness, str]]:
+    """A private Kestra (scripts/kestra) with the local backends in `base`, testing mode and the fast
+    catalogue, flows loaded; (its harness, its password). Skips with the exact scripts/kestra error as
+    the reason when the server cannot be obtained or started. Shared by tests/kestra and tests/e2e."""
     local_dir = base / "christmas"
     keys = {flow: secrets.token_urlsafe(32) for flow in HANDLERS}
     password = "Tests" + secrets.token_hex(8) + "a9"
@@ -177,15 +188,15 @@ def kestra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         "VIRTUAL_ENV": sys.prefix,
         "CHRISTMAS_KESTRA_STATE": str(base / "state.env"),
         "CHRISTMAS_KESTRA_HOME": str(base / "server"),
-        "CHRISTMAS_KESTRA_PORT": str(PORT),
-        "CHRISTMAS_KESTRA_MANAGEMENT_PORT": str(MANAGEMENT_PORT),
-        "CHRISTMAS_KESTRA_USERNAME": USERNAME,
+        "CHRISTMAS_KESTRA_PORT": str(port),
+        "CHRISTMAS_KESTRA_MANAGEMENT_PORT": str(management_port),
+        "CHRISTMAS_KESTRA_USERNAME": username,
         "CHRISTMAS_KESTRA_PASSWORD": password,
         "CHRISTMAS_BACKEND": "local",
         "TESTING_MODE": "true",
         "CHRISTMAS_LOCAL_DIR": str(local_dir),
         "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
-        "CHRISTMAS_CATALOGUE": str(HERE / "fast-catalogue.json"),
+        "CHRISTMAS_CATALOGUE": str(catalogue),
         **{"WEBHOOK_KEY_" + flow.upper().replace("-", "_"): key for flow, key in keys.items()},
     }
     for name in ("JAVA", "JAVA_HOME", "MAVEN_REPOSITORY", "TMPDIR"):
@@ -199,19 +210,24 @@ def kestra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     if start.returncode != 0:
         _unavailable(f"Kestra cannot be started (scripts/kestra start): {_errors(start)}")
 
-    client = KestraClient(f"http://127.0.0.1:{PORT}", USERNAME, password)
+    client = client_class(f"http://127.0.0.1:{port}", username, password)
     try:
         state = dict(
             line.split("=", 1) for line in (base / "state.env").read_text().splitlines() if "=" in line
         )
         startup = float(state["STATE_STARTUP_SECONDS"]) if "STATE_STARTUP_SECONDS" in state else None
         report = client.deploy_flows(FLOWS)
-        harness = Harness(client, keys, local_dir, report, startup)
-        yield harness
-        _write_timings(harness)
+        yield Harness(client, keys, local_dir, report, startup), password
     finally:
         client.close()
         subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def kestra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    with running_kestra(tmp_path_factory.mktemp("kestra")) as (harness, _password):
+        yield harness
+        _write_timings(harness)
 
 
 def _write_timings(harness: Harness) -> None:
@@ -229,4 +245,4 @@ def _write_timings(harness: Harness) -> None:
     }, indent=2) + "\n")
 
 
-__all__ = ["Harness", "KestraError", "handle_outputs", "new_email", "sample"]
+__all__ = ["Harness", "KestraError", "handle_outputs", "new_email", "running_kestra", "sample"]
