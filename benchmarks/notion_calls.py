@@ -21,16 +21,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from notion_client import Client  # noqa: E402
 
 from christmas_tasks.adapters.notion_crm import NotionCrm  # noqa: E402
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
 from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
 from christmas_tasks.cache import DiskCache  # noqa: E402
-from christmas_tasks.notion_schema import NOTION_VERSION  # noqa: E402
 from christmas_tasks.settings import Settings  # noqa: E402
-from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion  # noqa: E402
+from tests.fakes.fake_notion import FakeNotion, crm_on_fake  # noqa: E402
 
 EVENTS = ROOT / "examples" / "events"
 NOW = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
@@ -56,21 +53,7 @@ class Counted:
         self.cache = cache
 
     def crm(self) -> NotionCrm:
-        client = Client(
-            auth=TOKEN,
-            client=httpx.Client(transport=httpx.WSGITransport(app=self.fake)),
-            notion_version=NOTION_VERSION,
-            retry=False,
-        )
-        return NotionCrm(
-            client,
-            contacts_db=DATABASES["contacts"],
-            sequence_db=DATABASES["sequences"],
-            templates_db=DATABASES["templates"],
-            analytics_db=DATABASES["analytics"] if self.analytics else None,
-            cache=self.cache,
-            template_ttl=300 if self.cache else 0,
-        )
+        return crm_on_fake(self.fake, analytics=self.analytics, cache=self.cache, template_ttl=300 if self.cache else 0)
 
     def count(self, operation: Any) -> tuple[Any, int, Counter[str]]:
         before = len(self.fake.requests)

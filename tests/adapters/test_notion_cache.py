@@ -4,29 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
-from notion_client import Client
 
 from christmas_tasks.adapters.notion_crm import NotionCrm
 from christmas_tasks.cache import DiskCache
 from christmas_tasks.errors import TemplateError
-from christmas_tasks.notion_schema import NOTION_VERSION
 from christmas_tasks.rendering import Template
-from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion
+from tests.fakes.fake_notion import DATABASES, FakeNotion, crm_on_fake
 
 BODY = "<p>{{sender_address}} {{unsubscribe_url}}</p>"
 
 
 def crm_on(fake: FakeNotion, cache: DiskCache, ttl: float = 300) -> NotionCrm:
-    client = Client(
-        auth=TOKEN, client=httpx.Client(transport=httpx.WSGITransport(app=fake)), notion_version=NOTION_VERSION,
-        retry=False,
-    )
-    return NotionCrm(
-        client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
-        templates_db=DATABASES["templates"], cache=cache, template_ttl=ttl,
-    )
+    return crm_on_fake(fake, cache=cache, template_ttl=ttl)
 
 
 def calls(fake: FakeNotion, since: int) -> list[str]:
@@ -69,8 +59,10 @@ def test_a_cached_inactive_template_is_still_refused(tmp_path: Path) -> None:
     crm_on(fake, cache).put_template(Template("T2", "Hello", BODY, active=False))
     with pytest.raises(TemplateError, match="Inactive"):
         crm_on(fake, cache).get_template("T2")
-    cache.set(f"notion-template:{DATABASES['templates']}:T2", {"name": "T2", "subject": "s", "body_html": BODY,
-                                                                "active": False})
+    cache.set(
+        f"notion-template:{DATABASES['templates']}:T2",
+        {"name": "T2", "subject": "s", "body_html": BODY, "active": False},
+    )
     with pytest.raises(TemplateError, match="Inactive"):
         crm_on(fake, cache).get_template("T2")
 

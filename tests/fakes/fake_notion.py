@@ -48,6 +48,7 @@ import pytest
 from notion_client import Client
 
 from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.cache import DiskCache
 from christmas_tasks.notion_schema import LABEL, NOTION_VERSION, RICH_TEXT_LIMIT, RICH_TEXT_SEGMENTS, SCHEMA
 from christmas_tasks.retry import RetryPolicy
 
@@ -125,7 +126,11 @@ def _plain(text: str) -> dict[str, Any]:
         "type": "text",
         "text": {"content": text, "link": None},
         "annotations": {
-            "bold": False, "italic": False, "strikethrough": False, "underline": False, "code": False,
+            "bold": False,
+            "italic": False,
+            "strikethrough": False,
+            "underline": False,
+            "code": False,
             "color": "default",
         },
         "plain_text": text,
@@ -177,8 +182,12 @@ class FakeNotion:
                 properties[name] = {"id": _prop_id(name, kind_of), "name": name, "type": kind_of, kind_of: config}
             title = LABEL.get(kind, kind).capitalize()
             self.databases[_dashed(database_id)] = {"kind": kind, "title": title, "source": source_id}
-            self.sources[source_id] = {"kind": kind, "title": title, "database": _dashed(database_id),
-                                       "properties": properties}
+            self.sources[source_id] = {
+                "kind": kind,
+                "title": title,
+                "database": _dashed(database_id),
+                "properties": properties,
+            }
 
     # ------------------------------------------------------------------ test controls
 
@@ -228,9 +237,17 @@ class FakeNotion:
         status, payload, headers = self.handle(method, path, environ, raw)
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         content_type = "text/html" if isinstance(payload, bytes) else "application/json; charset=utf-8"
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-                  500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-                  504: "Gateway Timeout"}.get(status, "Error")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            401: "Unauthorized",
+            404: "Not Found",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            502: "Bad Gateway",
+            503: "Service Unavailable",
+            504: "Gateway Timeout",
+        }.get(status, "Error")
         start_response(
             f"{status} {reason}",
             [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items()],
@@ -258,8 +275,13 @@ class FakeNotion:
                 raise NotionFault(400, "invalid_json", "Error parsing JSON body.") from None
             result = self._route(method, path, body)
         except NotionFault as exc:
-            error = {"object": "error", "status": exc.status, "code": exc.code, "message": exc.message,
-                     "request_id": request_id}
+            error = {
+                "object": "error",
+                "status": exc.status,
+                "code": exc.code,
+                "message": exc.message,
+                "request_id": request_id,
+            }
             return exc.status, error, headers
         if fault is not None:  # the write happened; the answer is lost
             return self._fault(fault, request_id, headers)
@@ -269,8 +291,13 @@ class FakeNotion:
         headers = {**headers, **fault.headers}
         if fault.code is None:
             return fault.status, f"<html><body><h1>{fault.status}</h1>{fault.message}</body></html>".encode(), headers
-        error = {"object": "error", "status": fault.status, "code": fault.code, "message": fault.message,
-                 "request_id": request_id}
+        error = {
+            "object": "error",
+            "status": fault.status,
+            "code": fault.code,
+            "message": fault.message,
+            "request_id": request_id,
+        }
         return fault.status, error, headers
 
     def _route(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -294,17 +321,27 @@ class FakeNotion:
         database = self.databases.get(_dashed(database_id))
         if database is None:
             raise NotionFault(
-                404, "object_not_found",
+                404,
+                "object_not_found",
                 f"Could not find database with ID: {_dashed(database_id)}. "
                 "Make sure the relevant pages and databases are shared with your integration.",
             )
         now = _notion_time(_EPOCH)
         return {
-            "object": "database", "id": _dashed(database_id), "title": [_plain(database["title"])],
-            "description": [], "parent": {"type": "page_id", "page_id": _PARENT_PAGE}, "is_inline": False,
-            "in_trash": False, "is_locked": False, "created_time": now, "last_edited_time": now,
+            "object": "database",
+            "id": _dashed(database_id),
+            "title": [_plain(database["title"])],
+            "description": [],
+            "parent": {"type": "page_id", "page_id": _PARENT_PAGE},
+            "is_inline": False,
+            "in_trash": False,
+            "is_locked": False,
+            "created_time": now,
+            "last_edited_time": now,
             "data_sources": [{"id": database["source"], "name": database["title"]}],
-            "icon": None, "cover": None, "url": f"https://www.notion.so/{database_id.replace('-', '')}",
+            "icon": None,
+            "cover": None,
+            "url": f"https://www.notion.so/{database_id.replace('-', '')}",
             "public_url": None,
         }
 
@@ -312,7 +349,8 @@ class FakeNotion:
         source = self.sources.get(_dashed(source_id))
         if source is None:
             raise NotionFault(
-                404, "object_not_found",
+                404,
+                "object_not_found",
                 f"Could not find data_source with ID: {_dashed(source_id)}. "
                 "Make sure the relevant pages and databases are shared with your integration.",
             )
@@ -323,13 +361,24 @@ class FakeNotion:
         now = _notion_time(_EPOCH)
         user = {"object": "user", "id": _BOT}
         return {
-            "object": "data_source", "id": _dashed(source_id), "created_time": now, "last_edited_time": now,
-            "created_by": user, "last_edited_by": user, "title": [_plain(source["title"])], "description": [],
+            "object": "data_source",
+            "id": _dashed(source_id),
+            "created_time": now,
+            "last_edited_time": now,
+            "created_by": user,
+            "last_edited_by": user,
+            "title": [_plain(source["title"])],
+            "description": [],
             "properties": source["properties"],
             "parent": {"type": "database_id", "database_id": source["database"]},
             "database_parent": {"type": "page_id", "page_id": _PARENT_PAGE},
-            "is_inline": False, "archived": False, "in_trash": False, "icon": None, "cover": None,
-            "url": f"https://www.notion.so/{source['database'].replace('-', '')}", "public_url": None,
+            "is_inline": False,
+            "archived": False,
+            "in_trash": False,
+            "icon": None,
+            "cover": None,
+            "url": f"https://www.notion.so/{source['database'].replace('-', '')}",
+            "public_url": None,
         }
 
     def _query(self, body: dict[str, Any], source_id: str) -> dict[str, Any]:
@@ -339,7 +388,8 @@ class FakeNotion:
             raise NotionFault(400, "validation_error", "body failed validation: body.page_size should be ≤ `100`.")
         flt = body.get("filter")
         matching = [
-            pid for pid in self._order
+            pid
+            for pid in self._order
             if self.pages[pid]["parent"]["data_source_id"] == _dashed(source_id)
             and not self.pages[pid]["in_trash"]
             and (flt is None or self._matches(source, self.pages[pid], flt))
@@ -350,12 +400,15 @@ class FakeNotion:
             if cursor not in matching:
                 raise NotionFault(400, "validation_error", "body failed validation: body.start_cursor is invalid.")
             start = matching.index(cursor)
-        chunk = matching[start:start + size]
-        rest = matching[start + size:]
+        chunk = matching[start : start + size]
+        rest = matching[start + size :]
         return {
-            "object": "list", "results": [self._public(self.pages[pid]) for pid in chunk],
-            "next_cursor": rest[0] if rest else None, "has_more": bool(rest),
-            "type": "page_or_data_source", "page_or_data_source": {},
+            "object": "list",
+            "results": [self._public(self.pages[pid]) for pid in chunk],
+            "next_cursor": rest[0] if rest else None,
+            "has_more": bool(rest),
+            "type": "page_or_data_source",
+            "page_or_data_source": {},
         }
 
     def _create_page(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -367,10 +420,15 @@ class FakeNotion:
         page_id = self._next_id("9a6e")
         created = _EPOCH + timedelta(minutes=len(self._order) + 1)
         page: dict[str, Any] = {
-            "_kind": source["kind"], "id": page_id, "created_time": _notion_time(created),
-            "last_edited_time": _notion_time(created), "in_trash": False,
+            "_kind": source["kind"],
+            "id": page_id,
+            "created_time": _notion_time(created),
+            "last_edited_time": _notion_time(created),
+            "in_trash": False,
             "parent": {
-                "type": "data_source_id", "data_source_id": _dashed(source_id), "database_id": source["database"],
+                "type": "data_source_id",
+                "data_source_id": _dashed(source_id),
+                "database_id": source["database"],
             },
             "properties": {name: self._empty(spec) for name, spec in source["properties"].items()},
         }
@@ -383,7 +441,8 @@ class FakeNotion:
         page = self.pages.get(_dashed(page_id))
         if page is None:
             raise NotionFault(
-                404, "object_not_found",
+                404,
+                "object_not_found",
                 f"Could not find page with ID: {_dashed(page_id)}. "
                 "Make sure the relevant pages and databases are shared with your integration.",
             )
@@ -396,7 +455,8 @@ class FakeNotion:
         page = self._page(page_id)
         if page["in_trash"]:
             raise NotionFault(
-                400, "validation_error",
+                400,
+                "validation_error",
                 "Can't edit block that is archived. You must unarchive the block before editing.",
             )
         source = self._source(page["parent"]["data_source_id"])
@@ -442,7 +502,8 @@ class FakeNotion:
                     raise _invalid(f"{where}[{i}].text.content should be a string.")
                 if len(content) > RICH_TEXT_LIMIT:
                     raise NotionFault(
-                        400, "validation_error",
+                        400,
+                        "validation_error",
                         f"body failed validation: {where}[{i}].text.content.length should be ≤ `{RICH_TEXT_LIMIT}`, "
                         f"instead was `{len(content)}`.",
                     )
@@ -471,8 +532,12 @@ class FakeNotion:
             options = spec["select"]["options"]
             option = next((o for o in options if o["name"] == option_name), None)
             if option is None:  # Notion adds a new option to the schema on first use
-                option = {"id": hashlib.sha1(option_name.encode()).hexdigest()[:8], "name": option_name,
-                          "color": "default", "description": None}
+                option = {
+                    "id": hashlib.sha1(option_name.encode()).hexdigest()[:8],
+                    "name": option_name,
+                    "color": "default",
+                    "description": None,
+                }
                 options.append(option)
             return {"id": option["id"], "name": option["name"], "color": option["color"]}
         if kind == "date":
@@ -505,7 +570,8 @@ class FakeNotion:
         keys = [k for k in flt if k != "property"]
         if keys != [kind]:
             raise NotionFault(
-                400, "validation_error",
+                400,
+                "validation_error",
                 f"body failed validation: filter on {name} should use the {kind} condition, not {', '.join(keys)}.",
             )
         condition = flt[kind]
@@ -533,12 +599,21 @@ class FakeNotion:
     def _public(self, page: dict[str, Any]) -> dict[str, Any]:
         user = {"object": "user", "id": _BOT}
         return {
-            "object": "page", "id": page["id"], "created_time": page["created_time"],
-            "last_edited_time": page["last_edited_time"], "created_by": user, "last_edited_by": user,
-            "cover": None, "icon": None, "parent": dict(page["parent"]), "archived": page["in_trash"],
-            "in_trash": page["in_trash"], "is_locked": False,
+            "object": "page",
+            "id": page["id"],
+            "created_time": page["created_time"],
+            "last_edited_time": page["last_edited_time"],
+            "created_by": user,
+            "last_edited_by": user,
+            "cover": None,
+            "icon": None,
+            "parent": dict(page["parent"]),
+            "archived": page["in_trash"],
+            "in_trash": page["in_trash"],
+            "is_locked": False,
             "properties": json.loads(json.dumps(page["properties"])),
-            "url": f"https://www.notion.so/{page['id'].replace('-', '')}", "public_url": None,
+            "url": f"https://www.notion.so/{page['id'].replace('-', '')}",
+            "public_url": None,
         }
 
 
@@ -612,7 +687,9 @@ def notion_client(fake: FakeNotion, request: pytest.FixtureRequest) -> Client:
     """The Notion client of this mode: default transport (replayed, or live) or the fake's."""
     mode = cassette_mode()
     options: dict[str, Any] = {
-        "notion_version": NOTION_VERSION, "retry": False, "logger": logging.getLogger("notion_client"),
+        "notion_version": NOTION_VERSION,
+        "retry": False,
+        "logger": logging.getLogger("notion_client"),
     }
     if mode == "live":
         from tests.conftest import _real_connect
@@ -642,6 +719,37 @@ def notion_crm(
         analytics_db=ids.get("analytics") if analytics else None,
         retry=retry,
         sleep=sleep,
+    )
+
+
+def crm_on_fake(
+    fake: FakeNotion,
+    *,
+    token: str = TOKEN,
+    analytics: bool = False,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = NO_SLEEP,
+    cache: DiskCache | None = None,
+    template_ttl: float = 0.0,
+) -> NotionCrm:
+    """A NotionCrm talking straight to `fake` (no cassette): for tests and benchmarks that count or
+    inject faults. Each call is a fresh instance, as each Kestra task is a fresh process."""
+    client = Client(
+        auth=token,
+        client=httpx.Client(transport=httpx.WSGITransport(app=fake)),
+        notion_version=NOTION_VERSION,
+        retry=False,
+    )
+    return NotionCrm(
+        client,
+        contacts_db=DATABASES["contacts"],
+        sequence_db=DATABASES["sequences"],
+        templates_db=DATABASES["templates"],
+        analytics_db=DATABASES["analytics"] if analytics else None,
+        retry=retry,
+        sleep=sleep,
+        cache=cache,
+        template_ttl=template_ttl,
     )
 
 
@@ -707,7 +815,11 @@ def record(live: bool = False, extra: list[str] | None = None) -> int:
         # Each test expects empty databases: run them one at a time, emptying the workspace before each.
         listed = subprocess.run(
             [*pytest_command, *selection, "--collect-only", "-q", *(extra or [])],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         test_ids = [line for line in listed.stdout.splitlines() if "::" in line]
         client = Client(auth=os.environ[LIVE_TOKEN_ENV], notion_version=NOTION_VERSION)

@@ -9,19 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
-from notion_client import Client
 
 from christmas_tasks.adapters.notion_crm import NotionCrm
 from christmas_tasks.adapters.resend_mailer import ResendMailer
 from christmas_tasks.app import build_funnel, push_templates
 from christmas_tasks.errors import ProviderError
-from christmas_tasks.notion_schema import NOTION_VERSION
 from christmas_tasks.planning import parse_timestamp
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import Secret, Settings
 from christmas_tasks.usecases import Funnel
 from tests.conftest import EXAMPLES, NOW, ROOT
-from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion
+from tests.fakes.fake_notion import FakeNotion, crm_on_fake
 from tests.fakes.fake_resend import API_KEY, FakeResend, LosingTransport
 
 POLICY = RetryPolicy(attempts=4, base_delay=0.5, max_delay=30, budget=90)
@@ -38,20 +36,7 @@ class World:
         push_templates(self.crm(), ROOT / "templates")
 
     def crm(self) -> NotionCrm:
-        client = Client(
-            auth=TOKEN,
-            client=httpx.Client(transport=httpx.WSGITransport(app=self.notion)),
-            notion_version=NOTION_VERSION,
-            retry=False,
-        )
-        return NotionCrm(
-            client,
-            contacts_db=DATABASES["contacts"],
-            sequence_db=DATABASES["sequences"],
-            templates_db=DATABASES["templates"],
-            retry=POLICY,
-            sleep=self.sleeps.append,
-        )
+        return crm_on_fake(self.notion, retry=POLICY, sleep=self.sleeps.append)
 
     def funnel(self) -> Funnel:
         mailer = ResendMailer(

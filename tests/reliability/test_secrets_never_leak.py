@@ -12,16 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from notion_client import Client
 
-from christmas_tasks.adapters.notion_crm import NotionCrm
 from christmas_tasks.adapters.resend_mailer import ResendMailer
 from christmas_tasks.app import build_funnel, push_templates
-from christmas_tasks.notion_schema import NOTION_VERSION
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import Secret, Settings
 from tests.conftest import EXAMPLES, NOW, ROOT
-from tests.fakes.fake_notion import DATABASES, FakeNotion
+from tests.fakes.fake_notion import DATABASES, FakeNotion, crm_on_fake
 from tests.fakes.fake_resend import FakeResend
 
 # Shapes of real credentials: Notion tokens, Resend keys, Discord webhook URLs, bearer headers.
@@ -113,20 +110,7 @@ def test_command_output_and_errors_hold_no_secret(argv: tuple[str, ...], changes
 def test_provider_failures_log_and_raise_without_secrets(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.DEBUG)
     notion, resend = FakeNotion(token=NOTION_TOKEN), FakeResend(api_key=RESEND_KEY)
-    client = Client(
-        auth=NOTION_TOKEN,
-        client=httpx.Client(transport=httpx.WSGITransport(app=notion)),
-        notion_version=NOTION_VERSION,
-        retry=False,
-    )
-    crm = NotionCrm(
-        client,
-        contacts_db=DATABASES["contacts"],
-        sequence_db=DATABASES["sequences"],
-        templates_db=DATABASES["templates"],
-        retry=RetryPolicy(attempts=2),
-        sleep=lambda _: None,
-    )
+    crm = crm_on_fake(notion, token=NOTION_TOKEN, retry=RetryPolicy(attempts=2))
     push_templates(crm, ROOT / "templates")
     mailer = ResendMailer(
         Secret(RESEND_KEY),
