@@ -1,0 +1,167 @@
+package christmas.engine;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import io.kestra.core.http.HttpResponse;
+import io.kestra.core.models.executions.Execution;
+import io.kestra.core.serializers.JacksonMapper;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * STAND-IN for the part of Kestra's webserver the local funnel needs, at Kestra's own URL scheme, on loopback:
+ * <ul>
+ * <li>{@code GET|POST|PUT /api/v1/main/executions/webhook/{namespace}/{flowId}/{key}}: {@link Webhooks};</li>
+ * <li>{@code GET /api/v1/main/executions/{id}}: the execution, serialised by Kestra's own JSON mapper;</li>
+ * <li>{@code GET /api/v1/main/logs/{executionId}}: its log lines, likewise.</li>
+ * </ul>
+ * Nothing else of the real API or UI is served (404 naming what is served). No authentication: it binds to 127.0.0.1.
+ */
+public final class LocalApi implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(LocalApi.class);
+    private static final String PREFIX = "/api/v1/" + Engine.TENANT + "/";
+    private static final Pattern WEBHOOK = Pattern.compile("executions/webhook/([^/]+)/([^/]+)/([^/]+)(?:/(.*))?");
+    private static final Pattern EXECUTION = Pattern.compile("executions/([A-Za-z0-9_-]+)");
+    private static final Pattern LOGS = Pattern.compile("logs/([A-Za-z0-9_-]+)");
+    private static final int MAX_BODY = 10 * 1024 * 1024;
+
+    private final Engine engine;
+    private final Webhooks webhooks;
+    private final HttpServer server;
+    private final ExecutorService threads = Executors.newFixedThreadPool(8);
+    private final ObjectMapper json = JacksonMapper.ofJson();
+
+    public LocalApi(Engine engine, int port) throws IOException {
+        this.engine = engine;
+        this.webhooks = new Webhooks(engine);
+        this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+        this.server.createContext("/", this::handle);
+        this.server.setExecutor(threads);
+        this.server.start();
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + port();
+    }
+
+    public String webhookUrl(String namespace, String flowId, String key) {
+        return baseUrl() + PREFIX + "executions/webhook/" + namespace + "/" + flowId + "/" + key;
+    }
+
+    private void handle(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            String path = exchange.getRequestURI().getRawPath();
+            String method = exchange.getRequestMethod();
+            if (!path.startsWith(PREFIX)) {
+                reply(exchange, HttpResponse.Status.NOT_FOUND, notServed());
+                return;
+            }
+            String rest = path.substring(PREFIX.length());
+            Matcher m;
+            if ((m = WEBHOOK.matcher(rest)).matches() && List.of("GET", "POST", "PUT").contains(method)) {
+                byte[] body = readBody(exchange);
+                if (body == null) {
+                    reply(exchange, HttpResponse.Status.REQUEST_ENTITY_TOO_LARGE, Map.of("message", "body over 10 MB"));
+                    return;
+                }
+                HttpResponse<?> response = webhooks.receive(method, requestUri(exchange),
+                    exchange.getRequestHeaders(), body, decode(m.group(1)), decode(m.group(2)), decode(m.group(3)),
+                    m.group(4) == null ? null : decode(m.group(4)));
+                reply(exchange, response);
+            } else if ((m = EXECUTION.matcher(rest)).matches() && method.equals("GET")) {
+                Optional<Execution> execution = engine.execution(m.group(1));
+                reply(exchange, execution.isPresent() ? HttpResponse.Status.OK : HttpResponse.Status.NOT_FOUND,
+                    execution.isPresent() ? execution.get() : Map.of("message", "Execution not found"));
+            } else if ((m = LOGS.matcher(rest)).matches() && method.equals("GET")) {
+                reply(exchange, HttpResponse.Status.OK, engine.logs(m.group(1)));
+            } else {
+                reply(exchange, HttpResponse.Status.NOT_FOUND, notServed());
+            }
+        } catch (Exception e) {
+            log.error("{} {} failed", exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), e);
+            try {
+                reply(exchange, HttpResponse.Status.INTERNAL_SERVER_ERROR, Map.of("message", String.valueOf(e.getMessage())));
+            } catch (IOException ignored) {
+                // the client went away
+            }
+        }
+    }
+
+    private static Map<String, String> notServed() {
+        return Map.of("message", "not served by the local engine: only " + PREFIX + "executions/webhook/{namespace}/{flowId}/{key}, "
+            + PREFIX + "executions/{id} and " + PREFIX + "logs/{executionId}");
+    }
+
+    private static URI requestUri(HttpExchange exchange) {
+        return URI.create("http://" + exchange.getLocalAddress().getHostString() + ":" + exchange.getLocalAddress().getPort()
+            + exchange.getRequestURI().getRawPath()
+            + (exchange.getRequestURI().getRawQuery() == null ? "" : "?" + exchange.getRequestURI().getRawQuery()));
+    }
+
+    private static String decode(String part) {
+        return URLDecoder.decode(part, StandardCharsets.UTF_8);
+    }
+
+    /** The body, or null when it is over the limit. */
+    private static byte[] readBody(HttpExchange exchange) throws IOException {
+        try (InputStream in = exchange.getRequestBody()) {
+            byte[] bytes = in.readNBytes(MAX_BODY + 1);
+            return bytes.length > MAX_BODY ? null : bytes;
+        }
+    }
+
+    private void reply(HttpExchange exchange, HttpResponse<?> response) throws IOException {
+        Map<String, List<String>> headers = response.getHeaders() == null ? Map.of() : response.getHeaders().map();
+        Object body = response.getBody();
+        String contentType = headers.getOrDefault("Content-Type", List.of()).stream().findFirst().orElse(null);
+        if (body instanceof String text && contentType != null && contentType.startsWith("text/")) {
+            send(exchange, response.getStatus().getCode(), contentType, text.getBytes(StandardCharsets.UTF_8));
+        } else {
+            reply(exchange, response.getStatus(), body);
+        }
+    }
+
+    private void reply(HttpExchange exchange, HttpResponse.Status status, Object body) throws IOException {
+        byte[] bytes = body == null ? new byte[0] : json.writeValueAsBytes(body);
+        send(exchange, status.getCode(), "application/json", bytes);
+    }
+
+    private static void send(HttpExchange exchange, int code, String contentType, byte[] bytes) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", contentType);
+        boolean empty = bytes.length == 0 || code == 204;
+        exchange.sendResponseHeaders(code, empty ? -1 : bytes.length);
+        if (!empty) {
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(bytes);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        threads.shutdownNow();
+    }
+}

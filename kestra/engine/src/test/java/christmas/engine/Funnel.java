@@ -1,0 +1,308 @@
+package christmas.engine;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.kestra.core.http.HttpResponse;
+import io.kestra.core.models.executions.Execution;
+import io.kestra.core.models.executions.LogEntry;
+import io.kestra.core.models.executions.TaskRun;
+import io.kestra.core.models.flows.Flow;
+import io.kestra.core.models.flows.State;
+import io.kestra.core.queues.QueueFactoryInterface;
+import io.kestra.core.queues.QueueInterface;
+import io.kestra.core.repositories.FlowRepositoryInterface;
+import io.kestra.core.runners.FlowInputOutput;
+import io.kestra.core.serializers.JacksonMapper;
+import io.kestra.plugin.core.trigger.WebhookResponse;
+
+import io.micronaut.inject.qualifiers.Qualifiers;
+
+/**
+ * One engine for the whole test JVM, with flows/ loaded unchanged and the real christmas-tasks of the repository's
+ * venv on the local backends (a SQLite ledger and an outbox in a fresh folder), testing mode and the fast catalogue
+ * (src/test/resources/fast-catalogue.json: seconds instead of minutes). Secrets are the environment the pom gives
+ * the test JVM ({@code SECRET_*}, base64), exactly as a Kestra server reads them.
+ *
+ * <p>Everything a test checks is read where the funnel wrote it: executions from Kestra's repository, the outbox
+ * index, the SQLite ledger.
+ */
+final class Funnel {
+    static final Path ROOT = Path.of(System.getProperty("christmas.root", "../..")).toAbsolutePath().normalize();
+    static final Path FLOWS = ROOT.resolve("flows");
+    static final Path CLI = ROOT.resolve(".venv/bin/christmas-tasks");
+    static final Duration HANDLER_TIMEOUT = Duration.ofSeconds(90);
+    static final Duration SEND_TIMEOUT = Duration.ofSeconds(120);
+    private static final ObjectMapper JSON = JacksonMapper.ofJson();
+
+    private static Funnel instance;
+
+    final Engine engine;
+    final Webhooks webhooks;
+    final Path localDir;
+    final Path catalogue;
+    final List<Double> handlerSeconds = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    private Funnel(Engine engine, Path localDir, Path catalogue) {
+        this.engine = engine;
+        this.webhooks = new Webhooks(engine);
+        this.localDir = localDir;
+        this.catalogue = catalogue;
+    }
+
+    /** The shared funnel, started on first use; stopped when the test JVM exits. */
+    static synchronized Funnel get() throws Exception {
+        if (instance == null) {
+            instance = start();
+            Funnel started = instance;
+            Runtime.getRuntime().addShutdownHook(new Thread(started.engine::close));
+        }
+        return instance;
+    }
+
+    private static Funnel start() throws Exception {
+        if (!Files.isExecutable(CLI)) {
+            throw new IllegalStateException(CLI + " is missing: the engine tests run the package's own command; "
+                + "scripts/test creates the venv (or: python3 -m venv .venv && .venv/bin/pip install -e .)");
+        }
+        Path base = Files.createTempDirectory("christmas-engine-tests");
+        Path localDir = base.resolve("christmas");
+        Path catalogue = Path.of(Funnel.class.getResource("/fast-catalogue.json").toURI());
+        // The flows read their settings as {{ envs.<name> }}: Kestra takes them from KESTRA_<NAME> environment
+        // variables and system properties alike (RunContextCache), so the fresh folder can be given here.
+        Map<String, String> settings = Map.of(
+            "KESTRA_CHRISTMAS_BACKEND", "local",
+            "KESTRA_TESTING_MODE", "true",
+            "KESTRA_CHRISTMAS_LOCAL_DIR", localDir.toString(),
+            "KESTRA_CHRISTMAS_TEMPLATES_DIR", ROOT.resolve("templates").toString(),
+            "KESTRA_CHRISTMAS_CATALOGUE", catalogue.toString(),
+            "KESTRA_CHRISTMAS_CLI", CLI.toString());
+        settings.forEach(System::setProperty);
+        Engine engine = Engine.start(base.resolve("kestra"), "http://127.0.0.1:0/");
+        new FlowLoader(engine).load(FLOWS);
+        return new Funnel(engine, localDir, catalogue);
+    }
+
+    // ------------------------------------------------------------------ webhooks and executions
+
+    /** The webhook key of a handler flow: the decoded {@code SECRET_WEBHOOK_KEY_<FLOW>} the pom sets. */
+    static String key(String flow) {
+        String name = "SECRET_WEBHOOK_KEY_" + flow.toUpperCase().replace('-', '_');
+        String encoded = Optional.ofNullable(System.getenv(name))
+            .orElseThrow(() -> new IllegalStateException(name + " is not set: run the suite through Maven (pom.xml sets it)"));
+        return new String(Base64.getDecoder().decode(encoded), StandardCharsets.UTF_8);
+    }
+
+    /** Posts {@code body} to a handler's webhook with its key; the HTTP response. */
+    HttpResponse<?> postRaw(String flow, String key, String body) throws Exception {
+        String path = "/api/v1/main/executions/webhook/christmas/" + flow + "/" + key;
+        return webhooks.receive("POST", URI.create("http://127.0.0.1" + path),
+            Map.of("Content-Type", List.of("application/json")),
+            body == null ? null : body.getBytes(StandardCharsets.UTF_8), "christmas", flow, key, null);
+    }
+
+    /** Posts {@code body} to a handler; the id of the execution it created. */
+    String post(String flow, String body) throws Exception {
+        HttpResponse<?> response = postRaw(flow, key(flow), body);
+        if (response.getStatus().getCode() != 200 || !(response.getBody() instanceof WebhookResponse created)) {
+            throw new AssertionError("webhook " + flow + " answered " + response.getStatus().getCode() + ": " + response.getBody());
+        }
+        return created.id();
+    }
+
+    /** Posts and waits for the handler execution to end; records the time it took when it succeeded. */
+    Execution handle(String flow, String body) throws Exception {
+        long started = System.nanoTime();
+        Execution execution = engine.awaitTerminated(post(flow, body), HANDLER_TIMEOUT);
+        if (execution.getState().getCurrent() == State.Type.SUCCESS) {
+            handlerSeconds.add((System.nanoTime() - started) / 1e9);
+        }
+        return execution;
+    }
+
+    /** Starts a flow by hand, as the UI's Execute button does (inputs read by Kestra's FlowInputOutput); its id. */
+    @SuppressWarnings("unchecked")
+    String run(String flowId, Map<String, Object> inputs) throws Exception {
+        Flow flow = engine.bean(FlowRepositoryInterface.class).findById(Engine.TENANT, "christmas", flowId).orElseThrow();
+        FlowInputOutput flowInputs = engine.bean(FlowInputOutput.class);
+        Execution execution = Execution.newExecution(flow, (f, e) -> flowInputs.readExecutionInputs(f, e, inputs),
+            List.of(), Optional.empty());
+        QueueInterface<Execution> queue = engine.context().getBean(QueueInterface.class,
+            Qualifiers.byName(QueueFactoryInterface.EXECUTION_NAMED));
+        queue.emit(execution);
+        return execution.getId();
+    }
+
+    Execution awaitEnd(String executionId) throws TimeoutException {
+        return engine.awaitTerminated(executionId, SEND_TIMEOUT);
+    }
+
+    /** A task's Kestra outputs: the {@code vars} the package printed (empty when the task has none). */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> vars(Execution execution, String taskId) {
+        return execution.getTaskRunList() == null ? Map.of() : execution.getTaskRunList().stream()
+            .filter(run -> run.getTaskId().equals(taskId) && run.getOutputs() != null && run.getOutputs().get("vars") != null)
+            .map(run -> (Map<String, Object>) run.getOutputs().get("vars"))
+            .reduce((first, second) -> second)
+            .orElse(Map.of());
+    }
+
+    static Map<String, State.Type> taskStates(Execution execution) {
+        Map<String, State.Type> states = new TreeMap<>();
+        if (execution.getTaskRunList() != null) {
+            for (TaskRun run : execution.getTaskRunList()) {
+                states.put(run.getTaskId(), run.getState().getCurrent());
+            }
+        }
+        return states;
+    }
+
+    /** The send-email executions a handler scheduled, by email number (read from its Subflow tasks' outputs). */
+    static Map<Integer, String> scheduledSends(Execution handler) {
+        Map<Integer, String> sends = new TreeMap<>();
+        if (handler.getTaskRunList() != null) {
+            for (TaskRun run : handler.getTaskRunList()) {
+                if (run.getTaskId().startsWith("schedule_email_") && run.getOutputs() != null
+                    && run.getOutputs().get("executionId") != null) {
+                    sends.put(Integer.parseInt(run.getTaskId().substring("schedule_email_".length())),
+                        String.valueOf(run.getOutputs().get("executionId")));
+                }
+            }
+        }
+        return sends;
+    }
+
+    /** Waits for every send a handler scheduled to end; the ended executions by email number. */
+    Map<Integer, Execution> awaitSends(Execution handler) throws TimeoutException {
+        Map<Integer, Execution> ended = new TreeMap<>();
+        for (Map.Entry<Integer, String> send : scheduledSends(handler).entrySet()) {
+            ended.put(send.getKey(), awaitEnd(send.getValue()));
+        }
+        return ended;
+    }
+
+    List<String> logs(String executionId) {
+        return engine.logs(executionId).stream().map(LogEntry::getMessage).toList();
+    }
+
+    // ------------------------------------------------------------------ what the local backends wrote
+
+    static String newEmail(String tag) {
+        return "engine-" + tag + "-" + UUID.randomUUID().toString().substring(0, 10) + "@example.com";
+    }
+
+    /** A sample webhook body of examples/events/, for another contact. */
+    static String sample(String file, String email) throws IOException {
+        String text = Files.readString(ROOT.resolve("examples/events").resolve(file), StandardCharsets.UTF_8);
+        return text.replaceAll("(?i)jane\\.doe@example\\.com", email);
+    }
+
+    /** Every outbox index entry (one per message sent) addressed to {@code email}. */
+    List<Map<String, Object>> outbox(String email) throws IOException {
+        Path index = localDir.resolve("outbox/index.jsonl");
+        List<Map<String, Object>> found = new ArrayList<>();
+        if (!Files.exists(index)) {
+            return found;
+        }
+        for (String line : Files.readAllLines(index, StandardCharsets.UTF_8)) {
+            if (!line.isBlank() && line.contains(email)) {
+                found.add(JSON.readValue(line, new TypeReference<Map<String, Object>>() { }));
+            }
+        }
+        return found;
+    }
+
+    /** The email numbers of the messages sent to {@code email}, sorted. */
+    List<Integer> outboxNumbers(String email) throws IOException {
+        return outbox(email).stream()
+            .map(m -> Integer.parseInt(String.valueOf(((Map<?, ?>) m.get("tags")).get("email_number"))))
+            .sorted().toList();
+    }
+
+    List<Map<String, Object>> query(String sql, Object... params) throws SQLException {
+        Path path = localDir.resolve("crm.sqlite3");
+        List<Map<String, Object>> rows = new ArrayList<>();
+        if (!Files.exists(path)) {
+            return rows;
+        }
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:file:" + path + "?mode=ro");
+             PreparedStatement statement = db.prepareStatement(sql)) {
+            statement.setQueryTimeout(30);
+            for (int i = 0; i < params.length; i++) {
+                statement.setObject(i + 1, params[i]);
+            }
+            try (ResultSet result = statement.executeQuery()) {
+                ResultSetMetaData meta = result.getMetaData();
+                while (result.next()) {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    for (int c = 1; c <= meta.getColumnCount(); c++) {
+                        row.put(meta.getColumnName(c), result.getObject(c));
+                    }
+                    rows.add(row);
+                }
+            }
+        }
+        return rows;
+    }
+
+    Optional<Map<String, Object>> contact(String email) throws SQLException {
+        return query("SELECT * FROM contacts WHERE email = ?", email).stream().findFirst();
+    }
+
+    List<Map<String, Object>> sequences(String email) throws SQLException {
+        return query("SELECT * FROM sequences WHERE email = ? ORDER BY id", email);
+    }
+
+    /** The ledger's sent emails of one sequence, by number. */
+    Map<Integer, Map<String, Object>> sentEmails(String sequenceKey) throws SQLException {
+        Map<Integer, Map<String, Object>> sent = new TreeMap<>();
+        for (Map<String, Object> row : query("SELECT e.* FROM sequence_emails e JOIN sequences s ON s.id = e.sequence_id "
+            + "WHERE s.key = ? AND e.sent_at IS NOT NULL ORDER BY e.number", sequenceKey)) {
+            sent.put(((Number) row.get("number")).intValue(), row);
+        }
+        return sent;
+    }
+
+    long count(String table) throws SQLException {
+        List<Map<String, Object>> rows = query("SELECT COUNT(*) AS n FROM " + table);
+        return rows.isEmpty() ? 0 : ((Number) rows.get(0).get("n")).longValue();
+    }
+
+    /** Polls {@code probe} until it returns a non-empty value; AssertionError naming {@code what} otherwise. */
+    static <T> T eventually(String what, Duration timeout, Supplier<Optional<T>> probe) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Optional<T> value = probe.get();
+            if (value.isPresent()) {
+                return value.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(what + ": not seen after " + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(250);
+        }
+    }
+}

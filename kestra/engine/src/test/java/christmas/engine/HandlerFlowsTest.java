@@ -1,0 +1,100 @@
+package christmas.engine;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import io.kestra.core.models.executions.Execution;
+import io.kestra.core.models.flows.State;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Each handler flow end to end on Kestra's engine, from its webhook to the outbox and the ledger. */
+class HandlerFlowsTest {
+
+    @ParameterizedTest(name = "{0} with {1}")
+    @CsvSource(delimiter = '|', value = {
+        "assessment | assessment.json      | 2 3 4 5 | Nurture Sequence",
+        "noshow     | noshow.json          | 1 2 3   | No-Show Recovery",
+        "noshow     | noshow-calendly.json | 1 2 3   | No-Show Recovery",
+        "postcall   | postcall.json        | 1 2 3   | Post-Call Follow-Up",
+        "onboarding | onboarding.json      | 1 2 3   | Onboarding",
+    })
+    void aSequenceHandlerSendsEveryEmailOnce(String flow, String sample, String numbersText, String status) throws Exception {
+        Funnel funnel = Funnel.get();
+        List<Integer> numbers = Arrays.stream(numbersText.split(" ")).map(Integer::valueOf).toList();
+        String email = Funnel.newEmail(flow);
+
+        Execution handler = funnel.handle(flow, Funnel.sample(sample, email));
+        assertThat(handler.getState().getCurrent()).as("%s", funnel.logs(handler.getId())).isEqualTo(State.Type.SUCCESS);
+        Map<String, Object> outputs = Funnel.vars(handler, "handle");
+        assertThat(outputs.get("planned")).isEqualTo(numbers.size());
+        String key = (String) ((Map<?, ?>) outputs.get("result")).get("sequence_key");
+
+        Map<Integer, Execution> sends = funnel.awaitSends(handler);
+        assertThat(sends.keySet()).containsExactlyElementsOf(numbers);
+        for (Execution send : sends.values()) {
+            assertThat(send.getState().getCurrent()).as("%s", funnel.logs(send.getId())).isEqualTo(State.Type.SUCCESS);
+            assertThat(Funnel.vars(send, "send").get("status")).isEqualTo("sent");
+        }
+
+        assertThat(funnel.outboxNumbers(email)).containsExactlyElementsOf(numbers);
+        Map<Integer, Map<String, Object>> ledger = funnel.sentEmails(key);
+        assertThat(ledger.entrySet().stream().filter(e -> "kestra".equals(e.getValue().get("sent_by"))).map(Map.Entry::getKey))
+            .containsExactlyElementsOf(numbers);
+        if (flow.equals("assessment")) {
+            assertThat(ledger.get(1).get("sent_by")).as("email 1 is the website's").isEqualTo("website");
+        }
+        Map<String, Object> sequence = funnel.sequences(email).get(0);
+        assertThat(sequence.get("completed")).isEqualTo(1);
+        assertThat(sequence.get("stopped_reason")).isNull();
+        assertThat(funnel.contact(email).orElseThrow().get("campaign_status")).isEqualTo(status);
+    }
+
+    @ParameterizedTest(name = "{0} with {1}")
+    @CsvSource(delimiter = '|', value = {
+        "signup       | signup.json           | campaign_status=Signed Up      | email_status=ok",
+        "booking      | booking-calendly.json | campaign_status=Pre-Call Prep  | booking_status=Booked",
+        "unsubscribe  | unsubscribe.json      | campaign_status=Unsubscribed   | email_status=unsubscribed",
+        "email-status | email-bounced.json    | email_status=bounced           | email_status=bounced",
+    })
+    void aTrackingHandlerRecordsTheContactAndSendsNothing(String flow, String sample, String first, String second)
+        throws Exception {
+        Funnel funnel = Funnel.get();
+        String email = Funnel.newEmail(flow);
+
+        Execution handler = funnel.handle(flow, Funnel.sample(sample, email));
+        assertThat(handler.getState().getCurrent()).as("%s", funnel.logs(handler.getId())).isEqualTo(State.Type.SUCCESS);
+        assertThat(Funnel.vars(handler, "handle").get("planned")).isEqualTo(0);
+        assertThat(Funnel.scheduledSends(handler)).isEmpty();
+
+        Map<String, Object> contact = funnel.contact(email).orElseThrow();
+        for (String expected : List.of(first, second)) {
+            String[] pair = expected.split("=", 2);
+            assertThat(contact.get(pair[0])).as(pair[0]).isEqualTo(pair[1]);
+        }
+        assertThat(funnel.sequences(email)).isEmpty();
+        assertThat(funnel.outbox(email)).isEmpty();
+    }
+
+    @Test
+    void anUnpaidOnboardingStartsNothingAndSaysSo() throws Exception {
+        Funnel funnel = Funnel.get();
+        String email = Funnel.newEmail("unpaid");
+        String body = Funnel.sample("onboarding.json", email).replace("\"payment_confirmed\": true", "\"payment_confirmed\": false");
+        assertThat(body).contains("\"payment_confirmed\": false");
+
+        Execution handler = funnel.handle("onboarding", body);
+        assertThat(handler.getState().getCurrent()).isEqualTo(State.Type.SUCCESS);
+        Map<String, Object> outputs = Funnel.vars(handler, "handle");
+        assertThat(outputs.get("planned")).isEqualTo(0);
+        assertThat(String.valueOf(((Map<?, ?>) outputs.get("result")).get("reason"))).contains("payment_confirmed is false");
+        assertThat(Funnel.scheduledSends(handler)).isEmpty();
+        assertThat(funnel.sequences(email)).isEmpty();
+        assertThat(funnel.outbox(email)).isEmpty();
+    }
+}

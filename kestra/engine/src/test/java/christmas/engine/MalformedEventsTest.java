@@ -1,0 +1,52 @@
+package christmas.engine;
+
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.parallel.Isolated;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import io.kestra.core.models.executions.Execution;
+import io.kestra.core.models.flows.State;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A malformed webhook body fails its execution with the package's message naming each bad field, and writes
+ * nothing. Isolated: "nothing written" is checked on the row counts of the whole ledger.
+ */
+@Isolated
+class MalformedEventsTest {
+
+    @ParameterizedTest(name = "{0}: {1}")
+    @CsvSource(delimiter = '|', value = {
+        "assessment | {\"email\": \"not-an-email\", \"first_name\": \"X\", \"red_systems\": 9, \"orange_systems\": 0} | email red_systems",
+        "noshow     | this is not json {                                                                            | object",
+        "postcall   | {\"email\": \"a@example.com\", \"first_name\": \"A\"}                                         | call_date",
+    })
+    void aRejectedEventFailsItsExecutionNamingEachFieldAndWritesNothing(String flow, String body, String fields)
+        throws Exception {
+        Funnel funnel = Funnel.get();
+        long contacts = funnel.count("contacts");
+        long sequences = funnel.count("sequences");
+
+        Execution execution = funnel.awaitEnd(funnel.post(flow, body));
+        assertThat(execution.getState().getCurrent()).isEqualTo(State.Type.FAILED);
+        Map<String, State.Type> tasks = Funnel.taskStates(execution);
+        assertThat(tasks.get("handle")).isEqualTo(State.Type.FAILED);
+        assertThat(tasks.keySet()).noneMatch(task -> task.startsWith("schedule_email_"));
+
+        List<String> logs = funnel.logs(execution.getId());
+        List<String> rejections = logs.stream().filter(line -> line.startsWith("error:")).toList();
+        assertThat(rejections).as("%s", logs).isNotEmpty();
+        for (String field : fields.split(" ")) {
+            assertThat(rejections).as("a line names %s", field).anyMatch(line -> line.contains(field));
+        }
+        assertThat(logs).as("the errors branch logs the execution and the reason")
+            .anyMatch(line -> line.contains(execution.getId()) && line.contains("failed:"));
+        assertThat(funnel.count("contacts")).isEqualTo(contacts);
+        assertThat(funnel.count("sequences")).isEqualTo(sequences);
+        assertThat(Funnel.scheduledSends(execution)).isEmpty();
+    }
+}
