@@ -1,6 +1,7 @@
 package christmas.engine;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,6 +11,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -142,9 +144,17 @@ public final class Launcher {
         }
     }
 
+    /** The Kestra version this module was built against (pom.xml's kestra.version). */
     static String kestraVersion() {
-        Package kestra = io.kestra.core.models.executions.Execution.class.getPackage();
-        return kestra.getImplementationVersion() != null ? kestra.getImplementationVersion() : "(unknown version)";
+        Properties properties = new Properties();
+        try (InputStream in = Launcher.class.getResourceAsStream("/christmas-engine.properties")) {
+            if (in != null) {
+                properties.load(in);
+            }
+        } catch (IOException e) {
+            return "(unknown version)";
+        }
+        return properties.getProperty("kestra.version", "(unknown version)");
     }
 
     private static Map<String, String> options(String[] args) {

@@ -7,6 +7,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -21,8 +22,14 @@ import com.sun.net.httpserver.HttpServer;
 
 import io.kestra.core.http.HttpResponse;
 import io.kestra.core.models.executions.Execution;
+import io.kestra.core.models.flows.FlowWithSource;
+import io.kestra.core.repositories.ArrayListTotal;
+import io.kestra.core.repositories.ExecutionRepositoryInterface;
+import io.kestra.core.repositories.FlowRepositoryInterface;
 import io.kestra.core.serializers.JacksonMapper;
 
+import io.micronaut.data.model.Pageable;
+import io.micronaut.data.model.Sort;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  * <li>{@code GET|POST|PUT /api/v1/main/executions/webhook/{namespace}/{flowId}/{key}}: {@link Webhooks};</li>
  * <li>{@code GET /api/v1/main/executions/{id}}: the execution, serialised by Kestra's own JSON mapper;</li>
- * <li>{@code GET /api/v1/main/logs/{executionId}}: its log lines, likewise.</li>
+ * <li>{@code GET /api/v1/main/executions?namespace=&flowId=&page=&size=}: one flow's executions, newest first,
+ * as {@code {"results": [...], "total": n}};</li>
+ * <li>{@code GET /api/v1/main/logs/{executionId}}: its log lines;</li>
+ * <li>{@code GET /api/v1/main/flows/{namespace}/{id}}: the flow, with its {@code source}.</li>
  * </ul>
  * Nothing else of the real API or UI is served (404 naming what is served). No authentication: it binds to 127.0.0.1.
  */
@@ -41,6 +51,7 @@ public final class LocalApi implements AutoCloseable {
     private static final Pattern WEBHOOK = Pattern.compile("executions/webhook/([^/]+)/([^/]+)/([^/]+)(?:/(.*))?");
     private static final Pattern EXECUTION = Pattern.compile("executions/([A-Za-z0-9_-]+)");
     private static final Pattern LOGS = Pattern.compile("logs/([A-Za-z0-9_-]+)");
+    private static final Pattern FLOW = Pattern.compile("flows/([^/]+)/([^/]+)");
     private static final int MAX_BODY = 10 * 1024 * 1024;
 
     private final Engine engine;
@@ -71,7 +82,8 @@ public final class LocalApi implements AutoCloseable {
     }
 
     private void handle(HttpExchange exchange) throws IOException {
-        try (exchange) {
+        // not try-with-resources: the exchange must stay open for the error replies of the catch blocks
+        try {
             String path = exchange.getRequestURI().getRawPath();
             String method = exchange.getRequestMethod();
             if (!path.startsWith(PREFIX)) {
@@ -94,11 +106,20 @@ public final class LocalApi implements AutoCloseable {
                 Optional<Execution> execution = engine.execution(m.group(1));
                 reply(exchange, execution.isPresent() ? HttpResponse.Status.OK : HttpResponse.Status.NOT_FOUND,
                     execution.isPresent() ? execution.get() : Map.of("message", "Execution not found"));
+            } else if (rest.equals("executions") && method.equals("GET")) {
+                reply(exchange, HttpResponse.Status.OK, executions(exchange.getRequestURI()));
             } else if ((m = LOGS.matcher(rest)).matches() && method.equals("GET")) {
                 reply(exchange, HttpResponse.Status.OK, engine.logs(m.group(1)));
+            } else if ((m = FLOW.matcher(rest)).matches() && method.equals("GET")) {
+                Optional<FlowWithSource> flow = engine.bean(FlowRepositoryInterface.class)
+                    .findByIdWithSource(Engine.TENANT, decode(m.group(1)), decode(m.group(2)));
+                reply(exchange, flow.isPresent() ? HttpResponse.Status.OK : HttpResponse.Status.NOT_FOUND,
+                    flow.isPresent() ? flow.get() : Map.of("message", "Flow not found"));
             } else {
                 reply(exchange, HttpResponse.Status.NOT_FOUND, notServed());
             }
+        } catch (IllegalArgumentException e) {
+            reply(exchange, HttpResponse.Status.BAD_REQUEST, Map.of("message", String.valueOf(e.getMessage())));
         } catch (Exception e) {
             log.error("{} {} failed", exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), e);
             try {
@@ -106,12 +127,34 @@ public final class LocalApi implements AutoCloseable {
             } catch (IOException ignored) {
                 // the client went away
             }
+        } finally {
+            exchange.close();
         }
+    }
+
+    /** One flow's executions, newest first: {@code namespace} and {@code flowId} required, {@code page} from 1. */
+    private Map<String, Object> executions(URI uri) {
+        Map<String, String> query = new HashMap<>();
+        if (uri.getRawQuery() != null) {
+            for (String pair : uri.getRawQuery().split("&")) {
+                int eq = pair.indexOf('=');
+                query.put(decode(eq < 0 ? pair : pair.substring(0, eq)), eq < 0 ? "" : decode(pair.substring(eq + 1)));
+            }
+        }
+        if (!query.containsKey("namespace") || !query.containsKey("flowId")) {
+            throw new IllegalArgumentException("the local engine lists one flow's executions: namespace and flowId are required");
+        }
+        int page = Integer.parseInt(query.getOrDefault("page", "1"));
+        int size = Integer.parseInt(query.getOrDefault("size", "25"));
+        ArrayListTotal<Execution> found = engine.bean(ExecutionRepositoryInterface.class).findByFlowId(Engine.TENANT,
+            query.get("namespace"), query.get("flowId"), Pageable.from(page, size, Sort.of(Sort.Order.desc("start_date"))));
+        return Map.of("results", found, "total", found.getTotal());
     }
 
     private static Map<String, String> notServed() {
         return Map.of("message", "not served by the local engine: only " + PREFIX + "executions/webhook/{namespace}/{flowId}/{key}, "
-            + PREFIX + "executions/{id} and " + PREFIX + "logs/{executionId}");
+            + PREFIX + "executions/{id}, " + PREFIX + "executions?namespace=&flowId=, " + PREFIX + "logs/{executionId} and "
+            + PREFIX + "flows/{namespace}/{id}");
     }
 
     private static URI requestUri(HttpExchange exchange) {

@@ -19,12 +19,6 @@ import io.kestra.plugin.scripts.exec.scripts.runners.CommandsWrapper;
 
 import io.swagger.v3.oas.annotations.media.Schema;
 import jakarta.validation.constraints.NotNull;
-import lombok.Builder;
-import lombok.EqualsAndHashCode;
-import lombok.Getter;
-import lombok.NoArgsConstructor;
-import lombok.ToString;
-import lombok.experimental.SuperBuilder;
 
 /**
  * STAND-IN for {@code io.kestra.plugin.scripts.python.Commands} (plugin-script-python 1.9.7), which Maven Central
@@ -45,11 +39,6 @@ import lombok.experimental.SuperBuilder;
  * managed interpreter ({@code pythonVersion} is accepted and ignored: the commands choose their interpreter, as
  * every flow of this project does through the christmas-tasks command). Dependency caching is therefore moot.
  */
-@SuperBuilder
-@ToString
-@EqualsAndHashCode
-@Getter
-@NoArgsConstructor
 @Schema(title = "Stand-in for the Python Commands task (plugin-script-python 1.9.7): Process runner, no dependency install.")
 @Plugin(aliases = "io.kestra.plugin.scripts.python.Commands")
 public class PythonCommands extends AbstractExecScript implements RunnableTask<ScriptOutput> {
@@ -58,7 +47,8 @@ public class PythonCommands extends AbstractExecScript implements RunnableTask<S
     /** As the real plugin's {@code PackageManagerType}. */
     public enum PackageManager { UV, PIP }
 
-    @Builder.Default
+    // Plain fields and getters (no lombok): Jackson fills the fields through the getters' properties, as it
+    // does for Kestra's own tasks, and the module then compiles with the Eclipse compiler too.
     @PluginProperty(group = "execution")
     protected Property<String> containerImage = Property.ofValue(DEFAULT_IMAGE);
 
@@ -66,13 +56,10 @@ public class PythonCommands extends AbstractExecScript implements RunnableTask<S
 
     protected Property<String> pythonVersion;
 
-    @Builder.Default
     protected Property<Boolean> dependencyCacheEnabled = Property.ofValue(true);
 
-    @Builder.Default
     protected Property<PackageManager> packageManager = Property.ofValue(PackageManager.UV);
 
-    @Builder.Default
     protected Property<Boolean> uvAutoInstallEnabled = Property.ofValue(true);
 
     protected Property<String> uvInstallerVersion;
@@ -82,6 +69,43 @@ public class PythonCommands extends AbstractExecScript implements RunnableTask<S
     @NotNull
     @PluginProperty(group = "main")
     protected Property<List<String>> commands;
+
+    @Override
+    public Property<String> getContainerImage() {
+        return containerImage;
+    }
+
+    public Property<List<String>> getDependencies() {
+        return dependencies;
+    }
+
+    public Property<String> getPythonVersion() {
+        return pythonVersion;
+    }
+
+    public Property<Boolean> getDependencyCacheEnabled() {
+        return dependencyCacheEnabled;
+    }
+
+    public Property<PackageManager> getPackageManager() {
+        return packageManager;
+    }
+
+    public Property<Boolean> getUvAutoInstallEnabled() {
+        return uvAutoInstallEnabled;
+    }
+
+    public Property<String> getUvInstallerVersion() {
+        return uvInstallerVersion;
+    }
+
+    public Property<String> getUvInstallerSha256() {
+        return uvInstallerSha256;
+    }
+
+    public Property<List<String>> getCommands() {
+        return commands;
+    }
 
     @Override
     public ScriptOutput run(RunContext runContext) throws Exception {

@@ -74,7 +74,7 @@ class LauncherTest {
         reader.start();
         try {
             String ready = awaitLine(live, "engine ready", Duration.ofSeconds(90), base);
-            assertThat(ready).contains("10 flows loaded");
+            assertThat(ready).contains("Kestra 1.3.31, 10 flows loaded");
             awaitLine(live, "execution API: http://127.0.0.1:" + port + "/", Duration.ofSeconds(10), base);
             String signupUrl = lines.stream().filter(l -> l.startsWith("webhook signup "))
                 .map(l -> l.substring("webhook signup ".length())).findFirst().orElseThrow();
@@ -100,6 +100,12 @@ class LauncherTest {
             awaitLine(live, "signup " + id + " FAILED", Duration.ofSeconds(10), base);
             assertThat(Files.exists(base.resolve("christmas/crm.sqlite3"))).as("nothing ran, nothing written").isFalse();
 
+            JsonNode listed = JSON.readTree(get(port, "/api/v1/main/executions?namespace=christmas&flowId=signup").body());
+            assertThat(listed.at("/total").asInt()).isEqualTo(1);
+            assertThat(listed.at("/results/0/id").asText()).isEqualTo(id);
+            assertThat(get(port, "/api/v1/main/executions").statusCode()).as("namespace and flowId are required").isEqualTo(400);
+            JsonNode flow = JSON.readTree(get(port, "/api/v1/main/flows/christmas/signup").body());
+            assertThat(flow.at("/source").asText()).isEqualTo(Files.readString(Funnel.FLOWS.resolve("signup.yml")));
             assertThat(get(port, "/api/v1/main/executions/no-such-id").statusCode()).isEqualTo(404);
             assertThat(get(port, "/api/v1/main/flows").statusCode()).isEqualTo(404);
         } finally {
