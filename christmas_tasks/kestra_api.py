@@ -1,8 +1,9 @@
 """A small client for Kestra's HTTP API (tenant `main`): load flows, post webhooks, follow executions.
 
-Used by `christmas-tasks deploy` (`deploy_from_env`), by scripts/kestra and by the tests that drive a real
-Kestra server. Basic authentication; TLS is always verified (a private CA can be given, verification
-can't be turned off). The password never appears in a message, a repr or an exception.
+Used by `christmas-tasks deploy` (`deploy_from_env`) and by the end-to-end tests (tests/e2e), against a
+deployment or the local engine of scripts/run (kestra/engine: webhooks, executions, logs and flows only).
+Basic authentication; TLS is always verified (a private CA can be given, verification can't be turned off).
+The password never appears in a message, a repr or an exception.
 
 Endpoints (Kestra 1.3, `/api/v1/{tenant}/...`):
   GET  flows/{namespace}/{id}?source=true      the stored flow with its source (404 when absent)

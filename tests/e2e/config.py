@@ -1,11 +1,12 @@
 """The end-to-end suites' settings: read from the environment only (docs/e2e.md lists them).
 
     E2E_TARGET              local (default: the local stack, what CI runs) or live (a deployment)
-    E2E_KESTRA_URL          a running Kestra; unset with the local target: the suite starts its own
+    E2E_KESTRA_URL          a running Kestra; unset with the local target: the suite starts Kestra's engine
+                            (scripts/engine, with the local webhook endpoint and execution API)
     E2E_KESTRA_USERNAME     its basic-auth user
     E2E_KESTRA_PASSWORD     its password
     E2E_WEBHOOK_KEY_<EVENT> each handler's webhook key (ASSESSMENT, SIGNUP, BOOKING, NOSHOW, POSTCALL,
-                            ONBOARDING, UNSUBSCRIBE, EMAIL_STATUS); generated for the suite's own server
+                            ONBOARDING, UNSUBSCRIBE, EMAIL_STATUS); generated for the suite's own engine
     E2E_WEBSITE_URL         the website (e.g. http://localhost:3005): turns the website funnels on
     E2E_TEST_EMAIL          the inbox a live run uses, plus-addressed per test (required by live)
     E2E_LOCAL_DIR           the ledger/outbox folder of an external local server (default
@@ -116,7 +117,7 @@ class E2eConfig:
 
     @property
     def own_server(self) -> bool:
-        """The local target without E2E_KESTRA_URL: the suite starts (and stops) its own Kestra."""
+        """The local target without E2E_KESTRA_URL: the suite starts (and stops) Kestra's engine."""
         return not self.live and self.kestra_url is None
 
     @property

@@ -1,11 +1,13 @@
 """Fixtures of the end-to-end suites (marker `e2e`), configured only by the environment (config.py,
 docs/e2e.md).
 
-- `e2e`: the stack under test for one test. On the local target (the default, what CI runs) it is a
-  private Kestra started by scripts/kestra with the local backends (or the one at E2E_KESTRA_URL), its
+- `e2e`: the stack under test for one test. On the local target (the default, what CI runs) it is
+  Kestra's engine started by scripts/engine with the local backends (or the Kestra at E2E_KESTRA_URL), its
   SQLite ledger and its outbox; on the live target (E2E_TARGET=live), a deployment and its Notion
   records, and every address a test made is cleaned up in a finalizer (scheduled sends killed, Notion
-  pages moved to the trash). Absent settings, or a Kestra that cannot be obtained, skip with the reason.
+  pages moved to the trash). Absent settings skip with the reason; an engine that cannot start fails.
+- The Kestra UI test needs the real server's UI, which the engine does not serve: on the suite's own
+  engine it is deselected (the run's header says so), and runs against E2E_KESTRA_URL.
 - Browser tests use pytest-playwright on Debian's Chromium (/usr/bin/chromium, installed by
   scripts/setup-browser): `browser_type_launch_args` points Playwright at it. Screenshots and traces of
   failed tests are kept under test-results/playwright/ unless --screenshot/--tracing/--output say
@@ -45,6 +47,31 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+UI_TEST = "test_kestra_ui.py"
+UI_NOTE = ("tests/e2e: the Kestra UI test needs a real Kestra server's UI (E2E_KESTRA_URL); the local target's "
+           "engine serves only the webhook and execution API, so it is deselected")
+
+
+def _own_engine() -> bool:
+    try:
+        return E2eConfig.from_env().own_server
+    except E2eConfigError:
+        return False  # the e2e_config fixture fails those tests with the reason
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _own_engine():
+        return
+    ui = [item for item in items if item.path.name == UI_TEST]
+    if ui:
+        config.hook.pytest_deselected(items=ui)
+        items[:] = [item for item in items if item.path.name != UI_TEST]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return UI_NOTE if _own_engine() else None
+
+
 @pytest.fixture(scope="session")
 def e2e_config() -> E2eConfig:
     try:
@@ -62,7 +89,7 @@ def _no_network(e2e_config: E2eConfig, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="package")
 def stack(e2e_config: E2eConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The target, once for tests/e2e (torn down before tests/kestra starts its own server)."""
+    """The target, once for tests/e2e."""
     if e2e_config.own_server:
         yield from own_stack(e2e_config, tmp_path_factory.mktemp("e2e-kestra"))
     else:

@@ -1,16 +1,22 @@
-"""The system under test, as the end-to-end suites see it: a Kestra server reached over HTTP, and the
-records the funnel keeps (the SQLite ledger and the outbox of the local backends, or Notion).
+"""The system under test, as the end-to-end suites see it: Kestra reached over HTTP, and the records the
+funnel keeps (the SQLite ledger and the outbox of the local backends, or Notion).
 
-`Stack` reuses tests/kestra's `Harness` for everything Kestra-side (posting webhooks, waiting for
-executions, listing a sequence's send-email executions, reading the outbox) and reads the records
-through the package's own Crm port (SqliteCrm locally, NotionCrm live), so both targets are checked
-with one vocabulary. `own_kestra` starts a private server with scripts/kestra, as tests/kestra
-does, on ports of its own; `LiveCleanup` undoes what a live run created.
+`Stack` uses `Harness` for everything Kestra-side (posting webhooks, waiting for executions, listing a
+sequence's send-email executions, reading the outbox) and reads the records through the package's own Crm
+port (SqliteCrm locally, NotionCrm live), so every target is checked with one vocabulary. `own_engine`
+starts Kestra's engine with scripts/engine (the launcher of scripts/run: the local webhook endpoint and
+execution API at Kestra's URL scheme) on a port of its own; `LiveCleanup` undoes what a live run created.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,17 +32,17 @@ from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Contact, Crm, SequenceRecord
 from christmas_tasks.settings import NotionSettings, Secret
-from tests.e2e.config import NOTION_ENV, ROOT, E2eConfig, key_variable
-from tests.kestra.conftest import NAMESPACE, Harness, running_kestra
+from tests.e2e.config import EVENTS, NOTION_ENV, ROOT, E2eConfig, key_variable
+from tests.e2e.harness import NAMESPACE, Harness
 
 T = TypeVar("T")
-SCRIPT = ROOT / "scripts" / "kestra"
+ENGINE = ROOT / "scripts" / "engine"
 FLOWS = ROOT / "flows"
-FAST_CATALOGUE = ROOT / "tests" / "kestra" / "fast-catalogue.json"
-# Apart from tests/kestra (18090/18091) and scripts/run (18080/18081), so all three can run at once.
-PORT, MANAGEMENT_PORT = 18094, 18095
-USERNAME = "e2e@example.com"
+FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
 SEQUENCE_TYPES = ("5day", "noshow", "postcall", "onboarding")
+# Every secret the flows read: present on the suite's engine, empty where the local backends need none.
+FLOW_SECRETS = ("NOTION_TOKEN", "NOTION_CONTACTS_DB_ID", "NOTION_EMAIL_SEQUENCE_DB_ID", "NOTION_EMAIL_TEMPLATES_DB_ID",
+                "NOTION_EMAIL_ANALYTICS_DB_ID", "RESEND_API_KEY", "UNSUBSCRIBE_SECRET", "DISCORD_WEBHOOK_URL")
 
 
 class E2eKestraClient(KestraClient):
@@ -82,7 +88,6 @@ class Stack:
     kestra: Harness
     crm: Crm
     campaign: str
-    fast: bool  # the suite's own server: second-long delays, so a whole sequence can be awaited
     ui_username: str
     ui_password: str = field(repr=False)
     cleanup: LiveCleanup | None = None
@@ -268,24 +273,76 @@ def external_stack(config: E2eConfig) -> Iterator[Stack]:
         else:
             assert config.local_dir is not None
             crm = SqliteCrm(config.local_dir / "crm.sqlite3")
-        harness = Harness(client, dict(config.webhook_keys), config.local_dir or Path("/nonexistent"), [], None)
-        yield Stack(config, harness, crm, campaign, fast=False, ui_username=config.kestra_username,
+        harness = Harness(client, dict(config.webhook_keys), config.local_dir or Path("/nonexistent"))
+        yield Stack(config, harness, crm, campaign, ui_username=config.kestra_username,
                     ui_password=config.kestra_password, cleanup=cleanup)
     finally:
         client.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
 @contextmanager
-def own_kestra(base: Path) -> Iterator[tuple[Harness, str]]:
-    """A private Kestra for this suite (its own ports, so it never meets tests/kestra's server)."""
-    with running_kestra(
-        base, port=PORT, management_port=MANAGEMENT_PORT, username=USERNAME, catalogue=FAST_CATALOGUE,
-        client_class=E2eKestraClient,
-    ) as started:
-        yield started
+def own_engine(base: Path) -> Iterator[Harness]:
+    """Kestra's engine for this suite (scripts/engine run: flows/ loaded, the local backends in `base`, testing
+    mode, the fast catalogue, generated webhook keys), stopped at the end. It must start: where Java 21+ or
+    Maven is missing, the suite fails saying so (scripts/engine's message), as the engine suite does."""
+    local_dir = base / "christmas"
+    keys = {flow: secrets.token_urlsafe(32) for flow in EVENTS}
+    port = _free_port()
+    urls = base / "webhook-urls"
+    env = {
+        # a clean environment: nothing of the developer's settings or secrets reaches the engine
+        **{name: os.environ[name] for name in ("PATH", "HOME", "LANG", "JAVA_HOME", "CHRISTMAS_JAVA_HOME",
+                                               "MAVEN_REPOSITORY", "TMPDIR") if os.environ.get(name)},
+        **{f"SECRET_{name}": "" for name in FLOW_SECRETS},
+        **{"SECRET_" + key_variable(flow).removeprefix("E2E_"): _b64(key) for flow, key in keys.items()},
+        "SECRET_UNSUBSCRIBE_SECRET": _b64(secrets.token_urlsafe(32)),
+        "KESTRA_CHRISTMAS_BACKEND": "local",
+        "KESTRA_TESTING_MODE": "true",
+        "KESTRA_CHRISTMAS_LOCAL_DIR": str(local_dir),
+        "KESTRA_CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        "KESTRA_CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
+        "KESTRA_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
+    }
+    log_path = base / "engine.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [str(ENGINE), "run", "--flows", str(FLOWS), "--home", str(base / "kestra"), "--port", str(port),
+             "--urls-file", str(urls)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 600  # the first run builds the module and fills ~/.m2
+        while not urls.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(log_path.read_text(encoding="utf-8").splitlines()[-15:])
+                pytest.fail(f"Kestra's engine did not start (scripts/engine run, exit {process.poll()}):\n{tail}",
+                            pytrace=False)
+            time.sleep(0.25)
+        client = E2eKestraClient(f"http://127.0.0.1:{port}", "e2e@example.com", "the-local-engine-has-no-auth")
+        try:
+            yield Harness(client, keys, local_dir)
+        finally:
+            client.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def own_stack(config: E2eConfig, base: Path) -> Iterator[Stack]:
-    with own_kestra(base) as (harness, password):
+    with own_engine(base) as harness:
         crm = SqliteCrm(harness.local_dir / "crm.sqlite3")
-        yield Stack(config, harness, crm, "Christmas 2025", fast=True, ui_username=USERNAME, ui_password=password)
+        yield Stack(config, harness, crm, "Christmas 2025", ui_username="", ui_password="")

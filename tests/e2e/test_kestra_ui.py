@@ -10,9 +10,9 @@ pytest.importorskip("pytest_playwright", reason="the e2e extra is not installed 
 from playwright.sync_api import Page, expect
 
 from christmas_tasks.kestra_api import state_of
+from tests.e2e.harness import NAMESPACE, sample
 from tests.e2e.pages import KestraUi
 from tests.e2e.stack import FLOWS, Stack
-from tests.kestra.conftest import NAMESPACE, sample
 
 pytestmark = pytest.mark.e2e
 

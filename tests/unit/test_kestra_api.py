@@ -1,7 +1,8 @@
 """kestra_api against httpx.MockTransport: an in-memory stand-in for the few endpoints it calls.
 
-The stand-in only records requests and stores flow sources; what a real Kestra does with them is
-proven by tests/kestra on a real server.
+The stand-in only records requests and stores flow sources. Its webhook, execution and log calls run against
+Kestra's engine in tests/e2e (the local engine of scripts/engine); its flow upload (`deploy`) needs the real
+server's API, which no test here can reach (docs/e2e.md: E2E_KESTRA_URL).
 """
 
 from __future__ import annotations

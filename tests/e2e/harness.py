@@ -1,0 +1,77 @@
+"""Kestra as the end-to-end suites drive it, over its HTTP API only: post a webhook, wait for executions, find a
+sequence's send-email executions; and the outbox index of the local backends."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "examples" / "events"
+NAMESPACE = "christmas"
+
+
+@dataclass
+class Harness:
+    client: KestraClient
+    keys: dict[str, str]
+    local_dir: Path
+
+    def post(self, flow: str, body: Any = None, *, content: bytes | None = None) -> str:
+        answer = self.client.post_webhook(NAMESPACE, flow, self.keys[flow], body, content=content)
+        return str(answer["id"])
+
+    def wait(self, execution_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        return self.client.wait_for_execution(execution_id, timeout=timeout, poll=0.25)
+
+    def logs(self, execution_id: str) -> list[str]:
+        return [str(entry.get("message", "")) for entry in self.client.execution_logs(execution_id)]
+
+    def sends_for(self, sequence_key: str) -> list[dict[str, Any]]:
+        """Every send-email execution created for one sequence (full executions, with inputs)."""
+        found = []
+        for light in self.client.list_executions(NAMESPACE, "send-email"):
+            execution = self.client.get_execution(str(light["id"]))
+            if (execution.get("inputs") or {}).get("sequence_key") == sequence_key:
+                found.append(execution)
+        return found
+
+    def wait_for_sends(self, sequence_key: str, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """Wait until `count` send-email executions of the sequence exist and have all ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sends = self.sends_for(sequence_key)
+            if len(sends) >= count and all(state_of(e) in TERMINAL_STATES for e in sends):
+                return sends
+            if time.monotonic() > deadline:
+                states = sorted(state_of(e) for e in sends)
+                raise AssertionError(f"{sequence_key}: {len(sends)}/{count} send-email executions, states {states}")
+            time.sleep(1)
+
+    def outbox(self, email: str) -> list[dict[str, Any]]:
+        """The outbox index entries of the messages sent to `email` (the local backends)."""
+        index = self.local_dir / "outbox" / "index.jsonl"
+        if not index.exists():
+            return []
+        entries = [json.loads(line) for line in index.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [e for e in entries if email in json.dumps(e)]
+
+
+def handle_outputs(execution: dict[str, Any]) -> dict[str, Any]:
+    """The `handle` task's Kestra outputs (the `vars` the package emitted)."""
+    for run in execution.get("taskRunList") or []:
+        if run.get("taskId") == "handle" and (run.get("outputs") or {}).get("vars") is not None:
+            return dict(run["outputs"]["vars"])
+    raise AssertionError(f"execution {execution.get('id')} has no outputs from the handle task")
+
+
+def sample(name: str, email: str) -> Any:
+    """A sample webhook body of examples/events/, for another contact."""
+    text = (EVENTS / name).read_text(encoding="utf-8")
+    return json.loads(re.sub(r"(?i)jane\.doe@example\.com", email, text))
