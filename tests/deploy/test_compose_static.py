@@ -419,11 +419,6 @@ def test_python_steps_are_forced_onto_the_process_runner(kind: str) -> None:
     assert used <= forced, f"script tasks without a forced Process runner: {sorted(used - forced)}"
 
 
-def test_the_open_webhook_prefix_is_the_one_the_test_server_opens() -> None:
-    config = yaml.safe_load((ROOT / "kestra" / "application-test.yml").read_text(encoding="utf-8"))
-    assert WEBHOOK_PREFIX in config["kestra"]["server"]["basic-auth"]["open-urls"]
-
-
 # --- health, restarts, limits, logs, volumes ------------------------------------------------------------
 
 

@@ -290,9 +290,28 @@ def test_versions_are_pinned_in_one_file() -> None:
     assert set(pinned) == {"KESTRA_VERSION", "KESTRA_PYTHON_PLUGIN_VERSION"}
     assert re.fullmatch(r"1\.3\.\d+", pinned["KESTRA_VERSION"]), "a Kestra 1.3 patch release"
     assert re.fullmatch(r"1\.9\.\d+", pinned["KESTRA_PYTHON_PLUGIN_VERSION"]), "the 1.9.x plugin line (Kestra 1.3)"
-    script = (ROOT / "scripts" / "kestra").read_text(encoding="utf-8")
-    assert "kestra/versions.env" in script
-    assert pinned["KESTRA_VERSION"] not in script and pinned["KESTRA_PYTHON_PLUGIN_VERSION"] not in script
+    assert tuple(map(int, pinned["KESTRA_PYTHON_PLUGIN_VERSION"].split("."))) >= (1, 9, 3), "uvAutoInstallEnabled"
+
+
+def test_the_engine_tests_run_the_pinned_kestra_version() -> None:
+    pom = (KESTRA / "engine" / "pom.xml").read_text(encoding="utf-8")
+    (version,) = re.findall(r"<kestra\.version>([^<]+)</kestra\.version>", pom)
+    assert version == versions()["KESTRA_VERSION"], "kestra/engine/pom.xml runs another Kestra than versions.env"
+    assert "<version>${kestra.version}</version>" in pom and "<artifactId>platform</artifactId>" in pom
+
+
+DOCS = [ROOT / "README.md", KESTRA / "README.md", KESTRA / "engine" / "README.md",
+        *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_docs_name_only_the_pinned_kestra_version(doc: Path) -> None:
+    pinned = versions()
+    text = doc.read_text(encoding="utf-8")
+    kestra = set(re.findall(r"(?<![\d.])1\.3\.\d+(?![\d.])", text))
+    assert kestra <= {pinned["KESTRA_VERSION"]}, f"{doc.name} names Kestra {sorted(kestra)}"
+    plugin = set(re.findall(r"(?<![\d.])1\.9\.\d+(?![\d.])", text))
+    assert plugin <= {pinned["KESTRA_PYTHON_PLUGIN_VERSION"]}, f"{doc.name} names plugin-script-python {sorted(plugin)}"
 
 
 def test_the_image_uses_the_tested_kestra_version() -> None:
@@ -309,28 +328,3 @@ def test_the_image_uses_the_tested_kestra_version() -> None:
         assert tag.split("-")[0] == pinned["KESTRA_VERSION"], f"FROM kestra/kestra:{tag}"
     for name, value in args.items():
         assert value.strip("\"'") == pinned[name], f"ARG {name}={value}"
-
-
-def test_the_test_server_configuration() -> None:
-    config = yaml.safe_load((KESTRA / "application-test.yml").read_text(encoding="utf-8"))
-    kestra = config["kestra"]
-    assert kestra["repository"]["type"] == kestra["queue"]["type"] == "h2"
-    assert config["datasources"]["h2"]["url"].startswith("jdbc:h2:file:${CHRISTMAS_KESTRA_HOME}/")
-    assert kestra["storage"]["local"]["base-path"].startswith("${CHRISTMAS_KESTRA_HOME}/")
-    assert kestra["tutorial-flows"]["enabled"] is False
-    assert kestra["anonymous-usage-report"]["enabled"] is False
-    auth = kestra["server"]["basic-auth"]
-    assert auth["username"] == "${CHRISTMAS_KESTRA_USERNAME}" and auth["password"] == "${CHRISTMAS_KESTRA_PASSWORD}"
-    assert auth["open-urls"] == ["/ping", "/api/v1/main/executions/webhook/"], "only the webhooks are public"
-    assert kestra["variables"]["env-vars-prefix"] == "KESTRA_", "the flows read {{ envs.* }} from KESTRA_*"
-    assert str(config["micronaut"]["server"]["port"]).startswith("${CHRISTMAS_KESTRA_PORT:")
-    assert str(config["endpoints"]["all"]["port"]).startswith("${CHRISTMAS_KESTRA_MANAGEMENT_PORT:")
-
-
-def test_the_server_script_never_uses_the_jar_launcher() -> None:
-    script = (ROOT / "scripts" / "kestra").read_text(encoding="utf-8")
-    assert "-jar \"$SERVER_JAR\" server standalone -c \"$CONFIG\" -p \"$PLUGINS\"" in script
-    assert "java.security.manager" not in script
-    assert ".cache/kestra" in script
-    gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
-    assert ".cache/" in gitignore, "downloads are cached in a git-ignored folder"
