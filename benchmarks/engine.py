@@ -77,12 +77,12 @@ def start_engine(base: Path, port: int) -> tuple[subprocess.Popen[str], float, d
         **{f"SECRET_{name}": "" for name in SECRETS},
         **{f"SECRET_WEBHOOK_KEY_{flow}": base64.b64encode(key.encode()).decode() for flow, key in keys.items()},
         "SECRET_UNSUBSCRIBE_SECRET": base64.b64encode(b"benchmark").decode(),
-        "KESTRA_CHRISTMAS_BACKEND": "local",
-        "KESTRA_TESTING_MODE": "true",
-        "KESTRA_CHRISTMAS_LOCAL_DIR": str(base / "christmas"),
-        "KESTRA_CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
-        "KESTRA_CHRISTMAS_CATALOGUE": str(ROOT / "kestra/engine/src/test/resources/fast-catalogue.json"),
-        "KESTRA_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
+        "ENV_CHRISTMAS_BACKEND": "local",
+        "ENV_TESTING_MODE": "true",
+        "ENV_CHRISTMAS_LOCAL_DIR": str(base / "christmas"),
+        "ENV_CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        "ENV_CHRISTMAS_CATALOGUE": str(ROOT / "kestra/engine/src/test/resources/fast-catalogue.json"),
+        "ENV_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
     }
     subprocess.run([str(ROOT / "scripts/engine"), "build"], check=True)  # not part of the start time
     started = time.monotonic()

@@ -1,7 +1,8 @@
-"""The `christmas-tasks` command: what the Kestra flows call, and tools for people.
+"""The `christmas-tasks` command: what the Kestra flows call (`step`), and tools for people.
 
 Imports are deferred into each command so `christmas-tasks --help` and every Kestra step
-(a new process each time) start quickly. Settings are read here, once, from the environment.
+(a new process each time) start quickly. Settings are read here, once: from the environment, or, for
+`step`, from the settings file the flow writes.
 Exit codes: 0 done, 1 failed, 2 bad input or configuration (one `error:` line per problem).
 """
 
@@ -61,14 +62,6 @@ def _print(result: Any, settings: Settings | None = None) -> None:
     for secret in settings.secret_values() if settings else []:
         text = text.replace(secret, "***")
     print(text)
-
-
-def _kestra_outputs(outputs: dict[str, Any]) -> None:
-    """Kestra outputs (the `kestra` library's `::{...}::` line) when a flow asked for them."""
-    if os.environ.get("CHRISTMAS_KESTRA_OUTPUTS", "").lower() in ("1", "true", "yes"):
-        from kestra import Kestra  # type: ignore[attr-defined]
-
-        Kestra.outputs(outputs)
 
 
 # ---------------------------------------------------------------------------------------- commands
@@ -133,17 +126,7 @@ def cmd_handle(args: argparse.Namespace) -> int:
     from christmas_tasks.app import build_funnel
 
     settings = _settings()
-    body = _read_json(args.file)
-    run_id = args.run_id or os.environ.get("CHRISTMAS_RUN_ID") or None
-    result = build_funnel(settings).handle(args.event, body, _now(), run_id)
-    outputs: dict[str, Any] = {"result": result, "planned": len(result["plan"])}
-    for item in result["plan"]:
-        outputs[f"email_{item['email_number']}"] = {
-            "sequence_key": item["sequence_key"],
-            "email_number": item["email_number"],
-            "send_at": item["send_at"],
-        }
-    _kestra_outputs(outputs)
+    result = build_funnel(settings).handle(args.event, _read_json(args.file), _now(), args.run_id or None)
     _print(result, settings)
     return 0
 
@@ -153,8 +136,30 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     settings = _settings()
     result = build_funnel(settings).send(args.sequence_key, args.email_number, _now(), args.scheduled_for)
-    _kestra_outputs({"result": result, "status": result["status"]})
     _print(result, settings)
+    return 0
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    from christmas_tasks import kestra_step
+    from christmas_tasks.errors import ChristmasError
+    from kestra import Kestra  # type: ignore[attr-defined]
+
+    values: dict[str, str] = {}
+    try:
+        values = kestra_step.settings_values(_read_json(args.settings))
+        outputs = kestra_step.run(_read_json(args.request), values, _now())
+    except ChristmasError as exc:
+        if not kestra_step.is_rejection(exc):
+            raise
+        lines = kestra_step.scrub(kestra_step.rejection_lines(exc), values)
+        for line in lines:
+            print(line, file=sys.stderr)
+        Kestra.outputs({"rejected": True, "message": "\n".join(lines)})
+        return 0
+    outputs = kestra_step.scrub(outputs, values)
+    Kestra.outputs({"rejected": False, **outputs})
+    print(json.dumps(outputs, indent=2, ensure_ascii=False, default=str))
     return 0
 
 
@@ -254,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("handle", cmd_handle, "handle one webhook event on the configured backend; print the result and plan")
     p.add_argument("event", choices=EVENTS)
     p.add_argument("file", help="JSON file with the webhook body ('-' for standard input)")
-    p.add_argument("--run-id", help="the run handling it, e.g. the Kestra execution id (also CHRISTMAS_RUN_ID)")
+    p.add_argument("--run-id", help="the run handling it: a retry of the same run may re-plan its unsent emails")
 
     p = add("send", cmd_send, "send one scheduled email of a sequence (every check of SPEC §6)")
     p.add_argument("--sequence-key", required=True)
@@ -262,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduled-for", type=_timestamp, help="the planned send time (keeps a retry's payload identical)")
 
     add("health", cmd_health, "check the configured backend's settings (fails naming each missing one)")
+
+    p = add("step", cmd_step, "one Kestra step: a request file (handle, send or health) with a settings file")
+    p.add_argument("request", help="JSON file: command, event, payload, run_id")
+    p.add_argument("settings", help="JSON file: the package's settings and secrets by name")
 
     p = add("templates", cmd_templates, "check templates against the variable set, or push local templates to Notion")
     p.add_argument("action", choices=("check", "push"))

@@ -352,8 +352,8 @@ def test_a_missing_required_value_stops_the_deploy_naming_it(kind: str) -> None:
 def test_every_setting_the_flows_read_is_given(kind: str) -> None:
     environment = kestra_environment(load(kind))
     dockerfile = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
-    given = {name.removeprefix("KESTRA_").lower() for name in environment if name.startswith("KESTRA_")}
-    given |= {name.removeprefix("KESTRA_").lower() for name in re.findall(r"\b(KESTRA_[A-Z_]+)=", dockerfile)}
+    given = {name.removeprefix("ENV_").lower() for name in environment if name.startswith("ENV_")}
+    given |= {name.removeprefix("ENV_").lower() for name in re.findall(r"\b(ENV_[A-Z_]+)=", dockerfile)}
     optional = {"christmas_catalogue"} | ({"christmas_local_dir"} if kind in SERVER_FILES else set())
     assert flow_envs() - optional <= given, f"missing: {sorted(flow_envs() - optional - given)}"
     assert "christmas_backend" in given
@@ -362,15 +362,15 @@ def test_every_setting_the_flows_read_is_given(kind: str) -> None:
 @pytest.mark.parametrize("kind", SERVER_FILES)
 def test_servers_run_the_live_backend_outside_testing_mode_by_default(kind: str) -> None:
     environment = kestra_environment(load(kind))
-    assert environment["KESTRA_CHRISTMAS_BACKEND"] == "live"
-    assert environment["KESTRA_TESTING_MODE"] == "${TESTING_MODE:-false}"
+    assert environment["ENV_CHRISTMAS_BACKEND"] == "live"
+    assert environment["ENV_TESTING_MODE"] == "${TESTING_MODE:-false}"
 
 
 def test_local_runs_the_local_backend_in_testing_mode_by_default() -> None:
     environment = kestra_environment(resolved("local", {**filled_example("local"), "CHRISTMAS_BACKEND": ""}))
-    assert environment["KESTRA_CHRISTMAS_BACKEND"] == "local"
-    assert environment["KESTRA_CHRISTMAS_LOCAL_DIR"].startswith("/app/storage/"), "on the kestra-data volume"
-    assert kestra_environment(load("local"))["KESTRA_TESTING_MODE"] == "${TESTING_MODE:-true}"
+    assert environment["ENV_CHRISTMAS_BACKEND"] == "local"
+    assert environment["ENV_CHRISTMAS_LOCAL_DIR"].startswith("/app/storage/"), "on the kestra-data volume"
+    assert kestra_environment(load("local"))["ENV_TESTING_MODE"] == "${TESTING_MODE:-true}"
 
 
 # --- Kestra's server configuration ----------------------------------------------------------------------
@@ -390,7 +390,7 @@ def test_kestra_configuration(kind: str) -> None:
     assert "enabled" not in basic_auth or basic_auth["enabled"] is True
     assert kestra["encryption"]["secret-key"]
     assert kestra["tutorial-flows"]["enabled"] is False
-    assert kestra["variables"]["env-vars-prefix"] == "KESTRA_"
+    assert kestra["variables"]["env-vars-prefix"] == "ENV_", "Kestra's default: only ENV_* are readable as envs"
     assert kestra["url"].endswith("/")
     if kind in SERVER_FILES:
         assert kestra["url"].startswith("https://")
@@ -409,14 +409,13 @@ def test_kestra_configuration(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", FILES)
-def test_python_steps_are_forced_onto_the_process_runner(kind: str) -> None:
-    defaults = kestra_configuration(resolved(kind))["kestra"]["plugins"]["defaults"]
-    forced = {item["type"] for item in defaults
-              if item.get("forced") is True and item["values"]["taskRunner"]["type"] == PROCESS_RUNNER}
-    assert {"io.kestra.plugin.scripts.python.Commands", "io.kestra.plugin.scripts.python.Script"} <= forced
-    script_task = re.compile(r"type: (io\.kestra\.plugin\.scripts\.\S+)")
-    used = {task for text in flow_texts().values() for task in script_task.findall(text)}
-    assert used <= forced, f"script tasks without a forced Process runner: {sorted(used - forced)}"
+def test_no_server_wide_plugin_defaults_and_every_script_task_names_the_process_runner(kind: str) -> None:
+    # Kestra 2.0 removes plugin defaults at every scope: the flows name their task runner themselves.
+    assert "plugins" not in kestra_configuration(resolved(kind))["kestra"]
+    for name, text in flow_texts().items():
+        for task in (yaml.safe_load(text).get("tasks") or []):
+            if task["type"].startswith("io.kestra.plugin.scripts."):
+                assert task["taskRunner"]["type"] == PROCESS_RUNNER, f"{name}: {task['id']}"
 
 
 # --- health, restarts, limits, logs, volumes ------------------------------------------------------------

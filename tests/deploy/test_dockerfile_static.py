@@ -168,10 +168,10 @@ def test_the_flows_command_path_is_the_virtualenvs_console_script() -> None:
     values = env()
     script = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
     assert "christmas-tasks" in script
-    assert values["KESTRA_CHRISTMAS_CLI"] == f"{VENV}/bin/christmas-tasks"
+    assert values["ENV_CHRISTMAS_CLI"] == f"{VENV}/bin/christmas-tasks"
     assert values["PATH"].startswith(f"{VENV}/bin:")
-    flows = [path.read_text(encoding="utf-8") for path in sorted((ROOT / "flows").glob("*.yml"))]
-    assert flows and all("envs.christmas_cli" in text for text in flows if "christmas-tasks" in text)
+    step = (ROOT / "flows" / "step.yml").read_text(encoding="utf-8")
+    assert "{{ envs.christmas_cli ?? 'christmas-tasks' }} step request.json settings.json" in step
     smoke = [run for run in runs() if f"{VENV}/bin/christmas-tasks --help" in run.args]
     assert smoke, "the build fails when the console script does not start"
 
@@ -194,7 +194,7 @@ def test_templates_and_flows_are_where_the_settings_and_the_command_say() -> Non
     values = env()
     copies = {shlex.split(i.args)[0].rstrip("/"): shlex.split(i.args)[-1].rstrip("/")
               for i in final_stage() if i.keyword == "COPY" and not i.args.startswith("--")}
-    assert values["KESTRA_CHRISTMAS_TEMPLATES_DIR"] == copies["templates"]
+    assert values["ENV_CHRISTMAS_TEMPLATES_DIR"] == copies["templates"]
     cmd = [i for i in final_stage() if i.keyword == "CMD"]
     assert cmd, "a default command"
     command = yaml.safe_load(cmd[-1].args)

@@ -63,12 +63,18 @@ class Harness:
         return [e for e in entries if email in json.dumps(e)]
 
 
-def handle_outputs(execution: dict[str, Any]) -> dict[str, Any]:
-    """The `handle` task's Kestra outputs (the `vars` the package emitted)."""
+def step_result(execution: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """What the package reported for one of a flow's steps: the `result` output of the `step` subflow the task ran."""
     for run in execution.get("taskRunList") or []:
-        if run.get("taskId") == "handle" and (run.get("outputs") or {}).get("vars") is not None:
-            return dict(run["outputs"]["vars"])
-    raise AssertionError(f"execution {execution.get('id')} has no outputs from the handle task")
+        result = ((run.get("outputs") or {}).get("outputs") or {}).get("result")
+        if run.get("taskId") == task_id and isinstance(result, dict):
+            return dict(result)
+    raise AssertionError(f"execution {execution.get('id')} has no result from its {task_id} step")
+
+
+def handle_outputs(execution: dict[str, Any]) -> dict[str, Any]:
+    """The package's outputs for a handler's `handle` step."""
+    return step_result(execution, "handle")
 
 
 def sample(name: str, email: str) -> Any:

@@ -306,12 +306,12 @@ def own_engine(base: Path) -> Iterator[Harness]:
         **{f"SECRET_{name}": "" for name in FLOW_SECRETS},
         **{"SECRET_" + key_variable(flow).removeprefix("E2E_"): _b64(key) for flow, key in keys.items()},
         "SECRET_UNSUBSCRIBE_SECRET": _b64(secrets.token_urlsafe(32)),
-        "KESTRA_CHRISTMAS_BACKEND": "local",
-        "KESTRA_TESTING_MODE": "true",
-        "KESTRA_CHRISTMAS_LOCAL_DIR": str(local_dir),
-        "KESTRA_CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
-        "KESTRA_CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
-        "KESTRA_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
+        "ENV_CHRISTMAS_BACKEND": "local",
+        "ENV_TESTING_MODE": "true",
+        "ENV_CHRISTMAS_LOCAL_DIR": str(local_dir),
+        "ENV_CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        "ENV_CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
+        "ENV_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
     }
     log_path = base / "engine.log"
     with log_path.open("w", encoding="utf-8") as log:

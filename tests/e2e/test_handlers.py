@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from christmas_tasks.kestra_api import KestraError, state_of
-from tests.e2e.harness import NAMESPACE, handle_outputs, sample
+from tests.e2e.harness import NAMESPACE, handle_outputs, sample, step_result
 from tests.e2e.stack import FLOWS, Stack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -30,11 +30,8 @@ SEQUENCES = {
 
 
 def send_result(execution: dict[str, Any]) -> dict[str, Any]:
-    """The `send` task's outputs (status sent/skipped, ...) of a send-email execution."""
-    for run in execution.get("taskRunList") or []:
-        if run.get("taskId") == "send":
-            return dict((run.get("outputs") or {}).get("vars") or {})
-    return {}
+    """The `send` step's outputs (status sent/skipped, ...) of a send-email execution."""
+    return step_result(execution, "send")
 
 
 def planned_numbers(outputs: dict[str, Any]) -> list[int]:

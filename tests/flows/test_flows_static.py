@@ -1,9 +1,9 @@
-"""Static checks of flows/ and kestra/: what can be proven without a Kestra server.
+"""Static checks of flows/ and kestra/: the rules a careless edit could break, checked in a second.
 
-Each check guards a rule of DESIGN "Kestra" or of the issue that a careless edit could break: one
-`christmas-tasks` call per Python step, bodies as files, secrets through secret(), nothing Kestra 2.0
-removed, queued handlers, one guarded Subflow per email the catalogue can plan, retries, one pinned
-version everywhere.
+What the flows do is proven on Kestra's engine (kestra/engine, the engine suite); these guard the shape: one
+Python step in one flow (`step`), every other flow calling it as a Subflow; values from outside only in files,
+never in `env` (which Kestra renders twice); secrets through secret(); nothing Kestra 2.0 removes; queued
+handlers; one guarded Subflow per email the catalogue can plan; one pinned version everywhere.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ PYTHON = "io.kestra.plugin.scripts.python.Commands"
 SUBFLOW = "io.kestra.plugin.core.flow.Subflow"
 PROCESS = "io.kestra.plugin.core.runner.Process"
 WEBHOOK = "io.kestra.plugin.core.trigger.Webhook"
-# The one variable that may stand for a runner-specific path: the image can set KESTRA_CHRISTMAS_CLI.
+# The one variable that may stand for a runner-specific path: the image can set ENV_CHRISTMAS_CLI.
 CLI = "{{ envs.christmas_cli ?? 'christmas-tasks' }}"
+FAIL = "io.kestra.plugin.core.execution.Fail"
 HANDLERS = {
     "assessment": "assessment", "signup": "signup", "booking": "booking", "noshow": "noshow",
     "postcall": "postcall", "onboarding": "onboarding", "unsubscribe": "unsubscribe", "email-status": "email-status",
@@ -83,7 +84,7 @@ def strings(node: Any) -> list[str]:
 
 def test_the_flow_set_is_complete() -> None:
     assert FLOW_FILES, "flows/ has no *.yml"
-    assert set(ALL) == {*HANDLERS, "send-email", "health-check"}
+    assert set(ALL) == {*HANDLERS, "send-email", "health-check", "step"}
     assert not list(FLOWS.glob("*.yaml")), "use the .yml extension only"
 
 
@@ -116,90 +117,81 @@ def test_nothing_kestra_2_removed(name: str) -> None:
         assert "conditions" not in trigger, f"{name}: trigger `conditions` (use `preconditions`/`when` instead)"
 
 
-@pytest.mark.parametrize("name", sorted(ALL))
-def test_each_python_step_is_one_christmas_tasks_call_on_the_process_runner(name: str) -> None:
-    steps = python_tasks(ALL[name])
-    assert steps, f"{name} has no Python step"
-    for task in steps:
-        commands = task.get("commands")
-        assert isinstance(commands, list) and len(commands) == 1, f"{task['id']}: exactly one command"
-        assert "beforeCommands" not in task and "script" not in task
-        command = commands[0]
-        assert command.startswith(CLI + " "), f"{task['id']}: the command starts with the CLI variable"
-        rest = command[len(CLI):]
-        assert "{{" not in rest and "{%" not in rest, f"{task['id']}: nothing rendered into the command text"
-        assert not re.search(r"[;&|`<>]|\$\(", rest), f"{task['id']}: one command, no chaining or substitution"
-        assert "christmas-tasks" not in rest and "python" not in rest
-        assert task.get("taskRunner") == {"type": PROCESS}
-        # no dependency resolution at run time: uv (the plugin's default) would be downloaded when missing
-        assert task.get("packageManager") == "PIP" and task.get("uvAutoInstallEnabled") is False
-        assert "dependencies" not in task and "pythonVersion" not in task
-        for forbidden in ("containerImage", "docker", "runner", "interpreter"):
-            assert forbidden not in task, f"{task['id']}: runner-specific `{forbidden}`"
+# --- the one Python step ------------------------------------------------------------------------------------
+
+STEP = ALL["step"]
 
 
-@pytest.mark.parametrize("name", sorted(HANDLERS))
-def test_handler_passes_the_webhook_body_as_an_input_file(name: str) -> None:
-    flow = ALL[name]
-    (handle,) = python_tasks(flow)
-    assert handle["id"] == "handle"
-    assert handle["inputFiles"] == {"body.json": "{{ (trigger.body ?? null) | toJson }}"}
-    assert handle["commands"] == [f"{CLI} handle {HANDLERS[name]} body.json"]
-    assert handle["env"]["CHRISTMAS_KESTRA_OUTPUTS"] == "1"
-    outside_input_files = {k: v for k, v in flow.items() if k != "tasks"}, [
-        {k: v for k, v in t.items() if k != "inputFiles"} for t in flow["tasks"]
+def test_the_step_flow_holds_the_only_python_step() -> None:
+    assert [name for name, flow in ALL.items() if python_tasks(flow)] == ["step"]
+    (run,) = python_tasks(STEP)
+    assert run["id"] == "run" and STEP["tasks"] == [run]
+    assert run.get("taskRunner") == {"type": PROCESS}
+    # no dependency resolution at run time: uv (the plugin's default) would be downloaded when missing
+    assert run.get("packageManager") == "PIP" and run.get("uvAutoInstallEnabled") is False
+    for forbidden in ("dependencies", "pythonVersion", "beforeCommands", "script", "containerImage", "docker",
+                      "runner", "interpreter"):
+        assert forbidden not in run, f"step: `{forbidden}`"
+    assert [(i["id"], i["type"]) for i in STEP["inputs"]] == [
+        ("command", "SELECT"), ("event", "STRING"), ("payload", "JSON"), ("run_id", "STRING"), ("timeout", "DURATION"),
     ]
-    assert not any("trigger." in s for s in strings(outside_input_files)), "the body is read only through the file"
+    assert run["timeout"] == "{{ inputs.timeout }}"
+    assert STEP["outputs"] == [{"id": "result", "type": "JSON", "description": STEP["outputs"][0]["description"],
+                                "value": "{{ (outputs.run.vars ?? {}) | toJson }}"}]
 
 
-def test_send_email_gets_its_inputs_through_the_environment_not_the_command() -> None:
-    flow = ALL["send-email"]
-    assert [(i["id"], i["type"]) for i in flow["inputs"]] == [
-        ("sequence_key", "STRING"), ("email_number", "INT"), ("scheduled_for", "STRING"),
-    ]
-    (send,) = python_tasks(flow)
-    assert send["commands"] == [
-        f'{CLI} send --sequence-key "$SEQUENCE_KEY" --email-number "$EMAIL_NUMBER" --scheduled-for "$SCHEDULED_FOR"'
-    ]
-    assert send["env"]["SEQUENCE_KEY"] == "{{ inputs.sequence_key }}"
-    assert send["env"]["EMAIL_NUMBER"] == "{{ inputs.email_number }}"
-    assert send["env"]["SCHEDULED_FOR"] == "{{ inputs.scheduled_for }}"
-    assert "triggers" not in flow, "send-email runs only when a handler schedules it"
+def test_the_step_starts_the_package_with_none_of_the_servers_environment() -> None:
+    (run,) = python_tasks(STEP)
+    (command,) = run["commands"]
+    assert command == (
+        'exec env -i PATH="$PATH" HOME="${HOME:-/tmp}" LANG=C.UTF-8 TZ=UTC ' + CLI + " step request.json settings.json"
+    )
+    assert not any("env" in task for flow in ALL.values() for task in tasks_of(flow)), (
+        "no task has `env`: Kestra renders it twice, and the step's command clears it anyway"
+    )
 
 
-@pytest.mark.parametrize("name", sorted(ALL))
-def test_settings_and_secrets_reach_every_python_step(name: str) -> None:
-    for task in python_tasks(ALL[name]):
-        env = task["env"]
-        needed = {*LIVE_SECRETS, *LIVE_REQUIRED, *SECRET_SETTINGS, "CHRISTMAS_BACKEND", "TESTING_MODE"}
-        assert needed <= set(env), f"{task['id']}: missing {sorted(needed - set(env))}"
-        for key, value in env.items():
-            if key in SECRET_SETTINGS:
-                assert value == f"{{{{ secret('{key}') }}}}", f"{key} must come from secret('{key}')"
-            elif "secret(" in value:
-                pytest.fail(f"{key}: a secret under another name ({value})")
-        # no fallback: a server without the backend setting fails loudly instead of defaulting to local
-        if name != "health-check":
-            assert env["CHRISTMAS_BACKEND"] == "{{ envs.christmas_backend }}"
+def test_values_from_outside_reach_the_step_as_files_only() -> None:
+    (run,) = python_tasks(STEP)
+    assert set(run["inputFiles"]) == {"request.json", "settings.json"}
+    request = " ".join(run["inputFiles"]["request.json"].split())
+    assert request == (
+        '{{ {"command": inputs.command, "event": inputs.event ?? null, "payload": inputs.payload ?? null, '
+        '"run_id": inputs.run_id ?? null} | toJson }}'
+    )
+    outside = [s for s in strings({k: v for k, v in run.items() if k != "inputFiles"}) if "inputs." in s]
+    assert outside == ["{{ inputs.timeout }}"], "only the timeout (the caller's constant) is read elsewhere"
 
 
-def test_every_python_step_gets_the_same_settings() -> None:
-    per_task = {
-        f"{name}.{t['id']}": {k: v for k, v in t["env"].items() if k not in
-                              ("SEQUENCE_KEY", "EMAIL_NUMBER", "SCHEDULED_FOR", "CHRISTMAS_KESTRA_OUTPUTS",
-                               "CHRISTMAS_BACKEND", "CHRISTMAS_RUN_ID")}
-        for name, flow in ALL.items() for t in python_tasks(flow)
-    }
-    reference = per_task["send-email.send"]
-    for where, env in per_task.items():
-        assert env == reference, f"{where}: its settings differ from send-email's"
+def settings_map() -> dict[str, str]:
+    (run,) = python_tasks(STEP)
+    text = run["inputFiles"]["settings.json"]
+    pairs = re.findall(r'"([A-Z_]+)": ([^,\n]+?)(?:,|\s*\} \| toJson)', text)
+    return {name: value.strip() for name, value in pairs}
 
 
-def test_handlers_pass_their_execution_id_as_the_run_id() -> None:
-    for name, flow in ALL.items():
-        for task in python_tasks(flow):
-            if " handle " in " ".join(task["commands"]):
-                assert task["env"].get("CHRISTMAS_RUN_ID") == "{{ execution.id }}", f"{name}.{task['id']}"
+def test_the_step_passes_every_setting_and_secret_the_package_reads() -> None:
+    settings = settings_map()
+    needed = {*LIVE_SECRETS, *LIVE_REQUIRED, *SECRET_SETTINGS, "CHRISTMAS_BACKEND", "TESTING_MODE"}
+    assert needed <= set(settings), f"missing {sorted(needed - set(settings))}"
+    for name, value in settings.items():
+        if name in SECRET_SETTINGS:
+            assert value == f"secret('{name}')", f"{name} must come from secret('{name}')"
+        else:
+            assert "secret(" not in value, f"{name}: a secret under another name ({value})"
+            assert value.startswith(f"envs.{name.lower()}"), f"{name}: from ENV_{name}"
+    # no fallback: a server without the backend setting fails loudly instead of defaulting to local
+    assert settings["CHRISTMAS_BACKEND"] == "envs.christmas_backend"
+
+
+def test_the_step_retries_crashes_and_logs_failures() -> None:
+    (run,) = python_tasks(STEP)
+    retry = run["retry"]
+    assert retry["type"] == "exponential" and int(retry["maxAttempts"]) >= 2
+    assert retry.get("interval") and retry.get("maxInterval")
+    (log,) = STEP["errors"]
+    assert log["type"] == "io.kestra.plugin.core.log.Log" and "errorLogs()" in log["message"]
+    assert "triggers" not in STEP and "concurrency" not in STEP, "it runs for its callers, under their limits"
 
 
 def test_no_secret_value_is_committed() -> None:
@@ -208,6 +200,64 @@ def test_no_secret_value_is_committed() -> None:
         for pattern in (r"secret_[A-Za-z0-9]{20,}", r"re_[A-Za-z0-9]{16,}", r"ntn_[A-Za-z0-9]{20,}",
                         r"https://discord(app)?\.com/api/webhooks/\d+"):
             assert not re.search(pattern, text), f"{path.name}: {pattern}"
+
+
+# --- the callers --------------------------------------------------------------------------------------------
+
+CALLERS = {**{name: ("handle", "handle") for name in HANDLERS}, "send-email": ("send", "send"),
+           "health-check": ("health", "health")}
+
+
+def step_call(name: str) -> dict[str, Any]:
+    task_id, _ = CALLERS[name]
+    (call,) = [t for t in ALL[name]["tasks"] if t["id"] == task_id]
+    return call
+
+
+@pytest.mark.parametrize("name", sorted(CALLERS))
+def test_every_caller_runs_the_step_and_fails_once_on_a_rejection(name: str) -> None:
+    task_id, command = CALLERS[name]
+    flow = ALL[name]
+    call = step_call(name)
+    assert call["type"] == SUBFLOW and call["namespace"] == NAMESPACE and call["flowId"] == "step"
+    assert call.get("wait", True) is True and call.get("transmitFailed", True) is True
+    assert call["inputs"]["command"] == command
+    assert re.fullmatch(r"PT\d+[MS]", call["inputs"]["timeout"]), "a timeout that fits the work"
+    assert "retry" not in call, "Kestra 1.3.31 never ends a caller whose Subflow task retries: the step retries"
+    (fail,) = [t for t in flow["tasks"] if t["type"] == FAIL]
+    assert flow["tasks"].index(fail) == flow["tasks"].index(call) + 1, "a rejection fails before anything else"
+    assert fail["runIf"] == f"{{{{ outputs.{task_id}.outputs.result.rejected }}}}"
+    assert fail["errorMessage"] == f"{{{{ outputs.{task_id}.outputs.result.message }}}}"
+    (log,) = flow["errors"]
+    assert log["type"] == "io.kestra.plugin.core.log.Log"
+    assert "{{ execution.id }}" in log["message"] and "errorLogs()" in log["message"]
+
+
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_handler_passes_the_webhook_body_as_data(name: str) -> None:
+    call = step_call(name)
+    assert call["inputs"] == {"command": "handle", "event": HANDLERS[name],
+                              "payload": "{{ (trigger.body ?? null) | toJson }}", "run_id": "{{ execution.id }}",
+                              "timeout": call["inputs"]["timeout"]}
+    others = [t for t in ALL[name]["tasks"] if t is not call]
+    assert not any("trigger." in s for s in strings(others)), "the body is read only by the step call"
+
+
+def test_send_email_passes_its_inputs_as_data_and_is_capped() -> None:
+    flow = ALL["send-email"]
+    assert [(i["id"], i["type"]) for i in flow["inputs"]] == [
+        ("sequence_key", "STRING"), ("email_number", "INT"), ("scheduled_for", "STRING"),
+    ]
+    assert step_call("send-email")["inputs"]["payload"] == "{{ inputs | toJson }}"
+    assert "triggers" not in flow, "send-email runs only when a handler schedules it"
+    concurrency = flow["concurrency"]
+    assert concurrency["behavior"] == "QUEUE" and 1 <= int(concurrency["limit"]) <= 3, "Notion allows ~3 requests/s"
+
+
+def test_the_health_check_does_not_catch_up_missed_hours() -> None:
+    (trigger,) = ALL["health-check"]["triggers"]
+    assert trigger["type"] == "io.kestra.plugin.core.trigger.Schedule"
+    assert trigger["recoverMissedSchedules"] == "NONE"
 
 
 @pytest.mark.parametrize("name", sorted(HANDLERS))
@@ -220,24 +270,24 @@ def test_handler_has_a_secret_webhook_key_and_is_queued(name: str) -> None:
     assert flow.get("concurrency") == {"limit": 1, "behavior": "QUEUE"}
 
 
-def subflows(flow: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t for t in tasks_of(flow) if t.get("type") == SUBFLOW]
+def schedules(flow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in tasks_of(flow) if t.get("type") == SUBFLOW and t.get("flowId") == "send-email"]
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_subflows_are_scheduled_fire_and_forget_and_guarded(name: str) -> None:
+def test_sends_are_scheduled_fire_and_forget_and_guarded(name: str) -> None:
     send_inputs = {i["id"] for i in ALL["send-email"]["inputs"]}
-    for task in subflows(ALL[name]):
+    for task in schedules(ALL[name]):
         match = re.fullmatch(r"schedule_email_(\d+)", task["id"])
         assert match, task["id"]
-        var = f"outputs.handle.vars.email_{match.group(1)}"
-        assert task["namespace"] == NAMESPACE and task["flowId"] == "send-email"
-        assert task["wait"] is False
+        var = f"outputs.handle.outputs.result.email_{match.group(1)}"
+        assert task["namespace"] == NAMESPACE
+        assert task["wait"] is False and task["transmitFailed"] is False
         assert task["scheduleDate"] == f"{{{{ {var}.send_at }}}}"
         assert task["runIf"] == f"{{{{ {var} is defined }}}}"
         assert task["inputs"] == {
             "sequence_key": f"{{{{ {var}.sequence_key }}}}",
-            "email_number": f"{{{{ {var}.email_number }}}}",
+            "email_number": int(match.group(1)),
             "scheduled_for": f"{{{{ {var}.send_at }}}}",
         }
         assert set(task["inputs"]) == send_inputs
@@ -245,7 +295,7 @@ def test_subflows_are_scheduled_fire_and_forget_and_guarded(name: str) -> None:
 
 CATALOGUES = [
     ROOT / "christmas_tasks" / "catalogue.json",
-    *sorted((ROOT / "tests" / "kestra").glob("*catalogue*.json")),
+    ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json",
 ]
 
 
@@ -254,25 +304,18 @@ def test_every_email_a_sequence_can_plan_has_a_guarded_subflow(catalogue: Path) 
     raw = json.loads(catalogue.read_text(encoding="utf-8"))
     for sequence, event in SEQUENCE_EVENT.items():
         numbers = {int(e["number"]) for e in raw[sequence]["emails"]}
-        guarded = {int(t["id"].rsplit("_", 1)[1]) for t in subflows(ALL[event])}
+        guarded = {int(t["id"].rsplit("_", 1)[1]) for t in schedules(ALL[event])}
         assert numbers == guarded, (
             f"{sequence}: the catalogue plans {sorted(numbers)}, {event}.yml schedules {sorted(guarded)}"
         )
     for name in set(HANDLERS) - set(SEQUENCE_EVENT.values()):
-        assert not subflows(ALL[name]), f"{name} plans no email"
+        assert not schedules(ALL[name]), f"{name} plans no email"
 
 
-@pytest.mark.parametrize("name", sorted(ALL))
-def test_python_steps_retry_with_backoff_and_failures_are_logged(name: str) -> None:
-    flow = ALL[name]
-    for task in python_tasks(flow):
-        retry = task.get("retry") or {}
-        assert retry.get("type") == "exponential", f"{task['id']}: exponential retry"
-        assert int(retry.get("maxAttempts", 0)) >= 2
-        assert retry.get("interval") and retry.get("maxInterval")
-    (log,) = flow.get("errors") or [None]
-    assert log is not None and log["type"] == "io.kestra.plugin.core.log.Log"
-    assert "{{ execution.id }}" in log["message"] and "errorLogs()" in log["message"]
+@pytest.mark.parametrize("name", sorted(HANDLERS))
+def test_a_description_promises_scheduling_only_where_the_flow_schedules(name: str) -> None:
+    description = " ".join(ALL[name]["description"].split())
+    assert ("send-email" in description) == bool(schedules(ALL[name])), description
 
 
 def versions() -> dict[str, str]:

@@ -23,31 +23,14 @@ def result_of(out: str) -> dict:  # type: ignore[type-arg]
     return json.loads(out[out.index("\n{") + 1 :] if out.startswith("::") else out)
 
 
-def test_handle_then_send_with_kestra_outputs(
-    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CHRISTMAS_KESTRA_OUTPUTS", "1")
-    monkeypatch.setenv("TESTING_MODE", "true")
+def test_handle_then_send(capsys: pytest.CaptureFixture[str], local_env: dict[str, str]) -> None:
     code, out, _ = run(capsys, "handle", "assessment", str(EXAMPLES / "assessment.json"))
     assert code == 0
-    kestra_line = out.splitlines()[0]
-    assert kestra_line.startswith("::") and kestra_line.endswith("::")
-    outputs = json.loads(kestra_line[2:-2])["outputs"]
-    assert outputs["planned"] == 4 and sorted(k for k in outputs if k.startswith("email_")) == [
-        "email_2",
-        "email_3",
-        "email_4",
-        "email_5",
-    ]
-    first = outputs["email_2"]
+    plan = result_of(out)["plan"]
+    assert [item["email_number"] for item in plan] == [2, 3, 4, 5]
+    first = plan[0]
     code, out, _ = run(
-        capsys,
-        "send",
-        "--sequence-key",
-        first["sequence_key"],
-        "--email-number",
-        "2",
-        "--scheduled-for",
+        capsys, "send", "--sequence-key", first["sequence_key"], "--email-number", "2", "--scheduled-for",
         first["send_at"],
     )
     assert code == 0 and result_of(out)["status"] == "sent"

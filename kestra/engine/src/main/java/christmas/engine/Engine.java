@@ -86,8 +86,8 @@ public final class Engine implements AutoCloseable {
         p.put("kestra.server.service.purge.retention", "P7D");
         p.put("kestra.anonymous-usage-report.enabled", false);
         p.put("kestra.url", publicUrl);
-        // Kestra's documented prefix, set explicitly: flows read settings as {{ envs.<name> }} from KESTRA_<NAME>.
-        p.put("kestra.variables.env-vars-prefix", "KESTRA_");
+        // Kestra's default prefix, set explicitly: flows read settings as {{ envs.<name> }} from ENV_<NAME>.
+        p.put("kestra.variables.env-vars-prefix", "ENV_");
         return p;
     }
 

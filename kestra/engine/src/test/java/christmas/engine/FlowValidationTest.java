@@ -19,17 +19,18 @@ class FlowValidationTest {
     void everyFlowPassesKestrasValidation() throws Exception {
         Funnel funnel = Funnel.get();
         List<FlowSource> sources = FlowLoader.read(Funnel.FLOWS);
-        assertThat(sources).extracting(FlowSource::filename).contains("assessment.yml", "send-email.yml", "health-check.yml");
+        assertThat(sources).extracting(FlowSource::filename)
+            .contains("assessment.yml", "send-email.yml", "health-check.yml", "step.yml");
         assertThat(new FlowLoader(funnel.engine).problems(sources)).isEmpty();
     }
 
     @Test
     void aBrokenCopyFailsWithKestrasMessageAndNothingIsLoaded(@TempDir Path folder) throws Exception {
         Funnel funnel = Funnel.get();
-        String signup = Files.readString(Funnel.FLOWS.resolve("signup.yml"));
+        String step = Files.readString(Funnel.FLOWS.resolve("step.yml"));
         // an unknown property of the Python task, and a task type no plugin provides
-        Files.writeString(folder.resolve("signup.yml"),
-            signup.replace("id: signup\n", "id: broken-signup\n").replace("packageManager: PIP", "packageManagr: PIP"));
+        Files.writeString(folder.resolve("step.yml"),
+            step.replace("id: step\n", "id: broken-step\n").replace("packageManager: PIP", "packageManagr: PIP"));
         Files.writeString(folder.resolve("typo.yml"), """
             id: typo
             namespace: christmas
@@ -41,21 +42,21 @@ class FlowValidationTest {
 
         List<String> problems = new FlowLoader(funnel.engine).problems(FlowLoader.read(folder));
         assertThat(problems).hasSize(2);
-        assertThat(problems.get(0)).startsWith("signup.yml: ").contains("packageManagr");
+        assertThat(problems.get(0)).startsWith("step.yml: ").contains("packageManagr");
         assertThat(problems.get(1)).startsWith("typo.yml: ").contains("io.kestra.plugin.core.log.Logg");
 
         assertThatThrownBy(() -> new FlowLoader(funnel.engine).load(folder))
             .isInstanceOf(FlowLoader.InvalidFlowsException.class)
             .hasMessageContaining("none loaded");
         assertThat(funnel.engine.bean(io.kestra.core.repositories.FlowRepositoryInterface.class)
-            .findById(Engine.TENANT, "christmas", "broken-signup")).isEmpty();
+            .findById(Engine.TENANT, "christmas", "broken-step")).isEmpty();
     }
 
     @Test
     void theStandInAnswersToTheRealPythonTaskType() throws Exception {
         Funnel funnel = Funnel.get();
         var flow = funnel.engine.bean(io.kestra.core.repositories.FlowRepositoryInterface.class)
-            .findById(Engine.TENANT, "christmas", "send-email").orElseThrow();
+            .findById(Engine.TENANT, "christmas", "step").orElseThrow();
         assertThat(flow.getTasks().get(0)).isInstanceOf(PythonCommands.class);
         assertThat(flow.getTasks().get(0).getType()).isEqualTo("io.kestra.plugin.scripts.python.Commands");
     }

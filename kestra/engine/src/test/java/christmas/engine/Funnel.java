@@ -91,15 +91,15 @@ final class Funnel {
         Path base = Files.createTempDirectory("christmas-engine-tests");
         Path localDir = base.resolve("christmas");
         Path catalogue = Path.of(Funnel.class.getResource("/fast-catalogue.json").toURI());
-        // The flows read their settings as {{ envs.<name> }}: Kestra takes them from KESTRA_<NAME> environment
+        // The flows read their settings as {{ envs.<name> }}: Kestra takes them from ENV_<NAME> environment
         // variables and system properties alike (RunContextCache), so the fresh folder can be given here.
         Map<String, String> settings = Map.of(
-            "KESTRA_CHRISTMAS_BACKEND", "local",
-            "KESTRA_TESTING_MODE", "true",
-            "KESTRA_CHRISTMAS_LOCAL_DIR", localDir.toString(),
-            "KESTRA_CHRISTMAS_TEMPLATES_DIR", ROOT.resolve("templates").toString(),
-            "KESTRA_CHRISTMAS_CATALOGUE", catalogue.toString(),
-            "KESTRA_CHRISTMAS_CLI", CLI.toString());
+            "ENV_CHRISTMAS_BACKEND", "local",
+            "ENV_TESTING_MODE", "true",
+            "ENV_CHRISTMAS_LOCAL_DIR", localDir.toString(),
+            "ENV_CHRISTMAS_TEMPLATES_DIR", ROOT.resolve("templates").toString(),
+            "ENV_CHRISTMAS_CATALOGUE", catalogue.toString(),
+            "ENV_CHRISTMAS_CLI", CLI.toString());
         settings.forEach(System::setProperty);
         Engine engine = Engine.start(base.resolve("kestra"), "http://127.0.0.1:0/");
         new FlowLoader(engine).load(FLOWS);
@@ -160,12 +160,16 @@ final class Funnel {
         return engine.awaitTerminated(executionId, SEND_TIMEOUT);
     }
 
-    /** A task's Kestra outputs: the {@code vars} the package printed (empty when the task has none). */
+    /**
+     * What the package reported for one of a flow's steps: the {@code result} output of the {@code step} subflow that
+     * task ran (empty when it has none, e.g. it failed).
+     */
     @SuppressWarnings("unchecked")
-    static Map<String, Object> vars(Execution execution, String taskId) {
+    static Map<String, Object> result(Execution execution, String taskId) {
         return execution.getTaskRunList() == null ? Map.of() : execution.getTaskRunList().stream()
-            .filter(run -> run.getTaskId().equals(taskId) && run.getOutputs() != null && run.getOutputs().get("vars") != null)
-            .map(run -> (Map<String, Object>) run.getOutputs().get("vars"))
+            .filter(run -> run.getTaskId().equals(taskId) && run.getOutputs() != null
+                && run.getOutputs().get("outputs") instanceof Map<?, ?> outputs && outputs.get("result") instanceof Map)
+            .map(run -> (Map<String, Object>) ((Map<String, Object>) run.getOutputs().get("outputs")).get("result"))
             .reduce((first, second) -> second)
             .orElse(Map.of());
     }

@@ -46,13 +46,13 @@ class FunnelRulesTest {
                 }
             }).toList();
         assertThat(handlers).extracting(e -> e.getState().getCurrent()).containsOnly(State.Type.SUCCESS);
-        assertThat(handlers).extracting(e -> Funnel.vars(e, "handle").get("planned"))
+        assertThat(handlers).extracting(e -> Funnel.result(e, "handle").get("planned"))
             .as("the second finds the sequence already handled").containsExactlyInAnyOrder(0, 3);
 
         Execution first = handlers.stream().filter(e -> !Funnel.scheduledSends(e).isEmpty()).findFirst().orElseThrow();
         Map<Integer, Execution> sends = funnel.awaitSends(first);
-        assertThat(sends.values()).extracting(e -> Funnel.vars(e, "send").get("status")).containsOnly("sent");
-        String key = (String) ((Map<?, ?>) Funnel.vars(first, "handle").get("result")).get("sequence_key");
+        assertThat(sends.values()).extracting(e -> Funnel.result(e, "send").get("status")).containsOnly("sent");
+        String key = (String) ((Map<?, ?>) Funnel.result(first, "handle").get("result")).get("sequence_key");
         assertThat(funnel.outboxNumbers(email)).containsExactly(1, 2, 3);
         assertThat(funnel.sentEmails(key).keySet()).containsExactly(1, 2, 3);
         assertThat(funnel.sequences(email)).hasSize(1);
@@ -70,7 +70,7 @@ class FunnelRulesTest {
         String email = Funnel.newEmail("stop-" + stopFlow);
         Execution nurture = funnel.handle("assessment", Funnel.sample("assessment.json", email));
         assertThat(nurture.getState().getCurrent()).isEqualTo(State.Type.SUCCESS);
-        String key = (String) ((Map<?, ?>) Funnel.vars(nurture, "handle").get("result")).get("sequence_key");
+        String key = (String) ((Map<?, ?>) Funnel.result(nurture, "handle").get("result")).get("sequence_key");
 
         // email 2 is due 2 s after email 1, email 3 18 s later (the fast catalogue)
         Funnel.eventually("email 2 in the outbox", Duration.ofSeconds(60),
@@ -81,9 +81,9 @@ class FunnelRulesTest {
         Map<Integer, Execution> sends = funnel.awaitSends(nurture);
         assertThat(sends.values()).extracting(e -> e.getState().getCurrent())
             .as("a skipped email is a successful execution").containsOnly(State.Type.SUCCESS);
-        assertThat(Funnel.vars(sends.get(2), "send").get("status")).isEqualTo("sent");
+        assertThat(Funnel.result(sends.get(2), "send").get("status")).isEqualTo("sent");
         for (int number : List.of(3, 4, 5)) {
-            Map<String, Object> vars = Funnel.vars(sends.get(number), "send");
+            Map<String, Object> vars = Funnel.result(sends.get(number), "send");
             assertThat(vars.get("status")).as("email %d", number).isEqualTo("skipped");
         }
         assertThat(funnel.outboxNumbers(email)).containsExactly(2);

@@ -31,7 +31,7 @@ class HandlerFlowsTest {
 
         Execution handler = funnel.handle(flow, Funnel.sample(sample, email));
         assertThat(handler.getState().getCurrent()).as("%s", funnel.logs(handler.getId())).isEqualTo(State.Type.SUCCESS);
-        Map<String, Object> outputs = Funnel.vars(handler, "handle");
+        Map<String, Object> outputs = Funnel.result(handler, "handle");
         assertThat(outputs.get("planned")).isEqualTo(numbers.size());
         String key = (String) ((Map<?, ?>) outputs.get("result")).get("sequence_key");
 
@@ -39,7 +39,7 @@ class HandlerFlowsTest {
         assertThat(sends.keySet()).containsExactlyElementsOf(numbers);
         for (Execution send : sends.values()) {
             assertThat(send.getState().getCurrent()).as("%s", funnel.logs(send.getId())).isEqualTo(State.Type.SUCCESS);
-            assertThat(Funnel.vars(send, "send").get("status")).isEqualTo("sent");
+            assertThat(Funnel.result(send, "send").get("status")).isEqualTo("sent");
         }
 
         assertThat(funnel.outboxNumbers(email)).containsExactlyElementsOf(numbers);
@@ -69,7 +69,7 @@ class HandlerFlowsTest {
 
         Execution handler = funnel.handle(flow, Funnel.sample(sample, email));
         assertThat(handler.getState().getCurrent()).as("%s", funnel.logs(handler.getId())).isEqualTo(State.Type.SUCCESS);
-        assertThat(Funnel.vars(handler, "handle").get("planned")).isEqualTo(0);
+        assertThat(Funnel.result(handler, "handle").get("planned")).isEqualTo(0);
         assertThat(Funnel.scheduledSends(handler)).isEmpty();
 
         Map<String, Object> contact = funnel.contact(email).orElseThrow();
@@ -90,7 +90,7 @@ class HandlerFlowsTest {
 
         Execution handler = funnel.handle("onboarding", body);
         assertThat(handler.getState().getCurrent()).isEqualTo(State.Type.SUCCESS);
-        Map<String, Object> outputs = Funnel.vars(handler, "handle");
+        Map<String, Object> outputs = Funnel.result(handler, "handle");
         assertThat(outputs.get("planned")).isEqualTo(0);
         assertThat(String.valueOf(((Map<?, ?>) outputs.get("result")).get("reason"))).contains("payment_confirmed is false");
         assertThat(Funnel.scheduledSends(handler)).isEmpty();

@@ -1,0 +1,130 @@
+"""One Kestra step (`christmas-tasks step REQUEST SETTINGS`), the only command the flows call.
+
+Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
+
+- REQUEST: `{"command": "handle"|"send"|"health", "event": ..., "payload": ..., "run_id": ...}`, where the payload
+  is the webhook body (handle), the send-email inputs (send) or `{"backend": ...}` (health). Values from outside
+  arrive here as data in a file, never in a place Kestra renders as a template.
+- SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
+
+The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
+setting, an unknown sequence record, an unusable template) is reported, not raised: `rejected: true` and the
+package's message, so the calling flow fails once, at once, instead of retrying it. Provider failures and crashes
+still exit non-zero, and Kestra's retries take them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from christmas_tasks.errors import ChristmasError, InvalidInput, Problem, ProviderError
+
+COMMANDS = ("handle", "send", "health")
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput("step request", [Problem(field, message)])
+
+
+def settings_values(raw: Any) -> dict[str, str]:
+    """The SETTINGS file's object, every value a string (null and absent mean unset)."""
+    if not isinstance(raw, dict):
+        raise _invalid("settings", "must be a JSON object of setting names to values")
+    values = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if not isinstance(value, str | int | float | bool):
+            raise _invalid(f"settings.{name}", "must be a string")
+        values[str(name)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values
+
+
+SECRET_SETTINGS = ("NOTION_TOKEN", "RESEND_API_KEY", "UNSUBSCRIBE_SECRET", "DISCORD_WEBHOOK_URL")
+
+
+def scrub(value: Any, values: Mapping[str, str]) -> Any:
+    """`value` with every secret of the settings replaced by `***` (a last line of defence for the outputs)."""
+    secrets = [values[name] for name in SECRET_SETTINGS if len(values.get(name, "")) >= 8]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {key: scrub(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, values) for item in value]
+    return value
+
+
+def rejection_lines(error: ChristmasError) -> list[str]:
+    """The package's message, one `error:` line per problem, as the command line prints it."""
+    if isinstance(error, InvalidInput):
+        return [f"error: {error.what}: {problem}" for problem in error.problems]
+    return [f"error: {error}"]
+
+
+def is_rejection(error: ChristmasError) -> bool:
+    """Everything deliberate but a provider's failure: retrying the same request cannot change the answer."""
+    return not isinstance(error, ProviderError)
+
+
+def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    """The step's outputs; raises ChristmasError for a request that cannot succeed (see the module's docstring)."""
+    from christmas_tasks.settings import Settings
+
+    if not isinstance(request, dict):
+        raise _invalid("request", "must be a JSON object")
+    command = request.get("command")
+    if command not in COMMANDS:
+        raise _invalid("command", f"must be one of {', '.join(COMMANDS)}, not {command!r}")
+    payload = request.get("payload")
+    if command == "health":
+        backend = payload.get("backend") if isinstance(payload, dict) else None
+        settings = Settings.from_env({**values, **({"CHRISTMAS_BACKEND": backend} if backend else {})})
+        from christmas_tasks.app import check_health
+
+        # names only, never values: what reached the step, so an operator can see nothing else does
+        return {**check_health(settings), "environment": sorted(os.environ)}
+
+    from christmas_tasks.app import build_funnel
+
+    settings = Settings.from_env(values)
+    funnel = build_funnel(settings)
+    if command == "handle":
+        event = request.get("event")
+        if not isinstance(event, str):
+            raise _invalid("event", "is required to handle an event")
+        run_id = request.get("run_id")
+        result = funnel.handle(event, payload, now, run_id if isinstance(run_id, str) and run_id else None)
+        outputs: dict[str, Any] = {"result": result, "planned": len(result["plan"])}
+        for item in result["plan"]:
+            outputs[f"email_{item['email_number']}"] = {
+                "sequence_key": item["sequence_key"],
+                "email_number": item["email_number"],
+                "send_at": item["send_at"],
+            }
+        return outputs
+
+    if not isinstance(payload, dict):
+        raise _invalid("payload", "must hold sequence_key, email_number and scheduled_for to send")
+    key, number, scheduled = payload.get("sequence_key"), payload.get("email_number"), payload.get("scheduled_for")
+    if not isinstance(key, str) or not key:
+        raise _invalid("payload.sequence_key", "is required")
+    if isinstance(number, bool) or not isinstance(number, int | str) or not str(number).isdigit():
+        raise _invalid("payload.email_number", "must be a whole number")
+    scheduled_for = None
+    if scheduled:
+        from christmas_tasks.planning import parse_timestamp
+
+        try:
+            scheduled_for = parse_timestamp(str(scheduled))
+        except ValueError as exc:
+            raise _invalid("payload.scheduled_for", str(exc)) from None
+    result = funnel.send(key, int(number), now, scheduled_for)
+    return {"result": result, "status": result["status"]}

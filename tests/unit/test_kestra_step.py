@@ -1,0 +1,154 @@
+"""`christmas-tasks step REQUEST SETTINGS`, the one command the flows call (flows/step.yml), on the local backend.
+
+Its contract with the flows: settings come from the file, not the environment; values from outside arrive as data
+and stay as they are; Kestra outputs always carry `rejected`; a request that cannot succeed is reported with the
+package's message and exit 0 (the caller fails once), a provider failure exits 1 (Kestra retries it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from christmas_tasks import kestra_step
+from christmas_tasks.cli import main
+from christmas_tasks.errors import ProviderError
+from tests.conftest import EXAMPLES, ROOT
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A settings file for the local backend, and nothing of it in the environment (the flow clears that)."""
+    for name in ("CHRISTMAS_BACKEND", "CHRISTMAS_LOCAL_DIR", "CHRISTMAS_TEMPLATES_DIR", "TESTING_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = {
+        "CHRISTMAS_BACKEND": "local",
+        "TESTING_MODE": "true",
+        "CHRISTMAS_LOCAL_DIR": str(tmp_path / "local"),
+        "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        "NOTION_TOKEN": "",
+        "DISCORD_WEBHOOK_URL": None,
+    }
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    return {"dir": tmp_path, "settings": settings}
+
+
+def step(capsys: pytest.CaptureFixture[str], files: dict[str, Any], request: Any) -> tuple[int, dict[str, Any], str]:
+    path = files["dir"] / "request.json"
+    path.write_text(json.dumps(request))
+    code = main(["step", str(path), str(files["dir"] / "settings.json")])
+    out, err = capsys.readouterr()
+    line = out.splitlines()[0]
+    assert line.startswith("::") and line.endswith("::"), out
+    return code, json.loads(line[2:-2])["outputs"], err
+
+
+def body(name: str, **changes: Any) -> dict[str, Any]:
+    return {**json.loads((EXAMPLES / name).read_text()), **changes}
+
+
+def test_handle_then_send_with_settings_from_the_file(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any]
+) -> None:
+    email = "{{7*7}}-step@example.com"  # template syntax from outside is data here
+    code, outputs, _ = step(
+        capsys,
+        files,
+        {
+            "command": "handle",
+            "event": "assessment",
+            "payload": body("assessment.json", email=email),
+            "run_id": "run-1",
+        },
+    )
+    assert code == 0 and outputs["rejected"] is False
+    assert outputs["planned"] == 4 and outputs["result"]["email"] == email
+    first = outputs["email_2"]
+    assert first["sequence_key"] == f"christmas-2025|5day|{email}|assessment"
+
+    code, sent, _ = step(capsys, files, {"command": "send", "payload": {**first, "scheduled_for": first["send_at"]}})
+    assert code == 0 and sent["rejected"] is False and sent["status"] == "sent"
+    index = Path(files["settings"]["CHRISTMAS_LOCAL_DIR"]) / "outbox" / "index.jsonl"
+    assert email in index.read_text()
+
+
+@pytest.mark.parametrize(
+    ("request_", "named"),
+    [
+        (
+            {"command": "handle", "event": "assessment", "payload": {"email": "x", "red_systems": 9}},
+            ["assessment event: email:", "red_systems", "first_name: is required"],
+        ),
+        ({"command": "handle", "event": "noshow", "payload": "this is not json {"}, ["noshow event: body:"]),
+        ({"command": "handle", "event": "party", "payload": {}}, ["party"]),
+        ({"command": "send", "payload": {"sequence_key": "nope", "email_number": 2}}, ["sequence_key: 'nope' is not"]),
+        (
+            {
+                "command": "send",
+                "payload": {"sequence_key": "christmas-2025|5day|nobody@example.com|assessment", "email_number": 2},
+            },
+            ["no sequence record"],
+        ),
+        ({"command": "send", "payload": {"sequence_key": "k", "email_number": "two"}}, ["payload.email_number"]),
+        ({"command": "dance"}, ["command: must be one of handle, send, health"]),
+        ("not an object", ["request: must be a JSON object"]),
+    ],
+)
+def test_a_request_that_cannot_succeed_is_reported_not_raised(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], request_: Any, named: list[str]
+) -> None:
+    code, outputs, err = step(capsys, files, request_)
+    assert code == 0, "exit 0: the caller fails once, on `rejected`, instead of Kestra retrying"
+    assert outputs["rejected"] is True
+    lines = outputs["message"].splitlines()
+    assert lines and all(line.startswith("error: ") for line in lines)
+    for part in named:
+        assert part in outputs["message"], (part, outputs["message"])
+    assert err.splitlines() == lines, "the same lines go to the step's log"
+
+
+def test_health_names_the_missing_live_settings_and_lists_the_environment(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, outputs, _ = step(capsys, files, {"command": "health"})
+    assert code == 0 and outputs["rejected"] is False and outputs["backend"] == "local"
+    monkeypatch.setenv("SOME_SERVER_PASSWORD", "hunter2hunter2")
+    _, outputs, _ = step(capsys, files, {"command": "health"})
+    assert "SOME_SERVER_PASSWORD" in outputs["environment"], "names only, so an operator sees what reached the step"
+    assert "hunter2hunter2" not in json.dumps(outputs)
+
+    code, outputs, _ = step(capsys, files, {"command": "health", "payload": {"backend": "live"}})
+    assert code == 0 and outputs["rejected"] is True
+    for name in ("NOTION_TOKEN", "RESEND_API_KEY", "NOTION_CONTACTS_DB_ID", "EMAIL_FROM", "CAMPAIGN_DEADLINE"):
+        assert name in outputs["message"]
+
+
+def test_a_settings_file_that_is_not_an_object_of_strings_is_rejected(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any]
+) -> None:
+    (files["dir"] / "settings.json").write_text(json.dumps({"CHRISTMAS_BACKEND": {"nested": 1}}))
+    code, outputs, _ = step(capsys, files, {"command": "health"})
+    assert code == 0 and outputs["rejected"] is True
+    assert outputs["message"] == "error: step request: settings.CHRISTMAS_BACKEND: must be a string"
+
+
+def test_a_provider_failure_exits_1_for_kestra_to_retry(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def outage(*_: Any, **__: Any) -> dict[str, Any]:
+        raise ProviderError("notion", 503, "service unavailable", retryable=True)
+
+    monkeypatch.setattr(kestra_step, "run", outage)
+    (files["dir"] / "request.json").write_text(json.dumps({"command": "health"}))
+    assert main(["step", str(files["dir"] / "request.json"), str(files["dir"] / "settings.json")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == "error: notion answered 503: service unavailable\n", "no outputs: the step failed"
+
+
+def test_secrets_of_the_settings_never_reach_the_outputs() -> None:
+    values = {"NOTION_TOKEN": "ntn_secret_value_123", "RESEND_API_KEY": "short"}
+    scrubbed = kestra_step.scrub({"a": ["x ntn_secret_value_123 y"], "b": "short"}, values)
+    assert scrubbed == {"a": ["x *** y"], "b": "short"}, "values under 8 characters are not secrets to scrub"
