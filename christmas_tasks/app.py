@@ -32,7 +32,7 @@ def build_mailer(settings: Settings) -> Mailer:
         from christmas_tasks.adapters.resend_mailer import ResendMailer
 
         assert settings.resend_api_key is not None
-        return ResendMailer(settings.resend_api_key)
+        return ResendMailer(settings.resend_api_key, base_url=settings.resend_api_url)
     from christmas_tasks.adapters.outbox import OutboxMailer
 
     return OutboxMailer(settings.local_dir / "outbox")

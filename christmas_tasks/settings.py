@@ -78,6 +78,10 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false")
 
 
+NOTION_API_URL = "https://api.notion.com"
+RESEND_API_URL = "https://api.resend.com"
+
+
 @dataclass(frozen=True)
 class NotionSettings:
     token: Secret
@@ -85,6 +89,7 @@ class NotionSettings:
     sequence_db: str
     templates_db: str
     analytics_db: str | None
+    api_url: str = NOTION_API_URL
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class Settings:
     discord_webhook: Secret | None = None
     notion: NotionSettings | None = None
     resend_api_key: Secret | None = None
+    resend_api_url: str = RESEND_API_URL
     cache_dir: Path = Path(tempfile.gettempdir()) / "christmas-tasks-cache"
     template_cache_seconds: float = 300.0
 
@@ -139,6 +145,13 @@ class Settings:
         )
         notion = None
         resend_key = None
+        # The providers' API roots: their public URLs unless a gateway (or a test's fake) stands in front.
+        api_urls = {}
+        for name, default in (("NOTION_API_URL", NOTION_API_URL), ("RESEND_API_URL", RESEND_API_URL)):
+            url = values.get(name, "").strip() or default
+            if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+                raise ConfigError(f"{name} must be an https URL (plain http only on loopback)")
+            api_urls[name] = url.rstrip("/")
         if live:
             notion = NotionSettings(
                 token=Secret(values["NOTION_TOKEN"].strip()),
@@ -146,6 +159,7 @@ class Settings:
                 sequence_db=values["NOTION_EMAIL_SEQUENCE_DB_ID"].strip(),
                 templates_db=values["NOTION_EMAIL_TEMPLATES_DB_ID"].strip(),
                 analytics_db=values.get("NOTION_EMAIL_ANALYTICS_DB_ID", "").strip() or None,
+                api_url=api_urls["NOTION_API_URL"],
             )
             resend_key = Secret(values["RESEND_API_KEY"].strip())
         discord = values.get("DISCORD_WEBHOOK_URL", "").strip()
@@ -170,6 +184,7 @@ class Settings:
             discord_webhook=Secret(discord) if discord else None,
             notion=notion,
             resend_api_key=resend_key,
+            resend_api_url=api_urls["RESEND_API_URL"],
             cache_dir=Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "christmas-tasks-cache",
             template_cache_seconds=template_ttl,
         )

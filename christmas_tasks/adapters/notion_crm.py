@@ -415,6 +415,7 @@ class NotionCrm:
     ) -> NotionCrm:
         client = Client(
             auth=settings.token.reveal(),
+            base_url=settings.api_url,
             notion_version=NOTION_VERSION,
             retry=False,
             timeout_ms=timeout_ms,

@@ -69,3 +69,16 @@ def test_bad_settings_are_named(env: dict[str, str], fragment: str) -> None:
 def test_testing_mode_is_read_from_the_environment_given() -> None:
     assert Settings.from_env({"TESTING_MODE": "true"}).testing
     assert not Settings.from_env({"TESTING_MODE": "false"}).testing
+
+
+def test_the_provider_api_urls_default_to_the_providers_and_refuse_plain_http_off_loopback() -> None:
+    settings = Settings.from_env(LIVE)
+    assert settings.notion is not None and settings.notion.api_url == "https://api.notion.com"
+    assert settings.resend_api_url == "https://api.resend.com"
+    gateway = Settings.from_env(
+        {**LIVE, "NOTION_API_URL": "http://127.0.0.1:9001/", "RESEND_API_URL": "https://r.example"}
+    )
+    assert gateway.notion is not None and gateway.notion.api_url == "http://127.0.0.1:9001"
+    assert gateway.resend_api_url == "https://r.example"
+    with pytest.raises(ConfigError, match="NOTION_API_URL must be an https URL"):
+        Settings.from_env({**LIVE, "NOTION_API_URL": "http://notion.example"})

@@ -3,6 +3,7 @@ package christmas.engine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -17,9 +18,13 @@ import java.util.function.Predicate;
 
 import io.kestra.core.models.executions.Execution;
 import io.kestra.core.models.executions.LogEntry;
+import io.kestra.core.models.flows.Flow;
+import io.kestra.core.queues.QueueException;
 import io.kestra.core.queues.QueueFactoryInterface;
 import io.kestra.core.queues.QueueInterface;
 import io.kestra.core.repositories.ExecutionRepositoryInterface;
+import io.kestra.core.repositories.FlowRepositoryInterface;
+import io.kestra.core.runners.FlowInputOutput;
 import io.kestra.core.repositories.LogRepositoryInterface;
 import io.kestra.core.runners.ExecutorInterface;
 import io.kestra.core.runners.Indexer;
@@ -161,6 +166,26 @@ public final class Engine implements AutoCloseable {
 
     public Execution awaitTerminated(String id, Duration timeout) throws TimeoutException {
         return awaitExecution(id, x -> x.getState().isTerminated(), timeout);
+    }
+
+    /**
+     * Starts a flow as the API's execute endpoint and the UI's Execute button do: its inputs read by Kestra's
+     * {@link FlowInputOutput} (so they are checked and typed as declared), then queued; with a date, scheduled.
+     *
+     * @throws java.util.NoSuchElementException naming the flow when there is none; Kestra's own exception for bad inputs
+     */
+    @SuppressWarnings("unchecked")
+    public Execution start(String namespace, String flowId, Map<String, Object> inputs, Optional<ZonedDateTime> scheduleDate)
+        throws QueueException {
+        Flow flow = bean(FlowRepositoryInterface.class).findById(TENANT, namespace, flowId)
+            .orElseThrow(() -> new java.util.NoSuchElementException("Flow not found: " + namespace + "." + flowId));
+        FlowInputOutput flowInputs = bean(FlowInputOutput.class);
+        Execution execution = Execution.newExecution(flow, (f, e) -> flowInputs.readExecutionInputs(f, e, inputs),
+            List.of(), scheduleDate);
+        QueueInterface<Execution> queue = context.getBean(QueueInterface.class,
+            Qualifiers.byName(QueueFactoryInterface.EXECUTION_NAMED));
+        queue.emit(execution);
+        return execution;
     }
 
     public List<LogEntry> logs(String executionId) {

@@ -30,7 +30,7 @@ import org.slf4j.event.Level;
  * state change ({@code <time> <flow> <execution id> <state>}); Ctrl-C stops it cleanly.
  *
  * <p>Usage: {@code Launcher --flows DIR --home DIR [--port N] [--urls-file FILE]}. Settings and secrets come from the
- * environment, as on a Kestra server ({@code KESTRA_<NAME>}, {@code SECRET_<NAME>} in base64). The URLs file holds one
+ * environment, as on a Kestra server ({@code ENV_<NAME>}, {@code SECRET_<NAME>} in base64). The URLs file holds one
  * {@code <flow> <url>} line per webhook while the engine runs (scripts/post-sample reads it).
  */
 public final class Launcher {

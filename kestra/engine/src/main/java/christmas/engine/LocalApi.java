@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.time.ZonedDateTime;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
@@ -37,6 +38,8 @@ import org.slf4j.LoggerFactory;
  * STAND-IN for the part of Kestra's webserver the local funnel needs, at Kestra's own URL scheme, on loopback:
  * <ul>
  * <li>{@code GET|POST|PUT /api/v1/main/executions/webhook/{namespace}/{flowId}/{key}}: {@link Webhooks};</li>
+ * <li>{@code POST /api/v1/main/executions/{namespace}/{flowId}[?scheduleDate=ISO]}: start (or schedule) an execution,
+ * its inputs as {@code multipart/form-data} text fields, as Kestra's API takes them (no file inputs);</li>
  * <li>{@code GET /api/v1/main/executions/{id}}: the execution, serialised by Kestra's own JSON mapper;</li>
  * <li>{@code GET /api/v1/main/executions?namespace=&flowId=&page=&size=}: one flow's executions, newest first,
  * as {@code {"results": [...], "total": n}};</li>
@@ -50,6 +53,7 @@ public final class LocalApi implements AutoCloseable {
     private static final String PREFIX = "/api/v1/" + Engine.TENANT + "/";
     private static final Pattern WEBHOOK = Pattern.compile("executions/webhook/([^/]+)/([^/]+)/([^/]+)(?:/(.*))?");
     private static final Pattern EXECUTION = Pattern.compile("executions/([A-Za-z0-9_-]+)");
+    private static final Pattern START = Pattern.compile("executions/([^/]+)/([^/]+)");
     private static final Pattern LOGS = Pattern.compile("logs/([A-Za-z0-9_-]+)");
     private static final Pattern FLOW = Pattern.compile("flows/([^/]+)/([^/]+)");
     private static final int MAX_BODY = 10 * 1024 * 1024;
@@ -102,6 +106,17 @@ public final class LocalApi implements AutoCloseable {
                     exchange.getRequestHeaders(), body, decode(m.group(1)), decode(m.group(2)), decode(m.group(3)),
                     m.group(4) == null ? null : decode(m.group(4)));
                 reply(exchange, response);
+            } else if ((m = START.matcher(rest)).matches() && method.equals("POST")) {
+                byte[] body = readBody(exchange);
+                if (body == null) {
+                    reply(exchange, HttpResponse.Status.REQUEST_ENTITY_TOO_LARGE, Map.of("message", "body over 10 MB"));
+                    return;
+                }
+                String schedule = query(exchange.getRequestURI()).get("scheduleDate");
+                Execution started = engine.start(decode(m.group(1)), decode(m.group(2)),
+                    formFields(exchange.getRequestHeaders().getFirst("Content-Type"), body),
+                    Optional.ofNullable(schedule).map(ZonedDateTime::parse));
+                reply(exchange, HttpResponse.Status.OK, started);
             } else if ((m = EXECUTION.matcher(rest)).matches() && method.equals("GET")) {
                 Optional<Execution> execution = engine.execution(m.group(1));
                 reply(exchange, execution.isPresent() ? HttpResponse.Status.OK : HttpResponse.Status.NOT_FOUND,
@@ -118,7 +133,9 @@ public final class LocalApi implements AutoCloseable {
             } else {
                 reply(exchange, HttpResponse.Status.NOT_FOUND, notServed());
             }
-        } catch (IllegalArgumentException e) {
+        } catch (java.util.NoSuchElementException e) {
+            reply(exchange, HttpResponse.Status.NOT_FOUND, Map.of("message", String.valueOf(e.getMessage())));
+        } catch (IllegalArgumentException | jakarta.validation.ConstraintViolationException e) {
             reply(exchange, HttpResponse.Status.BAD_REQUEST, Map.of("message", String.valueOf(e.getMessage())));
         } catch (Exception e) {
             log.error("{} {} failed", exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), e);
@@ -134,13 +151,7 @@ public final class LocalApi implements AutoCloseable {
 
     /** One flow's executions, newest first: {@code namespace} and {@code flowId} required, {@code page} from 1. */
     private Map<String, Object> executions(URI uri) {
-        Map<String, String> query = new HashMap<>();
-        if (uri.getRawQuery() != null) {
-            for (String pair : uri.getRawQuery().split("&")) {
-                int eq = pair.indexOf('=');
-                query.put(decode(eq < 0 ? pair : pair.substring(0, eq)), eq < 0 ? "" : decode(pair.substring(eq + 1)));
-            }
-        }
+        Map<String, String> query = query(uri);
         if (!query.containsKey("namespace") || !query.containsKey("flowId")) {
             throw new IllegalArgumentException("the local engine lists one flow's executions: namespace and flowId are required");
         }
@@ -151,10 +162,51 @@ public final class LocalApi implements AutoCloseable {
         return Map.of("results", found, "total", found.getTotal());
     }
 
+    private static Map<String, String> query(URI uri) {
+        Map<String, String> query = new HashMap<>();
+        if (uri.getRawQuery() != null) {
+            for (String pair : uri.getRawQuery().split("&")) {
+                int eq = pair.indexOf('=');
+                query.put(decode(eq < 0 ? pair : pair.substring(0, eq)), eq < 0 ? "" : decode(pair.substring(eq + 1)));
+            }
+        }
+        return query;
+    }
+
+    /** The text fields of a {@code multipart/form-data} body (Kestra's execute endpoint); no body, no inputs. */
+    static Map<String, Object> formFields(String contentType, byte[] body) {
+        Map<String, Object> fields = new HashMap<>();
+        if (body.length == 0) {
+            return fields;
+        }
+        Matcher boundary = contentType == null ? null : Pattern.compile("boundary=\"?([^\";]+)\"?").matcher(contentType);
+        if (boundary == null || !contentType.startsWith("multipart/form-data") || !boundary.find()) {
+            throw new IllegalArgumentException("inputs are multipart/form-data fields, as Kestra's API takes them");
+        }
+        String text = new String(body, StandardCharsets.UTF_8);
+        for (String part : text.split("--" + Pattern.quote(boundary.group(1)))) {
+            int split = part.indexOf("\r\n\r\n");
+            if (split < 0) {
+                continue; // the preamble and the closing "--"
+            }
+            String headers = part.substring(0, split);
+            Matcher name = Pattern.compile("name=\"([^\"]*)\"").matcher(headers);
+            if (!name.find()) {
+                throw new IllegalArgumentException("a form part has no name");
+            }
+            if (headers.contains("filename=")) {
+                throw new IllegalArgumentException("input " + name.group(1) + ": file inputs are not served by the local engine");
+            }
+            String value = part.substring(split + 4);
+            fields.put(name.group(1), value.endsWith("\r\n") ? value.substring(0, value.length() - 2) : value);
+        }
+        return fields;
+    }
+
     private static Map<String, String> notServed() {
         return Map.of("message", "not served by the local engine: only " + PREFIX + "executions/webhook/{namespace}/{flowId}/{key}, "
-            + PREFIX + "executions/{id}, " + PREFIX + "executions?namespace=&flowId=, " + PREFIX + "logs/{executionId} and "
-            + PREFIX + "flows/{namespace}/{id}");
+            + "POST " + PREFIX + "executions/{namespace}/{flowId}, " + PREFIX + "executions/{id}, "
+            + PREFIX + "executions?namespace=&flowId=, " + PREFIX + "logs/{executionId} and " + PREFIX + "flows/{namespace}/{id}");
     }
 
     private static URI requestUri(HttpExchange exchange) {

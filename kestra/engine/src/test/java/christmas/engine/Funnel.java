@@ -30,16 +30,10 @@ import io.kestra.core.http.HttpResponse;
 import io.kestra.core.models.executions.Execution;
 import io.kestra.core.models.executions.LogEntry;
 import io.kestra.core.models.executions.TaskRun;
-import io.kestra.core.models.flows.Flow;
 import io.kestra.core.models.flows.State;
-import io.kestra.core.queues.QueueFactoryInterface;
-import io.kestra.core.queues.QueueInterface;
-import io.kestra.core.repositories.FlowRepositoryInterface;
-import io.kestra.core.runners.FlowInputOutput;
 import io.kestra.core.serializers.JacksonMapper;
 import io.kestra.plugin.core.trigger.WebhookResponse;
 
-import io.micronaut.inject.qualifiers.Qualifiers;
 
 /**
  * One engine for the whole test JVM, with flows/ loaded unchanged and the real christmas-tasks of the repository's
@@ -143,17 +137,9 @@ final class Funnel {
         return execution;
     }
 
-    /** Starts a flow by hand, as the UI's Execute button does (inputs read by Kestra's FlowInputOutput); its id. */
-    @SuppressWarnings("unchecked")
+    /** Starts a flow by hand, as the UI's Execute button does; its id. */
     String run(String flowId, Map<String, Object> inputs) throws Exception {
-        Flow flow = engine.bean(FlowRepositoryInterface.class).findById(Engine.TENANT, "christmas", flowId).orElseThrow();
-        FlowInputOutput flowInputs = engine.bean(FlowInputOutput.class);
-        Execution execution = Execution.newExecution(flow, (f, e) -> flowInputs.readExecutionInputs(f, e, inputs),
-            List.of(), Optional.empty());
-        QueueInterface<Execution> queue = engine.context().getBean(QueueInterface.class,
-            Qualifiers.byName(QueueFactoryInterface.EXECUTION_NAMED));
-        queue.emit(execution);
-        return execution.getId();
+        return engine.start("christmas", flowId, inputs, Optional.empty()).getId();
     }
 
     Execution awaitEnd(String executionId) throws TimeoutException {

@@ -1,0 +1,275 @@
+"""A send window's opening, on Kestra's engine: many emails due at one instant, against Notion's rate limit.
+
+    .venv/bin/python benchmarks/burst.py [--emails 200] [--limit N]
+
+Kestra's engine (scripts/engine run, flows/ as they are, or with send-email's concurrency limit set to --limit)
+runs the live backends against fakes of Notion and Resend served on loopback (tests/fakes, Notion's and Resend's
+published shapes), each behind a token bucket that answers 429 with Retry-After past its provider's rate: Notion
+3 requests/s, Resend 2 requests/s. --emails contacts are seeded straight into the fake (their no-show sequences,
+email 1 not sent), then one send-email execution per email is scheduled for the same instant, as a send window's
+opening makes them due. Printed: the executions' end states, the emails sent (each idempotency key once), the
+Notion calls served and refused, and the burst's time against the time Notion's rate allows for those calls
+(served calls / 3 s): the goal is zero failed executions, each email once, within 20 % of that bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
+from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
+from christmas_tasks.settings import Settings  # noqa: E402
+from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion, crm_on_fake  # noqa: E402
+from tests.fakes.fake_resend import API_KEY, FakeResend  # noqa: E402
+
+TERMINAL = {"SUCCESS", "FAILED", "KILLED", "WARNING", "CANCELLED"}
+NOTION_RATE, RESEND_RATE = 3.0, 2.0
+
+
+class RateLimited:
+    """A provider's rate limit in front of a WSGI app: a token bucket; past it, 429 with Retry-After (seconds)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], rate: float, body: dict[str, Any]) -> None:
+        self.app, self.rate, self.body = app, rate, json.dumps(body).encode()
+        self.tokens, self.last = rate, time.monotonic()
+        self.served = self.refused = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens < 1:
+                self.refused += 1
+                wait = math.ceil((1 - self.tokens) / self.rate)
+                start_response(
+                    "429 Too Many Requests", [("Content-Type", "application/json"), ("Retry-After", str(wait))]
+                )
+                return [self.body]
+            self.tokens -= 1
+            self.served += 1
+        return self.app(environ, start_response)
+
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def serve(app: Callable[..., Iterable[bytes]]) -> int:
+    """One request at a time, as the fakes expect; the port."""
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return int(server.server_address[1])
+
+
+def b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+def seed(fake: FakeNotion, count: int, work: Path) -> list[str]:
+    """`count` contacts with a no-show sequence each, straight into the fake; their email-1 sequence keys."""
+    settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates")})
+    push_templates(crm_on_fake(fake), ROOT / "templates")
+    sample = json.loads((ROOT / "examples/events/noshow.json").read_text(encoding="utf-8"))
+    funnel = build_funnel(settings, crm=crm_on_fake(fake), mailer=OutboxMailer(work / "unused-outbox"))
+    keys = []
+    for n in range(count):
+        body = {
+            **sample,
+            "email": f"burst-{n}@example.com",
+            "calendly_event_uri": f"{sample['calendly_event_uri']}-{n}",
+        }
+        plan = funnel.handle("noshow", body, datetime.now(UTC))["plan"]
+        keys.append(next(item["sequence_key"] for item in plan if item["email_number"] == 1))
+    return keys
+
+
+def flows_with_limit(work: Path, limit: int | None) -> Path:
+    folder = work / "flows"
+    shutil.copytree(ROOT / "flows", folder)
+    if limit is not None:
+        path = folder / "send-email.yml"
+        text, changed = re.subn(r"(?m)^(concurrency:\n  limit: )\d+$", rf"\g<1>{limit}", path.read_text())
+        assert changed == 1, "send-email.yml has no concurrency limit to change"
+        path.write_text(text)
+    return folder
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--emails", type=int, default=200)
+    parser.add_argument("--limit", type=int, help="send-email's concurrency limit (default: the flow's own)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="burst-"))
+    notion = FakeNotion()
+    resend = FakeResend()
+    keys = seed(notion, args.emails, work)
+    notion_limit = RateLimited(
+        notion,
+        NOTION_RATE,
+        {
+            "object": "error",
+            "status": 429,
+            "code": "rate_limited",
+            "message": "You have been rate limited. Please try again later.",
+        },
+    )
+    resend_limit = RateLimited(
+        resend, RESEND_RATE, {"statusCode": 429, "name": "rate_limit_exceeded", "message": "Too many requests."}
+    )
+    notion_port, resend_port = serve(notion_limit), serve(resend_limit)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+
+    flows = flows_with_limit(work, args.limit)
+    limit = re.search(r"(?m)^concurrency:\n  limit: (\d+)$", (flows / "send-email.yml").read_text())
+    secret_values = {
+        "NOTION_TOKEN": TOKEN,
+        "NOTION_CONTACTS_DB_ID": DATABASES["contacts"],
+        "NOTION_EMAIL_SEQUENCE_DB_ID": DATABASES["sequences"],
+        "NOTION_EMAIL_TEMPLATES_DB_ID": DATABASES["templates"],
+        "NOTION_EMAIL_ANALYTICS_DB_ID": "",
+        "RESEND_API_KEY": API_KEY,
+        "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(16),
+        "DISCORD_WEBHOOK_URL": "",
+        **{
+            f"WEBHOOK_KEY_{flow}": secrets.token_urlsafe(32)
+            for flow in (
+                "ASSESSMENT",
+                "SIGNUP",
+                "BOOKING",
+                "NOSHOW",
+                "POSTCALL",
+                "ONBOARDING",
+                "UNSUBSCRIBE",
+                "EMAIL_STATUS",
+            )
+        },
+    }
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(work)),
+        **{f"SECRET_{name}": b64(value) for name, value in secret_values.items()},
+        "ENV_CHRISTMAS_BACKEND": "live",
+        "ENV_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
+        "ENV_NOTION_API_URL": f"http://127.0.0.1:{notion_port}",
+        "ENV_RESEND_API_URL": f"http://127.0.0.1:{resend_port}",
+        "ENV_EMAIL_FROM": "Example Consulting <hello@example.com>",
+        "ENV_SENDER_ADDRESS": "1 Example St, Toronto",
+        "ENV_UNSUBSCRIBE_URL": "https://example.com/unsubscribe",
+        "ENV_CALENDLY_LINK": "https://calendly.com/example",
+        "ENV_CAMPAIGN_DEADLINE": "2025-12-20",
+    }
+    subprocess.run([str(ROOT / "scripts/engine"), "build"], check=True)
+    engine = subprocess.Popen(
+        [
+            str(ROOT / "scripts/engine"),
+            "run",
+            "--flows",
+            str(flows),
+            "--home",
+            str(work / "kestra"),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert engine.stdout is not None
+    for line in engine.stdout:
+        if line.startswith("execution API:"):
+            break
+    threading.Thread(target=lambda: [None for _ in engine.stdout], daemon=True).start()  # keep the pipe drained
+
+    api = f"http://127.0.0.1:{port}/api/v1/main"
+    try:
+        with httpx.Client(timeout=60) as http:
+            due = (datetime.now(UTC) + timedelta(seconds=20)).replace(microsecond=0)
+            calls_before, refused_before = notion_limit.served, notion_limit.refused
+            ids = []
+            for key in keys:
+                answer = http.post(
+                    f"{api}/executions/christmas/send-email",
+                    params={"scheduleDate": due.isoformat()},
+                    files={
+                        "sequence_key": (None, key),
+                        "email_number": (None, "1"),
+                        "scheduled_for": (None, due.isoformat()),
+                    },
+                )
+                answer.raise_for_status()
+                ids.append(answer.json()["id"])
+            print(
+                f"{len(ids)} send-email executions scheduled for {due.isoformat()} "
+                f"(send-email concurrency limit {limit.group(1) if limit else 'none'})"
+            )
+
+            ended: dict[str, dict[str, Any]] = {}
+            deadline = time.monotonic() + 1800
+            while len(ended) < len(ids):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"only {len(ended)}/{len(ids)} sends ended after 30 minutes")
+                time.sleep(2)
+                for execution_id in ids:
+                    if execution_id not in ended:
+                        execution = http.get(f"{api}/executions/{execution_id}").json()
+                        if execution["state"]["current"] in TERMINAL:
+                            ended[execution_id] = execution
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=60)
+
+    states = Counter(e["state"]["current"] for e in ended.values())
+    last = max(datetime.fromisoformat(e["state"]["endDate"].replace("Z", "+00:00")) for e in ended.values())
+    took = (last - due).total_seconds()
+    calls = notion_limit.served - calls_before
+    refused = notion_limit.refused - refused_before
+    bound = calls / NOTION_RATE
+    sent_to = Counter(body["to"][0] if isinstance(body["to"], list) else body["to"] for body in resend.emails.values())
+    print(f"executions: {dict(states)}")
+    print(
+        f"emails sent: {len(resend.emails)} to {len(sent_to)} addresses, {sum(c > 1 for c in sent_to.values())} "
+        f"sent more than once; Resend refused {resend_limit.refused} requests with 429"
+    )
+    print(f"Notion: {calls} calls served ({calls / len(ids):.1f} per email), {refused} refused with 429")
+    print(
+        f"burst time: {took:.0f} s from the due instant to the last send's end; Notion's rate allows "
+        f"{bound:.0f} s for those calls; ratio {took / bound:.2f} (goal: within 20 %, 1.20)"
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if states == Counter({"SUCCESS": len(ids)}) and len(sent_to) == len(ids) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
