@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
 from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
-from christmas_tasks.settings import Settings  # noqa: E402
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
 from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion, crm_on_fake  # noqa: E402
 from tests.fakes.fake_resend import API_KEY, FakeResend  # noqa: E402
 
@@ -95,8 +95,8 @@ def b64(value: str) -> str:
 
 def seed(fake: FakeNotion, count: int, work: Path) -> list[str]:
     """`count` contacts with a no-show sequence each, straight into the fake; their email-1 sequence keys."""
-    settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates")})
-    push_templates(crm_on_fake(fake), ROOT / "templates")
+    settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES)})
+    push_templates(crm_on_fake(fake), SAMPLE_TEMPLATES)
     sample = json.loads((ROOT / "examples/events/noshow.json").read_text(encoding="utf-8"))
     funnel = build_funnel(settings, crm=crm_on_fake(fake), mailer=OutboxMailer(work / "unused-outbox"))
     keys = []

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from christmas_tasks.settings import SAMPLE_TEMPLATES
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "christmas-tasks"
 
@@ -40,7 +42,7 @@ def main() -> None:
             **os.environ,
             "CHRISTMAS_BACKEND": "local",
             "CHRISTMAS_LOCAL_DIR": tmp,
-            "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+            "CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES),
             "TESTING_MODE": "true",
         }
         event = ROOT / "examples" / "events" / "assessment.json"

@@ -26,7 +26,7 @@ from christmas_tasks.adapters.notion_crm import NotionCrm  # noqa: E402
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
 from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
 from christmas_tasks.cache import DiskCache  # noqa: E402
-from christmas_tasks.settings import Settings  # noqa: E402
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
 from tests.fakes.fake_notion import FakeNotion, crm_on_fake  # noqa: E402
 
 EVENTS = ROOT / "examples" / "events"
@@ -70,9 +70,9 @@ def _shape(path: str) -> str:
 def measure(analytics: bool, cached: bool) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp())
     counted = Counted(analytics, DiskCache(work / "cache") if cached else None)
-    settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates")})
+    settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES)})
     mailer = OutboxMailer(work / "outbox")
-    push_templates(counted.crm(), ROOT / "templates")
+    push_templates(counted.crm(), SAMPLE_TEMPLATES)
     if cached:  # a worker that has run before: data sources resolved, templates read within the TTL
         warm = counted.crm()
         for kind in ("contacts", "sequences", "templates", *(("analytics",) if analytics else ())):

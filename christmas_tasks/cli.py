@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("template", help="the template name, e.g. '5-Day E2'")
     p.add_argument("--event", required=True, help="JSON file with the event body")
     p.add_argument("--kind", choices=EVENTS, help="the event kind (default: the template's sequence's)")
-    p.add_argument("--templates", help="the template folder (default: CHRISTMAS_TEMPLATES_DIR or templates/)")
+    p.add_argument("--templates", help="the template folder (default: CHRISTMAS_TEMPLATES_DIR, else the samples)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = add("handle", cmd_handle, "handle one webhook event on the configured backend; print the result and plan")
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("templates", cmd_templates, "check templates against the variable set, or push local templates to Notion")
     p.add_argument("action", choices=("check", "push"))
     p.add_argument("--source", choices=("local", "crm"), help="check the local folder or the configured CRM")
-    p.add_argument("--templates", help="the template folder (default: CHRISTMAS_TEMPLATES_DIR or templates/)")
+    p.add_argument("--templates", help="the template folder (default: CHRISTMAS_TEMPLATES_DIR, else the samples)")
 
     p = add("notion", cmd_notion, "check a live Notion workspace against the expected schema")
     p.add_argument("action", choices=("check",))

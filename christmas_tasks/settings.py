@@ -78,6 +78,9 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false")
 
 
+# The sample templates shipped inside the package (like catalogue.json): the local backend's default, so an
+# installed command works from any folder; CHRISTMAS_TEMPLATES_DIR names another folder.
+SAMPLE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 NOTION_API_URL = "https://api.notion.com"
 RESEND_API_URL = "https://api.resend.com"
 
@@ -175,7 +178,7 @@ class Settings:
             backend=backend,
             testing=_flag(values, "TESTING_MODE", False),
             local_dir=Path(values.get("CHRISTMAS_LOCAL_DIR", "").strip() or ".christmas"),
-            templates_dir=Path(values.get("CHRISTMAS_TEMPLATES_DIR", "").strip() or "templates"),
+            templates_dir=Path(values.get("CHRISTMAS_TEMPLATES_DIR", "").strip() or SAMPLE_TEMPLATES),
             catalogue_path=Path(catalogue) if catalogue else None,
             campaign=campaign,
             email_from=values["EMAIL_FROM"].strip(),

@@ -1,4 +1,5 @@
-"""The local template store: one `.html` file per template in a folder (`templates/` by default).
+"""The local template store: one `.html` file per template in a folder (by default the package's own samples,
+`christmas_tasks/templates/`).
 
 A file opens with an HTML comment holding its fields, so it still previews in a browser:
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from christmas_tasks.settings import SAMPLE_TEMPLATES
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "events"
 NOW = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
@@ -48,7 +50,7 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     env = {
         "CHRISTMAS_BACKEND": "local",
         "CHRISTMAS_LOCAL_DIR": str(tmp_path / "local"),
-        "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        "CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

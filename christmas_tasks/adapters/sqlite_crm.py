@@ -116,7 +116,9 @@ def _check_number(number: int) -> None:
 
 
 class SqliteCrm:
-    """The Crm port on a SQLite file. `templates_dir` seeds an empty template table on first use."""
+    """The Crm port on a SQLite file. With `templates_dir`, that folder is the template store: the table
+    mirrors it the first time an instance reads a template (each Kestra step is a new process, so an edited
+    file takes effect at the next step, as an edit in Notion does)."""
 
     def __init__(self, path: Path, templates_dir: Path | None = None, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
@@ -313,22 +315,26 @@ class SqliteCrm:
     # ------------------------------------------------------------------ templates
 
     def _ensure_templates(self) -> None:
-        """On first use, an empty template table is filled from `templates_dir` (when given)."""
+        """Once per instance, the table made equal to `templates_dir` (when given): files added, edited or
+        removed take effect. Nothing is written when they already match."""
         if self._templates_ready:
             return
         if self.templates_dir is not None:
-            with self._connect() as db:
-                (count,) = db.execute("SELECT COUNT(*) FROM templates").fetchone()
-            if count == 0:
-                templates = load_templates(self.templates_dir)
-                with self._write() as db:
-                    (count,) = db.execute("SELECT COUNT(*) FROM templates").fetchone()
-                    if count == 0:  # another process may have filled it meanwhile
+            wanted = {t.name: t for t in load_templates(self.templates_dir).values()}
+            if self._stored_templates() != wanted:
+                with self._write() as db:  # the same check again, inside the lock: another process may have synced
+                    rows = db.execute("SELECT * FROM templates").fetchall()
+                    if {row["name"]: _template(row) for row in rows} != wanted:
+                        db.execute("DELETE FROM templates")
                         db.executemany(
-                            "INSERT OR IGNORE INTO templates (name, subject, body_html, active) VALUES (?, ?, ?, ?)",
-                            [(t.name, t.subject, t.body_html, int(t.active)) for t in templates.values()],
+                            "INSERT INTO templates (name, subject, body_html, active) VALUES (?, ?, ?, ?)",
+                            [(t.name, t.subject, t.body_html, int(t.active)) for t in wanted.values()],
                         )
         self._templates_ready = True
+
+    def _stored_templates(self) -> dict[str, Template]:
+        with self._connect() as db:
+            return {row["name"]: _template(row) for row in db.execute("SELECT * FROM templates").fetchall()}
 
     def get_template(self, name: str) -> Template:
         """The named template; a missing or inactive one raises TemplateError (no fallback)."""

@@ -66,22 +66,33 @@ def test_the_file_is_in_wal_mode_and_times_are_stored_as_iso_utc(tmp_path: Path)
         assert db.execute("SELECT anchor_at FROM sequences").fetchone() == ("2025-12-01T10:00:00.000000+00:00",)
 
 
-def test_templates_are_seeded_from_the_folder_once(tmp_path: Path) -> None:
+def test_the_template_folder_is_the_store_and_every_edit_takes_effect(tmp_path: Path) -> None:
     folder = tmp_path / "templates"
     folder.mkdir()
     footer = "<p>{{sender_address}} <a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>"
-    for name, active in (("5-Day E2", True), ("5-Day E3", False)):
-        template = Template(name, f"{name} subject", f"<p>{name}</p>\n{footer}\n", active)
+
+    def write(name: str, subject: str, active: bool = True) -> None:
+        template = Template(name, subject, f"<p>{name}</p>\n{footer}\n", active)
         (folder / f"{name.replace(' ', '_')}.html").write_text(format_template_file(template), encoding="utf-8")
+
+    write("5-Day E2", "first subject")
+    write("5-Day E3", "inactive", active=False)
     crm = SqliteCrm(tmp_path / "crm.sqlite3", folder)
-    assert crm.get_template("5-Day E2").subject == "5-Day E2 subject"
+    assert crm.get_template("5-Day E2").subject == "first subject"
     with pytest.raises(TemplateError, match="'5-Day E3' is Inactive"):
         crm.get_template("5-Day E3")
-    assert crm.put_template(Template("5-Day E2", "Changed", "<p>x</p>")) == "updated"
-    (folder / "5-Day_E2.html").unlink()
-    again = SqliteCrm(tmp_path / "crm.sqlite3", folder)  # the table is not empty: the folder is not read again
-    assert again.get_template("5-Day E2").subject == "Changed"
-    assert [t.name for t in again.list_templates()] == ["5-Day E2", "5-Day E3"]
+
+    # each Kestra step is a new process, hence a new instance: it sees the folder as it is now
+    write("5-Day E2", "edited subject")
+    write("5-Day E3", "now active")
+    write("5-Day E4", "added")
+    again = SqliteCrm(tmp_path / "crm.sqlite3", folder)
+    assert again.get_template("5-Day E2").subject == "edited subject"
+    assert again.get_template("5-Day E3").subject == "now active"
+    assert [t.name for t in again.list_templates()] == ["5-Day E2", "5-Day E3", "5-Day E4"]
+    (folder / "5-Day_E4.html").unlink()
+    with pytest.raises(TemplateError, match="'5-Day E4' not found"):
+        SqliteCrm(tmp_path / "crm.sqlite3", folder).get_template("5-Day E4")
     with pytest.raises(InvalidInput, match="is not a folder"):
         SqliteCrm(tmp_path / "other.sqlite3", tmp_path / "missing").list_templates()
 

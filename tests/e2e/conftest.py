@@ -119,8 +119,9 @@ def website(e2e_config: E2eConfig) -> str:
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
     """Debian's Chromium (pytest-playwright's --browser-channel does not find it)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: run scripts/setup-browser (apt-get install chromium)")
+    if not Path(CHROMIUM).exists():  # a failure, not a skip: the browser tests must run where scripts/test runs
+        pytest.fail(f"{CHROMIUM} is missing: scripts/setup-browser installs it (apt-get install chromium); "
+                    "its error is above in scripts/test's output", pytrace=False)
     headless = browser_type_launch_args.get("headless", True)  # --headed sets it to False
     args = [arg for arg in CHROMIUM_ARGS if headless or arg != "--headless"]
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}

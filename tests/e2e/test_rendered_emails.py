@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 from christmas_tasks.events import parse_event
 from christmas_tasks.planning import load_catalogue
 from christmas_tasks.rendering import RenderedEmail, render
-from christmas_tasks.settings import Settings
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.template_files import load_templates
 from christmas_tasks.variables import SEQUENCE_EVENT, build_variables, stored_variables
 from tests.e2e.config import ROOT
@@ -32,7 +32,7 @@ from tests.e2e.pages import EmailView
 
 pytestmark = pytest.mark.e2e
 
-TEMPLATES = load_templates(ROOT / "templates")
+TEMPLATES = load_templates(SAMPLE_TEMPLATES)
 SEQUENCE_OF = {e.template: s.name for s in load_catalogue().sequences.values() for e in s.emails}
 SAMPLES = {"5day": "assessment.json", "noshow": "noshow.json", "postcall": "postcall.json",
            "onboarding": "onboarding.json"}
@@ -118,7 +118,7 @@ def test_the_preview_command_output_passes_the_same_checks(page: Page, sequence:
     template = next(name for name in sorted(TEMPLATES) if SEQUENCE_OF[name] == sequence)
     sample = ROOT / "examples" / "events" / SAMPLES[sequence]
     env = {"PATH": os.environ.get("PATH", ""), "CHRISTMAS_BACKEND": "local",
-           "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates")}
+           "CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES)}
     cli = [sys.executable, "-m", "christmas_tasks.cli"]
     result = subprocess.run([*cli, "preview", template, "--event", str(sample), "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)

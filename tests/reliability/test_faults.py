@@ -16,9 +16,9 @@ from christmas_tasks.app import build_funnel, push_templates
 from christmas_tasks.errors import ProviderError
 from christmas_tasks.planning import parse_timestamp
 from christmas_tasks.retry import RetryPolicy
-from christmas_tasks.settings import Secret, Settings
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Secret, Settings
 from christmas_tasks.usecases import Funnel
-from tests.conftest import EXAMPLES, NOW, ROOT
+from tests.conftest import EXAMPLES, NOW
 from tests.fakes.fake_notion import FakeNotion, crm_on_fake
 from tests.fakes.fake_resend import API_KEY, FakeResend, LosingTransport
 
@@ -33,7 +33,7 @@ class World:
         self.resend = FakeResend()
         self.sleeps: list[float] = []
         self.resend_transport: httpx.BaseTransport = httpx.WSGITransport(app=self.resend)
-        push_templates(self.crm(), ROOT / "templates")
+        push_templates(self.crm(), SAMPLE_TEMPLATES)
 
     def crm(self) -> NotionCrm:
         return crm_on_fake(self.notion, retry=POLICY, sleep=self.sleeps.append)

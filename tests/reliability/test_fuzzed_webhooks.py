@@ -15,8 +15,8 @@ from christmas_tasks.adapters.outbox import OutboxMailer
 from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 from christmas_tasks.app import build_funnel
 from christmas_tasks.errors import InvalidInput
-from christmas_tasks.settings import Settings
-from tests.conftest import EXAMPLES, NOW, ROOT
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
+from tests.conftest import EXAMPLES, NOW
 
 SAMPLES = {
     "signup": "signup.json",
@@ -67,7 +67,7 @@ def test_every_body_is_handled_or_rejected_by_field_and_nothing_half_written(
 ) -> None:
     kind, body = case
     folder = tmp_path / f"run-{abs(hash(json.dumps(body, sort_keys=True, default=str)))}"
-    crm = SqliteCrm(folder / "crm.sqlite3", ROOT / "templates")
+    crm = SqliteCrm(folder / "crm.sqlite3", SAMPLE_TEMPLATES)
     outbox = OutboxMailer(folder / "outbox")
     funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=crm, mailer=outbox)
     before = snapshot(folder / "crm.sqlite3")

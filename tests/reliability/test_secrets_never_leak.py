@@ -16,7 +16,7 @@ import pytest
 from christmas_tasks.adapters.resend_mailer import ResendMailer
 from christmas_tasks.app import build_funnel, push_templates
 from christmas_tasks.retry import RetryPolicy
-from christmas_tasks.settings import Secret, Settings
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Secret, Settings
 from tests.conftest import EXAMPLES, NOW, ROOT
 from tests.fakes.fake_notion import DATABASES, FakeNotion, crm_on_fake
 from tests.fakes.fake_resend import FakeResend
@@ -111,7 +111,7 @@ def test_provider_failures_log_and_raise_without_secrets(caplog: pytest.LogCaptu
     caplog.set_level(logging.DEBUG)
     notion, resend = FakeNotion(token=NOTION_TOKEN), FakeResend(api_key=RESEND_KEY)
     crm = crm_on_fake(notion, token=NOTION_TOKEN, retry=RetryPolicy(attempts=2))
-    push_templates(crm, ROOT / "templates")
+    push_templates(crm, SAMPLE_TEMPLATES)
     mailer = ResendMailer(
         Secret(RESEND_KEY),
         client=httpx.Client(transport=httpx.WSGITransport(app=resend)),

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from christmas_tasks.cli import main
-from tests.conftest import EXAMPLES, ROOT
+from christmas_tasks.settings import SAMPLE_TEMPLATES
+from tests.conftest import EXAMPLES
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -72,7 +73,7 @@ def test_templates_check_local(
     code, out, _ = run(capsys, "templates", "check")
     assert code == 0 and json.loads(out)["ok"] is True
     broken = tmp_path / "templates"
-    shutil.copytree(ROOT / "templates", broken)
+    shutil.copytree(SAMPLE_TEMPLATES, broken)
     path = broken / "five_day_e3.html"
     path.write_text(path.read_text().replace("{{unsubscribe_url}}", "{{unsubscribe_link}}"))
     (broken / "noshow_recovery_email_3.html").unlink()

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from christmas_tasks.demo import run_demo
-from christmas_tasks.settings import Settings
-from tests.conftest import EXAMPLES, NOW, ROOT
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
+from tests.conftest import EXAMPLES, NOW
 
 
 def test_demo_sends_each_planned_email_at_its_time(tmp_path: Path) -> None:
@@ -14,7 +14,7 @@ def test_demo_sends_each_planned_email_at_its_time(tmp_path: Path) -> None:
         {
             "TESTING_MODE": "true",
             "CHRISTMAS_LOCAL_DIR": str(tmp_path),
-            "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+            "CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES),
         }
     )
     clock = [NOW]

@@ -16,7 +16,8 @@ import pytest
 from christmas_tasks import kestra_step
 from christmas_tasks.cli import main
 from christmas_tasks.errors import ProviderError
-from tests.conftest import EXAMPLES, ROOT
+from christmas_tasks.settings import SAMPLE_TEMPLATES
+from tests.conftest import EXAMPLES
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "CHRISTMAS_BACKEND": "local",
         "TESTING_MODE": "true",
         "CHRISTMAS_LOCAL_DIR": str(tmp_path / "local"),
-        "CHRISTMAS_TEMPLATES_DIR": str(ROOT / "templates"),
+        "CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES),
         "NOTION_TOKEN": "",
         "DISCORD_WEBHOOK_URL": None,
     }

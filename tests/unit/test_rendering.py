@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from christmas_tasks.errors import InvalidInput, TemplateError
 from christmas_tasks.planning import load_catalogue
 from christmas_tasks.rendering import Template, html_to_text, render, template_problems
+from christmas_tasks.settings import SAMPLE_TEMPLATES
 from christmas_tasks.template_files import format_template_file, load_templates, parse_template_file
 from christmas_tasks.variables import Campaign, build_variables, variable_names
 
@@ -115,7 +116,7 @@ def test_unsubscribe_token_is_per_address() -> None:
 
 
 def test_every_sample_template_passes_the_check() -> None:
-    templates = load_templates(ROOT / "templates")
+    templates = load_templates(SAMPLE_TEMPLATES)
     catalogue = load_catalogue()
     assert sorted(templates) == sorted(catalogue.template_names())
     for sequence in catalogue.sequences.values():

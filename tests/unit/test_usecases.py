@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,9 +19,9 @@ from christmas_tasks.errors import InvalidInput, NotFound, TemplateError
 from christmas_tasks.planning import parse_timestamp
 from christmas_tasks.ports import SentMark, SequenceRecord
 from christmas_tasks.rendering import Template
-from christmas_tasks.settings import Settings
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases import Funnel
-from tests.conftest import EXAMPLES, NOW, ROOT
+from tests.conftest import EXAMPLES, NOW
 
 M = timedelta(minutes=1)
 
@@ -42,7 +44,7 @@ class Alerts:
 
 @pytest.fixture
 def crm(tmp_path: Path) -> SqliteCrm:
-    return SqliteCrm(tmp_path / "crm.sqlite3", ROOT / "templates")
+    return SqliteCrm(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES)
 
 
 @pytest.fixture
@@ -291,3 +293,20 @@ def test_a_retry_of_the_run_that_created_the_sequence_plans_its_unsent_emails(
     assert "alert" not in retry
     send_all(funnel, first["plan"])  # even if every email is scheduled again, each goes out once
     assert len(outbox.messages()) == 4
+
+
+def test_a_template_edited_between_two_sends_is_the_one_sent(tmp_path: Path, outbox: OutboxMailer) -> None:
+    folder = tmp_path / "templates"
+    shutil.copytree(SAMPLE_TEMPLATES, folder)
+    settings = Settings.from_env({"TESTING_MODE": "true"})
+
+    def step() -> Funnel:  # each Kestra step is a new process, with a new SqliteCrm
+        return build_funnel(settings, crm=SqliteCrm(tmp_path / "crm.sqlite3", folder), mailer=outbox)
+
+    plan = step().handle("assessment", body("assessment.json"), NOW)["plan"]
+    send_all(step(), plan[:1])
+    e3 = folder / "five_day_e3.html"
+    e3.write_text(re.sub(r"(?m)^subject: .*$", "subject: {{first_name}}, the edited subject", e3.read_text()))
+    send_all(step(), plan[1:2])
+    subjects = [m["subject"] for m in outbox.messages()]
+    assert subjects[1] == "Jane, the edited subject", subjects
