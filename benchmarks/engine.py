@@ -34,8 +34,6 @@ from typing import Any
 
 import httpx
 
-from christmas_tasks.settings import SAMPLE_TEMPLATES
-
 ROOT = Path(__file__).resolve().parents[1]
 FLOWS = ("ASSESSMENT", "SIGNUP", "BOOKING", "NOSHOW", "POSTCALL", "ONBOARDING", "UNSUBSCRIBE", "EMAIL_STATUS")
 SECRETS = (
@@ -82,7 +80,6 @@ def start_engine(base: Path, port: int) -> tuple[subprocess.Popen[str], float, d
         "ENV_CHRISTMAS_BACKEND": "local",
         "ENV_TESTING_MODE": "true",
         "ENV_CHRISTMAS_LOCAL_DIR": str(base / "christmas"),
-        "ENV_CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES),
         "ENV_CHRISTMAS_CATALOGUE": str(ROOT / "kestra/engine/src/test/resources/fast-catalogue.json"),
         "ENV_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
     }

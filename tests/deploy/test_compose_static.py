@@ -32,6 +32,7 @@ SCHEMA = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 SCHEMA_SHA256 = "1f91e091f16b2dd50ab8860e02bb391d22df553d91c145eacedb1b6eff9c3f0e"
 
 FILES = {"local": "compose.local.yml", "prod": "compose.prod.yml", "dokploy": "compose.dokploy.yml"}
+DB = "christmas-kestra-db"  # the database service: no generic name on Dokploy's shared network
 SERVER_FILES = ("prod", "dokploy")
 WEBHOOK_PREFIX = "/api/v1/main/executions/webhook/"
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
@@ -235,17 +236,17 @@ def test_parses_and_matches_the_compose_specification(kind: str, validator: json
 def test_the_schema_check_does_catch_a_broken_file(validator: jsonschema.protocols.Validator) -> None:
     broken = load("prod")
     broken["services"]["kestra"]["restart_policy"] = "always"  # not a Compose key
-    broken["services"]["postgres"]["healthcheck"]["test"] = {"cmd": "pg_isready"}
+    broken["services"][DB]["healthcheck"]["test"] = {"cmd": "pg_isready"}
     broken["volumes"]["kestra-data"] = ["not", "a", "volume"]
     errors = schema_errors(validator, broken)
     assert any("restart_policy" in error for error in errors)
-    assert any(error.startswith("services/postgres/healthcheck/test") for error in errors)
+    assert any(error.startswith(f"services/{DB}/healthcheck/test") for error in errors)
     assert any(error.startswith("volumes/kestra-data") for error in errors)
 
 
 @pytest.mark.parametrize("kind", FILES)
-def test_two_services_kestra_and_postgres(kind: str) -> None:
-    assert set(load(kind)["services"]) == {"kestra", "postgres"}
+def test_two_services_kestra_and_its_database(kind: str) -> None:
+    assert set(load(kind)["services"]) == {"kestra", DB}
 
 
 # --- images -----------------------------------------------------------------------------------------------
@@ -264,11 +265,11 @@ def test_every_image_is_pinned(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", FILES)
 def test_postgresql_is_pinned_to_a_major_and_minor_release(kind: str) -> None:
-    image = load(kind)["services"]["postgres"]["image"]
+    image = load(kind)["services"][DB]["image"]
     match = re.fullmatch(r"postgres:(\d+)\.(\d+)-alpine\d+\.\d+", image)
     assert match, f"{image}: pin a full release, such as postgres:16.13-alpine3.23"
     # One major everywhere: a PostgreSQL major upgrade needs a dump and restore, never a silent tag change.
-    majors = {load(other)["services"]["postgres"]["image"].split(":")[1].split(".")[0] for other in FILES}
+    majors = {load(other)["services"][DB]["image"].split(":")[1].split(".")[0] for other in FILES}
     assert majors == {match[1]}
 
 
@@ -354,8 +355,9 @@ def test_every_setting_the_flows_read_is_given(kind: str) -> None:
     dockerfile = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
     given = {name.removeprefix("ENV_").lower() for name in environment if name.startswith("ENV_")}
     given |= {name.removeprefix("ENV_").lower() for name in re.findall(r"\b(ENV_[A-Z_]+)=", dockerfile)}
-    # a sequence catalogue of its own, and the providers' API roots (a gateway or a test fake): optional
-    optional = {"christmas_catalogue", "notion_api_url", "resend_api_url"}
+    # optional: a sequence catalogue or template folder of its own (the package's are the default), and the
+    # providers' API roots (a gateway or a test fake)
+    optional = {"christmas_catalogue", "christmas_templates_dir", "notion_api_url", "resend_api_url"}
     optional |= {"christmas_local_dir"} if kind in SERVER_FILES else set()
     assert flow_envs() - optional <= given, f"missing: {sorted(flow_envs() - optional - given)}"
     assert "christmas_backend" in given
@@ -385,7 +387,7 @@ def test_kestra_configuration(kind: str) -> None:
     config = kestra_configuration(data)
     kestra = config["kestra"]
     assert kestra["repository"]["type"] == kestra["queue"]["type"] == "postgres"
-    assert config["datasources"]["postgres"]["url"] == "jdbc:postgresql://postgres:5432/kestra"
+    assert config["datasources"]["postgres"]["url"] == f"jdbc:postgresql://{DB}:5432/kestra"
     assert kestra["storage"] == {"type": "local", "local": {"base-path": "/app/storage"}}
     basic_auth = kestra["server"]["basic-auth"]
     assert basic_auth["open-urls"] == [WEBHOOK_PREFIX], "only the webhooks are open"
@@ -432,8 +434,8 @@ def test_every_service_has_a_health_check(kind: str) -> None:
     kestra_test = " ".join(services["kestra"]["healthcheck"]["test"])
     assert "http://127.0.0.1:8081/health" in kestra_test, "Kestra's /health on the management port"
     assert "/opt/christmas/venv/bin/python" in kestra_test, "the image's own Python (curl is not guaranteed)"
-    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
-    assert services["kestra"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert "pg_isready" in " ".join(services[DB]["healthcheck"]["test"])
+    assert services["kestra"]["depends_on"] == {DB: {"condition": "service_healthy"}}
 
 
 @pytest.mark.parametrize("kind", SERVER_FILES)
@@ -480,7 +482,7 @@ def test_no_docker_socket_no_root_no_privileges(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", SERVER_FILES)
 def test_postgresql_publishes_no_port(kind: str) -> None:
-    postgres = load(kind)["services"]["postgres"]
+    postgres = load(kind)["services"][DB]
     assert not postgres.get("ports"), "PostgreSQL is reachable from the stack's network only"
 
 
@@ -502,7 +504,7 @@ def test_dokploy_network_is_external_and_only_kestra_joins_it() -> None:
     data = load("dokploy")
     assert data["networks"]["dokploy-network"] == {"external": True}
     assert set(data["services"]["kestra"]["networks"]) == {"default", "dokploy-network"}
-    assert "dokploy-network" not in data["services"]["postgres"].get("networks", [])
+    assert "dokploy-network" not in data["services"][DB].get("networks", [])
     for service in data["services"].values():
         assert not service.get("ports"), "nothing is published: Traefik routes over dokploy-network"
         assert not service.get("container_name"), "Dokploy names containers itself"
@@ -518,9 +520,9 @@ def labels_of(service: Mapping[str, Any]) -> dict[str, str]:
 
 
 def route_problems(labels: Mapping[str, str], prefix: str = WEBHOOK_PREFIX) -> list[str]:
-    """What is wrong with a service's Traefik labels, for the rule: the public router serves only the
-    webhook prefix; every other router is limited to allowed source addresses; all HTTPS with the
-    Let's Encrypt resolver."""
+    """What is wrong with a service's Traefik labels, for the rule: plain HTTP only redirects to HTTPS; the
+    public router serves only the webhook prefix; every other router is limited to allowed source addresses;
+    all HTTPS with the Let's Encrypt resolver."""
     lowered = {key.lower(): value for key, value in labels.items()}
     problems = []
     if lowered.get("traefik.enable") != "true":
@@ -532,15 +534,23 @@ def route_problems(labels: Mapping[str, str], prefix: str = WEBHOOK_PREFIX) -> l
     if not routers:
         problems.append("no router")
     public = []
+    redirects = []
     for router in routers:
         get = lambda option, router=router: lowered.get(f"traefik.http.routers.{router}.{option}", "")  # noqa: E731
+        middlewares = [name.strip().split("@")[0] for name in get("middlewares").split(",") if name.strip()]
+        if get("entrypoints") == "web":
+            redirecting = [lowered.get(f"traefik.http.middlewares.{name}.redirectscheme.scheme") for name in middlewares]
+            if middlewares and all(scheme == "https" for scheme in redirecting):
+                redirects.append(router)
+            else:
+                problems.append(f"{router}: plain HTTP that does not redirect to HTTPS")
+            continue
         if get("entrypoints") != "websecure":
             problems.append(f"{router}: entrypoints is not websecure")
         if get("tls.certresolver") != "letsencrypt":
             problems.append(f"{router}: no letsencrypt certresolver")
         if get("service") not in services:
             problems.append(f"{router}: its service is not defined on this container")
-        middlewares = [name.strip().split("@")[0] for name in get("middlewares").split(",") if name.strip()]
         allowlisted = any(
             lowered.get(f"traefik.http.middlewares.{name}.ipallowlist.sourcerange") for name in middlewares
         )
@@ -552,17 +562,42 @@ def route_problems(labels: Mapping[str, str], prefix: str = WEBHOOK_PREFIX) -> l
                 problems.append(f"{router}: public, but its rule is not Host(...) && PathPrefix(`{prefix}`): {rule}")
     if len(public) != 1:
         problems.append(f"expected one public router (the webhooks), found {public}")
+    if not redirects:
+        problems.append("no router redirects plain HTTP to HTTPS")
     for service in services:
         if lowered.get(f"traefik.http.services.{service}.loadbalancer.server.port") != "8080":
             problems.append(f"{service}: not Kestra's port 8080")
     return problems
 
 
+@pytest.mark.parametrize("kind", FILES)
+def test_the_management_port_serves_health_only_without_details(kind: str) -> None:
+    endpoints = kestra_configuration(resolved(kind))["endpoints"]
+    assert endpoints["all"] == {"enabled": False, "sensitive": True}, "every endpoint off and sensitive by default"
+    assert endpoints["health"] == {"enabled": True, "sensitive": False, "details-visible": "NEVER"}
+    assert set(endpoints) == {"all", "health"}, "no other endpoint switched back on"
+
+
+@pytest.mark.parametrize("kind", FILES)
+def test_docker_waits_longer_than_kestras_own_termination_grace_period(kind: str) -> None:
+    kestra = load(kind)["services"]["kestra"]
+    grace = kestra_configuration(resolved(kind))["kestra"]["server"]["termination-grace-period"]
+    assert grace == "5m", "Kestra's default (ServerConfig), stated"
+    assert kestra["stop_grace_period"] == "6m", "a minute more, as Kestra's own compose file: tasks end, then stop"
+
+
+@pytest.mark.parametrize("kind", FILES)
+def test_the_database_has_a_name_no_other_stack_would_use(kind: str) -> None:
+    services = set(load(kind)["services"])
+    assert DB in services and "postgres" not in services, "`postgres` can resolve to another app's on a shared network"
+    assert f"//{DB}:5432/" in kestra_configuration(resolved(kind))["datasources"]["postgres"]["url"]
+
+
 def test_traefik_labels_route_only_the_webhook_prefix_publicly() -> None:
     data = resolved("dokploy")
     kestra = labels_of(data["services"]["kestra"])
     assert route_problems(kestra) == []
-    assert not labels_of(data["services"]["postgres"]), "PostgreSQL is not routed"
+    assert not labels_of(data["services"][DB]), "PostgreSQL is not routed"
     host = filled_example("dokploy")["KESTRA_HOST"]
     rules = {key: value for key, value in kestra.items() if key.endswith(".rule")}
     assert rules and all(f"Host(`{host}`)" in rule for rule in rules.values()), "every router is for KESTRA_HOST"
@@ -601,9 +636,14 @@ def test_the_route_check_catches_what_it_must() -> None:
     assert any("PathPrefix" in problem for problem in route_problems(widened))
     # Plain HTTP, or no certificate resolver.
     plain = {**good, "traefik.http.routers.christmas-kestra-webhooks.entrypoints": "web"}
-    assert any("websecure" in problem for problem in route_problems(plain))
+    assert any("christmas-kestra-webhooks: plain HTTP that does not redirect" in p for p in route_problems(plain))
     no_tls = without(lambda key: key.endswith("christmas-kestra-admin.tls.certresolver"))
     assert any("letsencrypt" in problem for problem in route_problems(no_tls))
+    # Plain HTTP served instead of redirected, or no redirect at all.
+    served = without(lambda key: key.endswith("christmas-kestra-http.middlewares"))
+    assert any("does not redirect" in problem for problem in route_problems(served))
+    no_redirect = without(lambda key: ".christmas-kestra-http." in key)
+    assert "no router redirects plain HTTP to HTTPS" in route_problems(no_redirect)
 
 
 def test_the_webhook_path_is_the_one_kestra_leaves_open() -> None:

@@ -187,14 +187,16 @@ def test_layers_are_ordered_for_the_cache() -> None:
             order["plugin"] = instruction.line
     assert order["plugin"] < order["pyproject.toml"] < order["christmas_tasks"] < order["flows"]
     assert order["README.md"] == order["pyproject.toml"], "pyproject.toml's readme is needed to build"
-    assert "templates" in order
+    assert "templates" not in order, "the templates are the package's own (christmas_tasks/templates)"
 
 
-def test_templates_and_flows_are_where_the_settings_and_the_command_say() -> None:
+def test_the_templates_come_with_the_package_and_the_flows_are_where_the_command_says() -> None:
     values = env()
     copies = {shlex.split(i.args)[0].rstrip("/"): shlex.split(i.args)[-1].rstrip("/")
               for i in final_stage() if i.keyword == "COPY" and not i.args.startswith("--")}
-    assert values["ENV_CHRISTMAS_TEMPLATES_DIR"] == copies["templates"]
+    assert "ENV_CHRISTMAS_TEMPLATES_DIR" not in values, "the package's own templates are the default"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "templates/*.html" in pyproject["tool"]["setuptools"]["package-data"]["christmas_tasks"]
     cmd = [i for i in final_stage() if i.keyword == "CMD"]
     assert cmd, "a default command"
     command = yaml.safe_load(cmd[-1].args)
@@ -253,6 +255,6 @@ def test_dockerignore_lets_in_only_what_the_image_copies() -> None:
         assert secret_place not in allowed
 
 
-@pytest.mark.parametrize("name", ["pyproject.toml", "README.md", "christmas_tasks", "templates", "flows"])
+@pytest.mark.parametrize("name", ["pyproject.toml", "README.md", "christmas_tasks", "flows"])
 def test_every_copied_source_exists(name: str) -> None:
     assert (ROOT / name).exists()

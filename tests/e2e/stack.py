@@ -31,7 +31,7 @@ from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Contact, Crm, SequenceRecord
-from christmas_tasks.settings import SAMPLE_TEMPLATES, NotionSettings, Secret
+from christmas_tasks.settings import NotionSettings, Secret
 from tests.e2e.config import EVENTS, NOTION_ENV, ROOT, E2eConfig, key_variable
 from tests.e2e.harness import NAMESPACE, Harness
 
@@ -309,7 +309,6 @@ def own_engine(base: Path) -> Iterator[Harness]:
         "ENV_CHRISTMAS_BACKEND": "local",
         "ENV_TESTING_MODE": "true",
         "ENV_CHRISTMAS_LOCAL_DIR": str(local_dir),
-        "ENV_CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES),
         "ENV_CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
         "ENV_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
     }

@@ -91,7 +91,6 @@ final class Funnel {
             "ENV_CHRISTMAS_BACKEND", "local",
             "ENV_TESTING_MODE", "true",
             "ENV_CHRISTMAS_LOCAL_DIR", localDir.toString(),
-            "ENV_CHRISTMAS_TEMPLATES_DIR", ROOT.resolve("templates").toString(),
             "ENV_CHRISTMAS_CATALOGUE", catalogue.toString(),
             "ENV_CHRISTMAS_CLI", CLI.toString());
         settings.forEach(System::setProperty);

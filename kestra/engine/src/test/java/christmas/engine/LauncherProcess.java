@@ -62,7 +62,6 @@ final class LauncherProcess implements AutoCloseable {
         env.put("ENV_CHRISTMAS_BACKEND", "local");
         env.put("ENV_TESTING_MODE", "true");
         env.put("ENV_CHRISTMAS_LOCAL_DIR", base.resolve("christmas").toString());
-        env.put("ENV_CHRISTMAS_TEMPLATES_DIR", Funnel.ROOT.resolve("templates").toString());
         env.put("ENV_CHRISTMAS_CLI", Funnel.CLI.toString());
         changes.forEach((name, value) -> {
             if (value == null) {
