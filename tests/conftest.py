@@ -26,6 +26,13 @@ def _guarded_connect(self: socket.socket, address: object) -> object:
     raise OSError(f"tests may not reach the network (tried {address!r})")
 
 
+def pytest_recording_configure(config: pytest.Config, vcr: object) -> None:
+    """The cassettes also match on the headers that matter (tests/fakes/vcr_headers.py)."""
+    from tests.fakes import vcr_headers
+
+    vcr_headers.register(vcr)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

@@ -539,7 +539,7 @@ def route_problems(labels: Mapping[str, str], prefix: str = WEBHOOK_PREFIX) -> l
         get = lambda option, router=router: lowered.get(f"traefik.http.routers.{router}.{option}", "")  # noqa: E731
         middlewares = [name.strip().split("@")[0] for name in get("middlewares").split(",") if name.strip()]
         if get("entrypoints") == "web":
-            redirecting = [lowered.get(f"traefik.http.middlewares.{name}.redirectscheme.scheme") for name in middlewares]
+            redirecting = [lowered.get(f"traefik.http.middlewares.{n}.redirectscheme.scheme") for n in middlewares]
             if middlewares and all(scheme == "https" for scheme in redirecting):
                 redirects.append(router)
             else:

@@ -51,6 +51,7 @@ from christmas_tasks.adapters.notion_crm import NotionCrm
 from christmas_tasks.cache import DiskCache
 from christmas_tasks.notion_schema import LABEL, NOTION_VERSION, RICH_TEXT_LIMIT, RICH_TEXT_SEGMENTS, SCHEMA
 from christmas_tasks.retry import RetryPolicy
+from tests.fakes import vcr_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTE_DIR = ROOT / "cassettes" / "notion"
@@ -675,7 +676,7 @@ def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
     config: dict[str, Any] = {
         "filter_headers": ["authorization"],
         "record_mode": pytestconfig.getoption("--record-mode") or "none",
-        "match_on": ["method", "uri", "body"],
+        "match_on": vcr_headers.NOTION_MATCH_ON,
         "decode_compressed_response": True,
     }
     if cassette_mode() == "live":

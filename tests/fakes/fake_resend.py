@@ -48,6 +48,7 @@ import pytest
 from christmas_tasks.adapters.resend_mailer import ResendMailer
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import Secret
+from tests.fakes import vcr_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTE_DIR = ROOT / "cassettes" / "resend"
@@ -328,11 +329,12 @@ def _unsuffix_key(request: Any) -> Any:
 
 
 def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
-    """Replay only unless --record-mode says otherwise; match on method, URI and body."""
+    """Replay only unless --record-mode says otherwise; match on method, URI, body and the headers that
+    matter (tests/fakes/vcr_headers.py)."""
     config: dict[str, Any] = {
         "filter_headers": ["authorization"],
         "record_mode": pytestconfig.getoption("--record-mode") or "none",
-        "match_on": ["method", "uri", "body"],
+        "match_on": vcr_headers.RESEND_MATCH_ON,
         "decode_compressed_response": True,
     }
     if cassette_mode() == "live":
