@@ -7,8 +7,9 @@
   never "the first result".
 - Long text (Event Data, Email Body HTML, ...) is written as 2,000-character rich-text segments and
   joined on read.
-- Errors: 429, 5xx, timeouts and dropped connections are retried by `christmas_tasks.retry` (honouring
-  Retry-After, with the injected `sleep`); any other 4xx fails at once with Notion's own message.
+- Errors: 429, 409 (`conflict_error`, which Notion documents as a transient data collision: "try again"),
+  5xx, timeouts and dropped connections are retried by `christmas_tasks.retry` (honouring Retry-After, with
+  the injected `sleep`); any other 4xx fails at once with Notion's own message.
   notion-client's own retries are switched off so that retries are not doubled.
 - A page create that failed with a 5xx or a timeout may still have happened (SPEC §6): before creating
   a sequence again, it is looked up by its sequence key.
@@ -352,7 +353,7 @@ def _translate(error: HTTPResponseError, what: str) -> NotionApiError:
         status,
         f"{what}: {error}",
         code=str(code) if code is not None else None,
-        retryable=status == 429 or status >= 500,
+        retryable=status in (409, 429) or status >= 500,
         retry_after=retry_after_seconds(error.headers.get("retry-after")),
     )
 

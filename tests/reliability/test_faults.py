@@ -111,6 +111,20 @@ def test_notion_429_and_500_on_the_ledger_write_are_retried(world: World) -> Non
     assert len(world.resend.emails) == 1
 
 
+def test_notion_409_conflicts_are_retried_like_a_429(world: World) -> None:
+    """Notion: 409 conflict_error, "Transaction could not be completed, potentially due to a data collision.
+    Make sure the parameters are up to date and try again." On a page create and on the ledger write."""
+    world.notion.inject(409, "conflict_error", "Transaction could not be completed, potentially due to a data "
+                        "collision. Make sure the parameters are up to date and try again.", method="POST",
+                        path="/v1/pages")
+    plan = world.handle("noshow.json", "noshow")
+    world.notion.inject(409, "conflict_error", "Transaction could not be completed.", method="PATCH", times=2)
+    assert world.send(plan[0])["status"] == "sent"
+    assert world.send(plan[0])["reason"] == "already sent"
+    assert len(world.resend.emails) == 1 and len(world.notion.pages_of("sequences")) == 1
+    assert len(world.sleeps) >= 3, "each conflict was waited out"
+
+
 def test_notion_down_after_the_send_loses_nothing_and_duplicates_nothing(world: World) -> None:
     """The ledger write fails past every retry (a crash between send and ledger): the task fails,
     Kestra retries it later, the idempotency key stops a second email, and the ledger is completed."""
