@@ -349,9 +349,21 @@ def _template(page: Page) -> Template:
 def _translate(error: HTTPResponseError, what: str) -> NotionApiError:
     status = error.status
     code = getattr(error.code, "value", error.code)
+    message = str(error)
+    if code == "notionhq_client_response_error":
+        # A code notion-client does not know (service_overload 529, missing_version, bad_gateway,
+        # database_connection_unavailable, ...): it says only "failed with status", and Notion's own code and
+        # message are in the body.
+        try:
+            body = json.loads(error.body or "")
+        except (TypeError, ValueError):
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+            message = body["message"]
+            code = str(body.get("code") or code)
     return NotionApiError(
         status,
-        f"{what}: {error}",
+        f"{what}: {message}",
         code=str(code) if code is not None else None,
         retryable=status in (409, 429) or status >= 500,
         retry_after=retry_after_seconds(error.headers.get("retry-after")),

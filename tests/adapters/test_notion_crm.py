@@ -30,6 +30,7 @@ from tests.fakes.fake_notion import (
     DATABASES,
     TOKEN,
     FakeNotion,
+    crm_on_fake,
     empty_databases,
     http_calls,
     interactions,
@@ -164,6 +165,30 @@ def test_a_400_fails_at_once_with_notions_message(sleeps: list[float], request: 
     )
     assert isinstance(error, NotionApiError) and error.code == "validation_error"
     assert http_calls(vcr) == 3  # resolve, look up, the refused create: no retry
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "retryable"),
+    [
+        (529, "service_overload", "Notion is experiencing high load. Please try again later.", True),
+        (400, "missing_version", "Notion-Version header failed validation: Notion-Version header should be "
+                                 "defined, instead was `undefined`.", False),
+        (503, "database_connection_unavailable", "Notion's database is unavailable or in an unqueryable state.",
+         True),
+        (502, "bad_gateway", "Notion encountered an issue while attempting to complete this request.", True),
+    ],
+)
+def test_codes_notion_client_does_not_know_keep_notions_own_message(
+    status: int, code: str, message: str, retryable: bool
+) -> None:
+    fake = FakeNotion()
+    fake.inject(status, code, message, method="GET", times=10)
+    crm = crm_on_fake(fake, retry=RetryPolicy(attempts=2), sleep=lambda _: None)
+    with pytest.raises(NotionApiError) as caught:
+        crm.data_source_id("contacts")
+    error = caught.value
+    assert error.status == status and error.code == code and error.retryable is retryable
+    assert message in str(error) and "failed with status" not in str(error)
 
 
 def test_timeouts_and_dropped_connections_are_retried() -> None:

@@ -19,7 +19,7 @@ REQUIRED = [
     "resend-a-429-is-retried-after-the-seconds-retry-after-asks",
     "resend-a-500-is-retried-with-backoff-then-succeeds",
     "resend-5xx-until-the-attempts-run-out-fails-clearly",
-    "resend-a-422-fails-at-once-with-resends-message",
+    "resend-a-400-validation-error-fails-at-once-with-resends-message",
     "resend-a-reused-key-with-another-payload-is-a-409-that-is-not-retried",
     "resend-the-same-key-twice-returns-the-same-id",
 ]

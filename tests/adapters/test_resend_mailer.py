@@ -165,13 +165,13 @@ def test_5xx_until_the_attempts_run_out_fails_clearly(
 
 
 @pytest.mark.vcr
-def test_a_422_fails_at_once_with_resends_message(
+def test_a_400_validation_error_fails_at_once_with_resends_message(
     fake: FakeResend, request: pytest.FixtureRequest, sleeps: list[float]
 ) -> None:
     mailer = resend_mailer(fake, request, sleep=sleeps.append)
     with pytest.raises(ProviderError) as caught:
-        mailer.send(message("resend-422", to="not-an-address"))
-    assert caught.value.status == 422 and caught.value.retryable is False
+        mailer.send(message("resend-400", to="not-an-address"))
+    assert caught.value.status == 400 and caught.value.retryable is False  # Resend documents validation_error 400
     assert "Invalid `to` field" in str(caught.value) and "validation_error" in str(caught.value)
     assert sleeps == [] and len(interactions(request.getfixturevalue("vcr"))) == 1
 
@@ -245,7 +245,7 @@ def test_the_api_key_never_appears_in_errors_or_logs(
     with pytest.raises(ProviderError) as caught:
         mailer.send(message("resend-wrong-key"))
     error = caught.value
-    assert error.status in (401, 403) and error.retryable is False  # the fake: 403 invalid_api_key
+    assert error.status == 401 and error.retryable is False  # Resend's sending endpoint: 401 "API key is invalid"
     texts = [str(error), repr(error), *map(str, error.args), *(r.getMessage() for r in caplog.records)]
     assert not any(WRONG_KEY in text for text in texts)
     assert resend.api_key != WRONG_KEY

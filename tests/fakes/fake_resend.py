@@ -8,9 +8,10 @@ API reference:
 
     POST /emails     200 {"id": "<uuid>"}, with the ratelimit-* headers
     errors           {"statusCode": <status>, "message": "...", "name": "<type>"}, e.g.
-                     401 missing_api_key, 403 invalid_api_key, 400 invalid_idempotency_key,
-                     422 missing_required_field / validation_error, 429 rate_limit_exceeded
-                     (+ retry-after), 500 application_error
+                     401 missing_api_key, 401 validation_error "API key is invalid" (what the sending
+                     endpoint answers for a wrong key), 400 validation_error, 400 invalid_idempotency_key,
+                     422 missing_required_field, 429 rate_limit_exceeded (+ retry-after), 500 application_error
+                     (Resend's API reference, "Errors")
 
 `Idempotency-Key` is honoured as Resend documents it: a repeat of a key with the same body gets the
 first answer again (same id, nothing new sent); with another body, 409 invalid_idempotent_request.
@@ -200,7 +201,7 @@ class FakeResend:
         if not authorization or not authorization.startswith("Bearer ") or authorization == "Bearer ":
             raise ResendFault(401, "missing_api_key", "Missing API key in the authorization header.")
         if authorization != f"Bearer {self.api_key}":
-            raise ResendFault(403, "invalid_api_key", "API key is invalid")
+            raise ResendFault(401, "validation_error", "API key is invalid")  # what the sending endpoint answers
 
     def _next_fault(self) -> Fault | None:
         if not self.faults:
@@ -228,7 +229,7 @@ class FakeResend:
         except ValueError:
             raise ResendFault(400, "validation_error", "Invalid JSON body.") from None
         if not isinstance(body, dict):
-            raise ResendFault(422, "validation_error", "The request body must be a JSON object.")
+            raise ResendFault(400, "validation_error", "The request body must be a JSON object.")
         key = headers.get("idempotency-key")
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         if key is not None:
@@ -257,27 +258,27 @@ class FakeResend:
             raise ResendFault(422, "missing_required_field", "Missing `html` or `text` field.")
         pattern = "The email address needs to follow the `email@example.com` or `Name <email@example.com>` format."
         if not isinstance(body["from"], str) or _address(body["from"]) is None:
-            raise ResendFault(422, "validation_error", f"Invalid `from` field. {pattern}")
+            raise ResendFault(400, "validation_error", f"Invalid `from` field. {pattern}")
         for name in ("to", "cc", "bcc", "reply_to"):
             value = body.get(name)
             if value is None:
                 continue
             values = value if isinstance(value, list) else [value]
             if not values or len(values) > 50:
-                raise ResendFault(422, "validation_error", f"`{name}` accepts 1 to 50 addresses.")
+                raise ResendFault(400, "validation_error", f"`{name}` accepts 1 to 50 addresses.")
             if any(not isinstance(v, str) or _address(v) is None for v in values):
-                raise ResendFault(422, "validation_error", f"Invalid `{name}` field. {pattern}")
+                raise ResendFault(400, "validation_error", f"Invalid `{name}` field. {pattern}")
         headers = body.get("headers")
         if headers is not None and (
             not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values())
         ):
-            raise ResendFault(422, "validation_error", "`headers` must be an object of strings.")
+            raise ResendFault(400, "validation_error", "`headers` must be an object of strings.")
         for tag in body.get("tags") or []:
             if not isinstance(tag, dict) or not _TAG.match(str(tag.get("name", ""))) or not _TAG.match(
                 str(tag.get("value", "_"))
             ):
                 raise ResendFault(
-                    422, "validation_error",
+                    400, "validation_error",
                     "Tags should only contain ASCII letters, numbers, underscores, or dashes.",
                 )
 
