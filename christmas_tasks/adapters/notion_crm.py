@@ -3,8 +3,9 @@
 - Each database id is resolved to its data source once (databases.retrieve -> data_sources[0].id),
   lazily, and cached on the instance; queries and page creation then use the data source.
 - Lookups always filter: a sequence by Email, Campaign, Sequence Type and Sequence Key; a contact by
-  email; a template by Template Name. More than one match is an error naming what was looked up,
-  never "the first result".
+  email; a template by Template Name. More than one sequence or template is an error naming what was
+  looked up, never "the first result"; several contacts for one address (Notion has no unique
+  constraint) are merged into the oldest and the others moved to the trash (`christmas_tasks.duplicates`).
 - Long text (Event Data, Email Body HTML, ...) is written as 2,000-character rich-text segments and
   joined on read.
 - Errors: 429, 409 (`conflict_error`, which Notion documents as a transient data collision: "try again"),
@@ -32,6 +33,7 @@ from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from christmas_tasks.cache import DiskCache
+from christmas_tasks.duplicates import merge_contacts
 from christmas_tasks.errors import (
     ChristmasError,
     ConfigError,
@@ -267,6 +269,11 @@ def _sequence_filter(email: str, campaign: str, sequence: str, key: str | None =
 
 
 # ---------------------------------------------------------------------- pages -> records
+
+
+def _pages(result: Mapping[str, Any]) -> list[Page]:
+    """The pages of a query's answer."""
+    return [p for p in result.get("results", []) if isinstance(p, dict) and p.get("object") == "page"]
 
 
 def _contact(page: Page) -> Contact:
@@ -566,7 +573,7 @@ class NotionCrm:
                 return self._retrying(what, self._pager(source, what, flt, after))
 
             result = self._on_source(kind, page)
-            pages.extend(p for p in result.get("results", []) if isinstance(p, dict) and p.get("object") == "page")
+            pages.extend(_pages(result))
             cursor = result.get("next_cursor")
             if not result.get("has_more") or not cursor:
                 return pages
@@ -584,7 +591,7 @@ class NotionCrm:
         result = self._on_source(
             kind, lambda source: self._retrying(what, lambda: query(source)) if retry else query(source)
         )
-        pages = [p for p in result.get("results", []) if isinstance(p, dict) and p.get("object") == "page"]
+        pages = _pages(result)
         if len(pages) > 1:
             many = "more than 2" if result.get("has_more") else str(len(pages))
             raise AmbiguousRecord(f"{many} pages in the Notion {LABEL[kind]} match {name}; remove the duplicates")
@@ -612,9 +619,52 @@ class NotionCrm:
     # ------------------------------------------------------------------ contacts
 
     def _find_contact(self, email: str) -> Page | None:
-        return self._lookup(
-            "contacts", f"look up the contact {email}", _filter((Contacts.EMAIL, "email", email)), f"email {email!r}"
+        """The contact's page: 1 query (page size 2). Several pages for the address (Notion cannot refuse a
+        second create) are made one: see `_merge_duplicates`."""
+        what = f"look up the contact {email}"
+        flt = _filter((Contacts.EMAIL, "email", email))
+        result = self._on_source(
+            "contacts", lambda source: self._retrying(what, lambda: self._query_once(source, what, flt, 2, None))
         )
+        pages = _pages(result)
+        if len(pages) <= 1:
+            return pages[0] if pages else None
+        if result.get("has_more"):
+            pages = self._query_all("contacts", what, flt)
+        return self._merge_duplicates(email, pages)
+
+    def _merge_duplicates(self, email: str, pages: list[Page]) -> Page:
+        """Keep the oldest page (created first, then the smallest id: the same for every writer), write onto it
+        what the others know better (`merge_contacts`), and move the others to Notion's trash (restorable
+        there): at most 1 pages.update for the kept page, then 1 per duplicate."""
+        ordered = sorted(pages, key=lambda page: (str(page.get("created_time") or ""), str(page.get("id"))))
+        contacts = [_contact(page) for page in ordered]
+        merged = merge_contacts(contacts)
+        kept = ordered[0]
+        changes = {
+            prop: getattr(merged, attr)
+            for attr, prop in _CONTACT_FIELDS
+            if getattr(merged, attr) != getattr(contacts[0], attr)
+        }
+        if changes:
+            kept = self._update("contacts", f"merge the duplicate contacts of {email}", str(kept["id"]), changes)
+        trashed = []
+        for page in ordered[1:]:
+            page_id = str(page["id"])
+            self._call(
+                f"move the duplicate contact page {page_id} of {email} to the trash",
+                lambda page_id=page_id: self.client.pages.update(page_id, in_trash=True),  # type: ignore[misc]
+            )
+            trashed.append(page_id)
+        log.warning(
+            "%d Notion contact pages had the address %s: kept %s (the oldest) with what the others knew, and moved "
+            "%s to Notion's trash",
+            len(ordered),
+            email,
+            kept["id"],
+            ", ".join(trashed),
+        )
+        return kept
 
     def get_contact(self, email: str) -> Contact | None:
         """1 query (email equals)."""

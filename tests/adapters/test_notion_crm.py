@@ -290,15 +290,38 @@ def test_several_matching_pages_are_an_error_never_the_first(crm: NotionCrm, fak
             Sequences.FIRST_NAME: first_name, Sequences.EMAIL: JANE, Sequences.CAMPAIGN: CAMPAIGN,
             Sequences.SEQUENCE_TYPE: "5day", Sequences.SEQUENCE_KEY: KEY, Sequences.ANCHOR_AT: T0,
         })
-        fake.seed("contacts", {"email": JANE, "first_name": first_name})
         fake.seed("templates", {"Template Name": "5-Day E2", "Subject Line": "Hi", "Status": "Active"})
     with pytest.raises(AmbiguousRecord, match=r"2 pages in the Notion email sequence database match Sequence Key "
                                               r"'christmas-2025\|5day\|jane@example.com\|assessment'"):
         crm.find_sequence(JANE, CAMPAIGN, "5day", KEY)
-    with pytest.raises(AmbiguousRecord, match=r"email 'jane@example\.com'"):
-        crm.get_contact(JANE)
     with pytest.raises(TemplateError, match=r"'5-Day E2'.*2 pages"):
         crm.get_template("5-Day E2")
+
+
+@live_only_fake
+@pytest.mark.vcr
+def test_duplicate_contacts_are_merged_into_the_oldest_and_the_others_trashed(
+    crm: NotionCrm, fake: FakeNotion, caplog: pytest.LogCaptureFixture, vcr: Any
+) -> None:
+    # Three pages for one address, as two writers racing (or a person copying a page) leave them.
+    oldest = fake.seed("contacts", {"email": JANE, "first_name": "Jane", "Christmas Campaign Status": "Signed Up"})
+    fake.seed("contacts", {"email": JANE, "Christmas Campaign Status": "Nurture Sequence", "Segment": "CRITICAL",
+                           "Email Status": "unsubscribed"})
+    fake.seed("contacts", {"email": JANE, "Business Name": "Jane's Salon", "Email Status": "ok"})
+    crm.data_source_id("contacts")
+    before = http_calls(vcr)
+    with caplog.at_level("WARNING", logger="christmas_tasks.adapters.notion_crm"):
+        contact = crm.get_contact(JANE)
+    assert contact is not None and contact.ref == oldest
+    assert (contact.first_name, contact.business_name, contact.segment) == ("Jane", "Jane's Salon", "CRITICAL")
+    assert contact.email_status == "unsubscribed"  # a suppression is never lost
+    assert contact.campaign_status == "Nurture Sequence"  # never back to "Signed Up"
+    assert http_calls(vcr) - before == 5  # query (2 of more), query all, update the kept page, trash 2
+    trashed = [r.uri.rsplit("/", 1)[1] for r, _ in interactions(vcr) if json.loads(r.body or "{}") == {"in_trash": True}]
+    assert len(trashed) == 2 and oldest not in trashed
+    assert "3 Notion contact pages had the address jane@example.com: kept " + oldest in caplog.text
+    assert crm.get_contact(JANE) == contact  # one page now: 1 query
+    assert http_calls(vcr) - before == 6
 
 
 @live_only_fake

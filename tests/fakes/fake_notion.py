@@ -17,6 +17,11 @@ the data source's schema (a typo in the adapter is a 400 as on Notion, "X is not
 exists."), enforces the 2,000-character rich-text segment limit, and can inject faults (429 with
 Retry-After, 5xx, or a 5xx returned after the write happened).
 
+Like Notion, it has no uniqueness constraint and no transaction: it is thread-safe (one request at a time
+inside), and `rendezvous` holds the answers to overlapping look-ups until all have been answered, so two
+clients (threads in one process, or processes reaching it over HTTP) can both look an address up, both find
+nothing and both create it, as two writers on Notion can.
+
 Modes, chosen by NOTION_CASSETTES:
     (unset)  replay the cassettes; nothing reaches a network or the fake (CI)
     fake     record against this fake (with --record-mode=rewrite)
@@ -36,6 +41,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -118,6 +124,35 @@ class Fault:
         return self.path is None or re.search(self.path, path) is not None
 
 
+class Rendezvous:
+    """Matching requests wait, after their answer is computed, until `parties` of them have been answered."""
+
+    def __init__(self, method: str, path: str, parties: int, wait: float) -> None:
+        self.method, self.path, self.parties, self.wait = method, path, parties, wait
+        self.arrived = 0
+        self.missed = False  # a party gave up waiting: the requests did not overlap
+        self._arrival = threading.Condition()
+
+    @property
+    def met(self) -> bool:
+        """Every party was answered while the others waited: the requests really overlapped."""
+        return self.arrived >= self.parties and not self.missed
+
+    def takes(self, method: str, path: str) -> bool:
+        """Whether this request is one of the parties (called under the fake's lock)."""
+        if self.arrived >= self.parties or method != self.method or re.search(self.path, path) is None:
+            return False
+        with self._arrival:
+            self.arrived += 1
+            self._arrival.notify_all()
+        return True
+
+    def meet(self) -> None:
+        with self._arrival:
+            if not self._arrival.wait_for(lambda: self.arrived >= self.parties, timeout=self.wait):
+                self.missed = True
+
+
 def _invalid(detail: str) -> NotionFault:
     return NotionFault(400, "validation_error", f"body failed validation: {detail}")
 
@@ -166,6 +201,8 @@ class FakeNotion:
     ) -> None:
         self.token = token
         self.faults: list[Fault] = []
+        self.meetings: list[Rendezvous] = []
+        self._lock = threading.RLock()
         self.requests: list[tuple[str, str]] = []
         self.pages: dict[str, dict[str, Any]] = {}
         self._order: list[str] = []
@@ -227,6 +264,14 @@ class FakeNotion:
     def pages_of(self, kind: str) -> list[dict[str, Any]]:
         return [p for pid in self._order if (p := self.pages[pid])["_kind"] == kind]
 
+    def rendezvous(self, method: str, path: str, *, parties: int = 2, wait: float = 5.0) -> Rendezvous:
+        """Hold the answers to the next `parties` matching requests until all of them have been answered (or
+        `wait` seconds pass): writers that look something up at the same moment all see the state before any
+        of them writes, as on Notion, which serialises nothing (two look-ups, then two creates)."""
+        meeting = Rendezvous(method, path, parties, wait)
+        self.meetings.append(meeting)
+        return meeting
+
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -234,8 +279,12 @@ class FakeNotion:
         path = environ.get("PATH_INFO", "")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
-        self.requests.append((method, path))
-        status, payload, headers = self.handle(method, path, environ, raw)
+        with self._lock:  # one request at a time inside, whatever the number of clients or server threads
+            self.requests.append((method, path))
+            status, payload, headers = self.handle(method, path, environ, raw)
+            meeting = next((m for m in self.meetings if m.takes(method, path)), None)
+        if meeting is not None:
+            meeting.meet()
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         content_type = "text/html" if isinstance(payload, bytes) else "application/json; charset=utf-8"
         reason = {
@@ -454,7 +503,7 @@ class FakeNotion:
 
     def _update_page(self, body: dict[str, Any], page_id: str) -> dict[str, Any]:
         page = self._page(page_id)
-        if page["in_trash"]:
+        if page["in_trash"] and body.get("properties"):
             raise NotionFault(
                 400,
                 "validation_error",

@@ -3,60 +3,11 @@ against the in-process fakes of Notion and Resend): no email is lost, none is se
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
-from typing import Any
-
-import httpx
 import pytest
 
-from christmas_tasks.adapters.notion_crm import NotionCrm
-from christmas_tasks.adapters.resend_mailer import ResendMailer
-from christmas_tasks.app import build_funnel, push_templates
 from christmas_tasks.errors import ProviderError
-from christmas_tasks.planning import parse_timestamp
-from christmas_tasks.retry import RetryPolicy
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Secret, Settings
-from christmas_tasks.usecases import Funnel
-from tests.conftest import EXAMPLES, NOW
-from tests.fakes.fake_notion import FakeNotion, crm_on_fake
-from tests.fakes.fake_resend import API_KEY, FakeResend, LosingTransport
-
-POLICY = RetryPolicy(attempts=4, base_delay=0.5, max_delay=30, budget=90)
-
-
-class World:
-    """Fake Notion and fake Resend, and a way to build the funnel a fresh Kestra task would build."""
-
-    def __init__(self) -> None:
-        self.notion = FakeNotion()
-        self.resend = FakeResend()
-        self.sleeps: list[float] = []
-        self.resend_transport: httpx.BaseTransport = httpx.WSGITransport(app=self.resend)
-        push_templates(self.crm(), SAMPLE_TEMPLATES)
-
-    def crm(self) -> NotionCrm:
-        return crm_on_fake(self.notion, retry=POLICY, sleep=self.sleeps.append)
-
-    def funnel(self) -> Funnel:
-        mailer = ResendMailer(
-            Secret(API_KEY),
-            client=httpx.Client(transport=self.resend_transport),
-            policy=POLICY,
-            sleep=self.sleeps.append,
-        )
-        return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=self.crm(), mailer=mailer)
-
-    def handle(self, name: str, kind: str) -> list[dict[str, Any]]:
-        body = json.loads((EXAMPLES / name).read_text())
-        return list(self.funnel().handle(kind, body, NOW)["plan"])
-
-    def send(self, item: dict[str, Any]) -> dict[str, Any]:
-        at = parse_timestamp(item["send_at"])
-        return self.funnel().send(item["sequence_key"], item["email_number"], at + timedelta(seconds=5), at)
-
-    def delivered(self) -> list[str]:
-        return sorted(body["subject"] for body in self.resend.emails.values())
+from tests.fakes.fake_resend import LosingTransport
+from tests.reliability.world import World
 
 
 @pytest.fixture
