@@ -15,16 +15,11 @@ Notion calls served and refused, and the burst's time against the time Notion's 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import math
-import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +29,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 
@@ -44,8 +38,10 @@ sys.path.insert(0, str(ROOT))
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
 from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
 from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
+from tests.engine.process import engine, live_settings  # noqa: E402
 from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion, crm_on_fake  # noqa: E402
 from tests.fakes.fake_resend import API_KEY, FakeResend  # noqa: E402
+from tests.fakes.served import served  # noqa: E402
 
 TERMINAL = {"SUCCESS", "FAILED", "KILLED", "WARNING", "CANCELLED"}
 NOTION_RATE, RESEND_RATE = 3.0, 2.0
@@ -75,22 +71,6 @@ class RateLimited:
             self.tokens -= 1
             self.served += 1
         return self.app(environ, start_response)
-
-
-class Quiet(WSGIRequestHandler):
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
-def serve(app: Callable[..., Iterable[bytes]]) -> int:
-    """One request at a time, as the fakes expect; the port."""
-    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return int(server.server_address[1])
-
-
-def b64(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
 
 
 def seed(fake: FakeNotion, count: int, work: Path) -> list[str]:
@@ -145,11 +125,6 @@ def main() -> int:
     resend_limit = RateLimited(
         resend, RESEND_RATE, {"statusCode": 429, "name": "rate_limit_exceeded", "message": "Too many requests."}
     )
-    notion_port, resend_port = serve(notion_limit), serve(resend_limit)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-
     flows = flows_with_limit(work, args.limit)
     limit = re.search(r"(?m)^concurrency:\n  limit: (\d+)$", (flows / "send-email.yml").read_text())
     secret_values = {
@@ -157,70 +132,19 @@ def main() -> int:
         "NOTION_CONTACTS_DB_ID": DATABASES["contacts"],
         "NOTION_EMAIL_SEQUENCE_DB_ID": DATABASES["sequences"],
         "NOTION_EMAIL_TEMPLATES_DB_ID": DATABASES["templates"],
-        "NOTION_EMAIL_ANALYTICS_DB_ID": "",
         "RESEND_API_KEY": API_KEY,
         "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(16),
-        "DISCORD_WEBHOOK_URL": "",
-        **{
-            f"WEBHOOK_KEY_{flow}": secrets.token_urlsafe(32)
-            for flow in (
-                "ASSESSMENT",
-                "SIGNUP",
-                "BOOKING",
-                "NOSHOW",
-                "POSTCALL",
-                "ONBOARDING",
-                "UNSUBSCRIBE",
-                "EMAIL_STATUS",
-            )
-        },
     }
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", str(work)),
-        **{f"SECRET_{name}": b64(value) for name, value in secret_values.items()},
-        "ENV_CHRISTMAS_BACKEND": "live",
-        "ENV_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
-        "ENV_NOTION_API_URL": f"http://127.0.0.1:{notion_port}",
-        "ENV_RESEND_API_URL": f"http://127.0.0.1:{resend_port}",
-        "ENV_EMAIL_FROM": "Example Consulting <hello@example.com>",
-        "ENV_SENDER_ADDRESS": "1 Example St, Toronto",
-        "ENV_UNSUBSCRIBE_URL": "https://example.com/unsubscribe",
-        "ENV_CALENDLY_LINK": "https://calendly.com/example",
-        "ENV_CAMPAIGN_DEADLINE": "2025-12-20",
-    }
-    subprocess.run([str(ROOT / "scripts/engine"), "build"], check=True)
-    engine = subprocess.Popen(
-        [
-            str(ROOT / "scripts/engine"),
-            "run",
-            "--flows",
-            str(flows),
-            "--home",
-            str(work / "kestra"),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert engine.stdout is not None
-    for line in engine.stdout:
-        if line.startswith("execution API:"):
-            break
-    threading.Thread(target=lambda: [None for _ in engine.stdout], daemon=True).start()  # keep the pipe drained
-
-    api = f"http://127.0.0.1:{port}/api/v1/main"
-    try:
-        with httpx.Client(timeout=60) as http:
+    with served(notion_limit) as notion_url, served(resend_limit) as resend_url:
+        settings = {**live_settings(notion_url, resend_url, secret_values), "ENV_CAMPAIGN_DEADLINE": "2025-12-20"}
+        (work / "engine").mkdir()
+        with engine(work / "engine", settings, flows=flows) as kestra, httpx.Client(timeout=60) as http:
             due = (datetime.now(UTC) + timedelta(seconds=20)).replace(microsecond=0)
             calls_before, refused_before = notion_limit.served, notion_limit.refused
             ids = []
             for key in keys:
                 answer = http.post(
-                    f"{api}/executions/christmas/send-email",
+                    f"{kestra.api}/executions/christmas/send-email",
                     params={"scheduleDate": due.isoformat()},
                     files={
                         "sequence_key": (None, key),
@@ -243,12 +167,9 @@ def main() -> int:
                 time.sleep(2)
                 for execution_id in ids:
                     if execution_id not in ended:
-                        execution = http.get(f"{api}/executions/{execution_id}").json()
+                        execution = http.get(f"{kestra.api}/executions/{execution_id}").json()
                         if execution["state"]["current"] in TERMINAL:
                             ended[execution_id] = execution
-    finally:
-        engine.send_signal(signal.SIGTERM)
-        engine.wait(timeout=60)
 
     states = Counter(e["state"]["current"] for e in ended.values())
     last = max(datetime.fromisoformat(e["state"]["endDate"].replace("Z", "+00:00")) for e in ended.values())

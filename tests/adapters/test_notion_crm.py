@@ -317,7 +317,8 @@ def test_duplicate_contacts_are_merged_into_the_oldest_and_the_others_trashed(
     assert contact.email_status == "unsubscribed"  # a suppression is never lost
     assert contact.campaign_status == "Nurture Sequence"  # never back to "Signed Up"
     assert http_calls(vcr) - before == 5  # query (2 of more), query all, update the kept page, trash 2
-    trashed = [r.uri.rsplit("/", 1)[1] for r, _ in interactions(vcr) if json.loads(r.body or "{}") == {"in_trash": True}]
+    trash = {"in_trash": True}
+    trashed = [r.uri.rsplit("/", 1)[1] for r, _ in interactions(vcr) if json.loads(r.body or "{}") == trash]
     assert len(trashed) == 2 and oldest not in trashed
     assert "3 Notion contact pages had the address jane@example.com: kept " + oldest in caplog.text
     assert crm.get_contact(JANE) == contact  # one page now: 1 query

@@ -4,19 +4,14 @@ funnel keeps (the SQLite ledger and the outbox of the local backends, or Notion)
 `Stack` uses `Harness` for everything Kestra-side (posting webhooks, waiting for executions, listing a
 sequence's send-email executions, reading the outbox) and reads the records through the package's own Crm
 port (SqliteCrm locally, NotionCrm live), so every target is checked with one vocabulary. `own_engine`
-starts Kestra's engine with scripts/engine (the launcher of scripts/run: the local webhook endpoint and
+starts Kestra's engine with tests/engine/process.py (the launcher of scripts/run: the local webhook endpoint and
 execution API at Kestra's URL scheme) on a port of its own; `LiveCleanup` undoes what a live run created.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,17 +27,13 @@ from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Contact, Crm, SequenceRecord
 from christmas_tasks.settings import NotionSettings, Secret
-from tests.e2e.config import EVENTS, NOTION_ENV, ROOT, E2eConfig, key_variable
+from tests.e2e.config import NOTION_ENV, ROOT, E2eConfig, key_variable
 from tests.e2e.harness import NAMESPACE, Harness
+from tests.engine.process import FLOW_SECRETS, EngineDidNotStart, engine, secret_variables
 
 T = TypeVar("T")
-ENGINE = ROOT / "scripts" / "engine"
-FLOWS = ROOT / "flows"
 FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
 SEQUENCE_TYPES = ("5day", "noshow", "postcall", "onboarding")
-# Every secret the flows read: present on the suite's engine, empty where the local backends need none.
-FLOW_SECRETS = ("NOTION_TOKEN", "NOTION_CONTACTS_DB_ID", "NOTION_EMAIL_SEQUENCE_DB_ID", "NOTION_EMAIL_TEMPLATES_DB_ID",
-                "NOTION_EMAIL_ANALYTICS_DB_ID", "RESEND_API_KEY", "UNSUBSCRIBE_SECRET", "DISCORD_WEBHOOK_URL")
 
 
 class E2eKestraClient(KestraClient):
@@ -280,65 +271,29 @@ def external_stack(config: E2eConfig) -> Iterator[Stack]:
         client.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _b64(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
-
-
 @contextmanager
 def own_engine(base: Path) -> Iterator[Harness]:
-    """Kestra's engine for this suite (scripts/engine run: flows/ loaded, the local backends in `base`, testing
+    """Kestra's engine for this suite (tests/engine/process.py: flows/ loaded, the local backends in `base`, testing
     mode, the fast catalogue, generated webhook keys), stopped at the end. It must start: where Java 21+ or
     Maven is missing, the suite fails saying so (scripts/engine's message), as the engine suite does."""
     local_dir = base / "christmas"
-    keys = {flow: secrets.token_urlsafe(32) for flow in EVENTS}
-    port = _free_port()
-    urls = base / "webhook-urls"
-    env = {
-        # a clean environment: nothing of the developer's settings or secrets reaches the engine
-        **{name: os.environ[name] for name in ("PATH", "HOME", "LANG", "JAVA_HOME", "CHRISTMAS_JAVA_HOME",
-                                               "MAVEN_REPOSITORY", "TMPDIR") if os.environ.get(name)},
-        **{f"SECRET_{name}": "" for name in FLOW_SECRETS},
-        **{"SECRET_" + key_variable(flow).removeprefix("E2E_"): _b64(key) for flow, key in keys.items()},
-        "SECRET_UNSUBSCRIBE_SECRET": _b64(secrets.token_urlsafe(32)),
+    settings = {
+        # nothing of the developer's settings or secrets reaches the engine (process.engine starts it clean)
+        **secret_variables({**dict.fromkeys(FLOW_SECRETS, ""), "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(32)}),
         "ENV_CHRISTMAS_BACKEND": "local",
         "ENV_TESTING_MODE": "true",
         "ENV_CHRISTMAS_LOCAL_DIR": str(local_dir),
         "ENV_CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
-        "ENV_CHRISTMAS_CLI": str(Path(sys.prefix) / "bin" / "christmas-tasks"),
     }
-    log_path = base / "engine.log"
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [str(ENGINE), "run", "--flows", str(FLOWS), "--home", str(base / "kestra"), "--port", str(port),
-             "--urls-file", str(urls)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + 600  # the first run builds the module and fills ~/.m2
-        while not urls.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = "\n".join(log_path.read_text(encoding="utf-8").splitlines()[-15:])
-                pytest.fail(f"Kestra's engine did not start (scripts/engine run, exit {process.poll()}):\n{tail}",
-                            pytrace=False)
-            time.sleep(0.25)
-        client = E2eKestraClient(f"http://127.0.0.1:{port}", "e2e@example.com", "the-local-engine-has-no-auth")
-        try:
-            yield Harness(client, keys, local_dir)
-        finally:
-            client.close()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with engine(base, settings) as kestra:
+            client = E2eKestraClient(kestra.url, "e2e@example.com", "the-local-engine-has-no-auth")
+            try:
+                yield Harness(client, kestra.keys, local_dir)
+            finally:
+                client.close()
+    except EngineDidNotStart as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def own_stack(config: E2eConfig, base: Path) -> Iterator[Stack]:

@@ -16,7 +16,8 @@ import pytest
 
 from christmas_tasks.kestra_api import KestraError, state_of
 from tests.e2e.harness import NAMESPACE, handle_outputs, sample, step_result
-from tests.e2e.stack import FLOWS, Stack, wait_until
+from tests.e2e.stack import Stack, wait_until
+from tests.engine.process import FLOWS
 
 pytestmark = pytest.mark.e2e
 

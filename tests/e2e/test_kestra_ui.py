@@ -12,7 +12,8 @@ from playwright.sync_api import Page, expect
 from christmas_tasks.kestra_api import state_of
 from tests.e2e.harness import NAMESPACE, sample
 from tests.e2e.pages import KestraUi
-from tests.e2e.stack import FLOWS, Stack
+from tests.e2e.stack import Stack
+from tests.engine.process import FLOWS
 
 pytestmark = pytest.mark.e2e
 

@@ -37,6 +37,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -128,6 +129,7 @@ class FakeResend:
         self.keys: dict[str, tuple[str, dict[str, Any]]] = {}  # idempotency key -> (body digest, answer)
         self.requests: list[dict[str, Any]] = []  # every request that reached the fake
         self._counter = 0
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ test controls
 
@@ -169,7 +171,8 @@ class FakeResend:
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        status, payload, extra = self.handle(method, path, headers, raw)
+        with self._lock:  # one request at a time inside, whatever the number of clients or server threads
+            status, payload, extra = self.handle(method, path, headers, raw)
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         content_type = "text/html" if isinstance(payload, bytes) else "application/json; charset=utf-8"
         start_response(

@@ -1,9 +1,10 @@
 """Static checks of flows/ and kestra/: the rules a careless edit could break, checked in a second.
 
 What the flows do is proven on Kestra's engine (kestra/engine, the engine suite); these guard the shape: one
-Python step in one flow (`step`), every other flow calling it as a Subflow; values from outside only in files,
-never in `env` (which Kestra renders twice); secrets through secret(); nothing Kestra 2.0 removes; queued
-handlers; one guarded Subflow per email the catalogue can plan; one pinned version everywhere.
+Python step in one flow (`step`), called as a Subflow by `handle-event` (every handler's one queue), `send-email`
+and `health-check`; values from outside only in files, never in `env` (which Kestra renders twice); secrets
+through secret(); nothing Kestra 2.0 removes; one guarded Subflow per email the catalogue can plan; one pinned
+version everywhere.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def strings(node: Any) -> list[str]:
 
 def test_the_flow_set_is_complete() -> None:
     assert FLOW_FILES, "flows/ has no *.yml"
-    assert set(ALL) == {*HANDLERS, "send-email", "health-check", "step"}
+    assert set(ALL) == {*HANDLERS, "handle-event", "send-email", "health-check", "step"}
     assert not list(FLOWS.glob("*.yaml")), "use the .yml extension only"
 
 
@@ -204,26 +205,40 @@ def test_no_secret_value_is_committed() -> None:
 
 # --- the callers --------------------------------------------------------------------------------------------
 
-CALLERS = {**{name: ("handle", "handle") for name in HANDLERS}, "send-email": ("send", "send"),
-           "health-check": ("health", "health")}
+# The flows whose Python work is a `step` Subflow, with that task's id and the command it runs.
+STEP_CALLERS = {
+    "handle-event": ("handle", "handle"), "send-email": ("send", "send"), "health-check": ("health", "health"),
+}
+# The flows a person (or a webhook) starts: each fails once, with the package's message, on a rejection.
+ENTRY_FLOWS = {**{name: "handle" for name in HANDLERS}, "send-email": "send", "health-check": "health"}
 
 
-def step_call(name: str) -> dict[str, Any]:
-    task_id, _ = CALLERS[name]
+def call_in(name: str, task_id: str) -> dict[str, Any]:
     (call,) = [t for t in ALL[name]["tasks"] if t["id"] == task_id]
     return call
 
 
-@pytest.mark.parametrize("name", sorted(CALLERS))
-def test_every_caller_runs_the_step_and_fails_once_on_a_rejection(name: str) -> None:
-    task_id, command = CALLERS[name]
-    flow = ALL[name]
+def step_call(name: str) -> dict[str, Any]:
+    return call_in(name, STEP_CALLERS[name][0])
+
+
+@pytest.mark.parametrize("name", sorted(STEP_CALLERS))
+def test_every_step_caller_runs_it_with_a_timeout_and_no_retry_of_its_own(name: str) -> None:
     call = step_call(name)
     assert call["type"] == SUBFLOW and call["namespace"] == NAMESPACE and call["flowId"] == "step"
     assert call.get("wait", True) is True and call.get("transmitFailed", True) is True
-    assert call["inputs"]["command"] == command
+    assert call["inputs"]["command"] == STEP_CALLERS[name][1]
     assert re.fullmatch(r"PT\d+[MS]", call["inputs"]["timeout"]), "a timeout that fits the work"
     assert "retry" not in call, "Kestra 1.3.31 never ends a caller whose Subflow task retries: the step retries"
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_FLOWS))
+def test_every_entry_flow_fails_once_on_a_rejection_and_logs_failures(name: str) -> None:
+    task_id = ENTRY_FLOWS[name]
+    flow = ALL[name]
+    call = call_in(name, task_id)
+    assert call["type"] == SUBFLOW and call["flowId"] == ("handle-event" if name in HANDLERS else "step")
+    assert call.get("wait", True) is True and call.get("transmitFailed", True) is True and "retry" not in call
     (fail,) = [t for t in flow["tasks"] if t["type"] == FAIL]
     assert flow["tasks"].index(fail) == flow["tasks"].index(call) + 1, "a rejection fails before anything else"
     assert fail["runIf"] == f"{{{{ outputs.{task_id}.outputs.result.rejected }}}}"
@@ -234,13 +249,26 @@ def test_every_caller_runs_the_step_and_fails_once_on_a_rejection(name: str) -> 
 
 
 @pytest.mark.parametrize("name", sorted(HANDLERS))
-def test_handler_passes_the_webhook_body_as_data(name: str) -> None:
-    call = step_call(name)
-    assert call["inputs"] == {"command": "handle", "event": HANDLERS[name],
-                              "payload": "{{ (trigger.body ?? null) | toJson }}", "run_id": "{{ execution.id }}",
-                              "timeout": call["inputs"]["timeout"]}
+def test_handler_passes_the_webhook_body_as_data_to_the_one_queue(name: str) -> None:
+    call = call_in(name, "handle")
+    assert call["inputs"] == {"event": HANDLERS[name], "payload": "{{ (trigger.body ?? null) | toJson }}",
+                              "run_id": "{{ execution.id }}"}
     others = [t for t in ALL[name]["tasks"] if t is not call]
-    assert not any("trigger." in s for s in strings(others)), "the body is read only by the step call"
+    assert not any("trigger." in s for s in strings(others)), "the body is read only by the handle call"
+
+
+def test_handle_event_is_one_queue_that_passes_the_event_on_as_data() -> None:
+    flow = ALL["handle-event"]
+    assert flow["concurrency"] == {"limit": 1, "behavior": "QUEUE"}, "two contact writers at once make duplicates"
+    assert "triggers" not in flow, "it runs only for the handlers"
+    assert [(i["id"], i["type"]) for i in flow["inputs"]] == [("event", "STRING"), ("payload", "JSON"),
+                                                              ("run_id", "STRING")]
+    assert step_call("handle-event")["inputs"] == {
+        "command": "handle", "event": "{{ inputs.event }}", "payload": "{{ (inputs.payload ?? null) | toJson }}",
+        "run_id": "{{ inputs.run_id }}", "timeout": step_call("handle-event")["inputs"]["timeout"],
+    }
+    assert [o["id"] for o in flow["outputs"]] == ["result"]
+    assert flow["outputs"][0]["value"] == "{{ (outputs.handle.outputs.result ?? {}) | toJson }}"
 
 
 def test_send_email_passes_its_inputs_as_data_and_is_capped() -> None:
@@ -261,13 +289,13 @@ def test_the_health_check_does_not_catch_up_missed_hours() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(HANDLERS))
-def test_handler_has_a_secret_webhook_key_and_is_queued(name: str) -> None:
+def test_handler_has_a_secret_webhook_key_and_queues_at_handle_event(name: str) -> None:
     flow = ALL[name]
     (trigger,) = flow["triggers"]
     assert trigger["type"] == WEBHOOK
     secret_name = "WEBHOOK_KEY_" + name.upper().replace("-", "_")
     assert trigger["key"] == f"{{{{ secret('{secret_name}') }}}}"
-    assert flow.get("concurrency") == {"limit": 1, "behavior": "QUEUE"}
+    assert "concurrency" not in flow, "the queue is handle-event's, one for every handler: a second would only nest"
 
 
 def schedules(flow: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A malformed webhook body fails its execution once, at once (no retry: retrying cannot fix it, and it would hold
- * the handler's one concurrency slot), with the package's message naming each bad field, and writes nothing.
+ * the handlers' one queue), with the package's message naming each bad field, and writes nothing.
  * Isolated: "nothing written" is checked on the row counts of the whole ledger.
  */
 @Isolated

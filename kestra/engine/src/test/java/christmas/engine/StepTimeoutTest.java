@@ -15,8 +15,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A hung Python step must not hold a handler's one concurrency slot forever: past its timeout it fails, and the next
- * queued execution of that flow runs. On a launcher whose christmas-tasks command never returns, with a copy of
+ * A hung Python step must not hold the handlers' one queue (handle-event's concurrency slot) forever: past its timeout
+ * it fails, and the next queued event runs. On a launcher whose christmas-tasks command never returns, with a copy of
  * flows/ whose step timeouts are 3 s and two tries a second apart instead of five over minutes (the only changes).
  */
 class StepTimeoutTest {
@@ -37,11 +37,15 @@ class StepTimeoutTest {
             JsonNode two = launcher.awaitEnd(second, Duration.ofSeconds(90));
             assertThat(one.at("/state/current").asText()).isEqualTo("FAILED");
             assertThat(two.at("/state/current").asText()).as("the queued one ran once the slot was free").isEqualTo("FAILED");
-            Instant firstEnded = Instant.parse(one.at("/state/endDate").asText());
-            Instant secondRan = Instant.parse(stateDate(two, "RUNNING"));
-            assertThat(secondRan).as("one execution of a handler at a time").isAfterOrEqualTo(firstEnded.minusMillis(500));
+            JsonNode queuedOne = launcher.child(one);
+            JsonNode queuedTwo = launcher.child(two);
+            assertThat(queuedOne.at("/flowId").asText()).isEqualTo("handle-event");
+            Instant firstEnded = Instant.parse(queuedOne.at("/state/endDate").asText());
+            Instant secondRan = Instant.parse(stateDate(queuedTwo, "RUNNING"));
+            assertThat(stateDate(queuedTwo, "QUEUED")).as("the second event waited in the queue").isNotEmpty();
+            assertThat(secondRan).as("one event at a time").isAfterOrEqualTo(firstEnded.minusMillis(500));
 
-            String step = one.at("/taskRunList/0/outputs/executionId").asText();
+            String step = launcher.step(one).at("/id").asText();
             assertThat(launcher.logs(step).toString()).containsIgnoringCase("timeout");
         }
     }
