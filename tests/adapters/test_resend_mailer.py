@@ -284,6 +284,18 @@ def test_a_proxys_html_502_is_retried(fake: FakeResend, sleeps: list[float]) -> 
     assert mailer.send(message("resend-502")).message_id and sleeps == [0.5]
 
 
+def test_a_gateways_html_403_fails_at_once_with_its_http_status(fake: FakeResend, sleeps: list[float]) -> None:
+    # A body that is not Resend's JSON (a WAF or CDN page): the HTTP status is the only signal. resend 2.23-2.34
+    # took the code from the body and called it a 500, so it was retried as an outage.
+    fake.inject(403, None, times=5)
+    mailer = ResendMailer(Secret(API_KEY), client=httpx.Client(transport=httpx.WSGITransport(app=fake)),
+                          sleep=sleeps.append)
+    with pytest.raises(ProviderError) as caught:
+        mailer.send(message("resend-403"))
+    assert caught.value.status == 403 and not caught.value.retryable and sleeps == []
+    assert len(fake.requests) == 1
+
+
 def test_a_used_up_daily_quota_is_not_retried(fake: FakeResend, sleeps: list[float]) -> None:
     fake.inject(429, "daily_quota_exceeded", "You have reached your daily email sending quota.",
                 headers={"retry-after": "3600"})
