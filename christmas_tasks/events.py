@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,6 +24,7 @@ from pydantic import (
 )
 
 from christmas_tasks.errors import InvalidInput, Problem
+from christmas_tasks.notion_schema import EMAIL_LIMIT
 from christmas_tasks.planning import parse_timestamp as _aware_utc
 
 NAME_MAX = 200
@@ -36,8 +38,8 @@ def _normalise_email(value: Any) -> str:
     email = value.strip().lower()
     if not email:
         raise ValueError("must not be empty")
-    if len(email) > 254:
-        raise ValueError("is longer than 254 characters")
+    if len(email) > EMAIL_LIMIT:  # RFC 5321 allows 254; Notion's email property holds 200
+        raise ValueError(f"is longer than {EMAIL_LIMIT} characters (what Notion's email property holds)")
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -66,6 +68,18 @@ def _no_bool(value: Any) -> Any:
 
 
 Email = Annotated[str, BeforeValidator(_normalise_email)]
+
+
+def _no_comma(value: str) -> str:
+    if "," in value:
+        raise ValueError("must not contain a comma (it is a Notion select option, which cannot)")
+    return value
+
+
+# A value stored as a Notion select option (the ledger's email status): short, and without a comma.
+SelectOption = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_comma)
+]
 Timestamp = Annotated[datetime, BeforeValidator(_aware_utc)]
 DateOrTimestamp = Annotated[str, BeforeValidator(_date_or_timestamp)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
@@ -134,7 +148,7 @@ class AssessmentEvent(Event):
     revenue_leak_total: Amount | None = None
     # Defaults to the event's arrival; `parse_event` fills it from the clock it is given.
     email_1_sent_at: Timestamp | None = None
-    email_1_status: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = "sent"
+    email_1_status: SelectOption = "sent"
 
     @model_validator(mode="after")
     def _counts_fit(self) -> AssessmentEvent:

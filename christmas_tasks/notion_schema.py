@@ -16,8 +16,13 @@ if TYPE_CHECKING:
     from christmas_tasks.adapters.notion_crm import NotionCrm
 
 NOTION_VERSION = "2025-09-03"
+# Notion's request limits (developers.notion.com/reference/request-limits, and the query guide for the last):
 RICH_TEXT_LIMIT = 2000  # characters in one rich-text segment
 RICH_TEXT_SEGMENTS = 100  # segments in one rich-text property value
+EMAIL_LIMIT = 200  # characters in an email property
+SELECT_NAME_LIMIT = 100  # characters in a select option's name (which may not hold a comma)
+REQUEST_BODY_LIMIT = 500_000  # bytes in one request body ("500KB overall")
+QUERY_RESULT_LIMIT = 10_000  # results one query returns; past it, request_status says "incomplete"
 LEDGER_NUMBERS = range(1, 6)  # the ledger has columns for emails 1..5
 
 

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from christmas_tasks.errors import ConfigError
+from christmas_tasks.notion_schema import SELECT_NAME_LIMIT
 from christmas_tasks.planning import SendWindow
 from christmas_tasks.variables import Campaign
 
@@ -136,8 +137,15 @@ class Settings:
         except Exception:
             raise ConfigError(f"CAMPAIGN_TIMEZONE {timezone!r} is not an IANA time zone") from None
         window_spec = values.get("SEND_WINDOW", "").strip()
+        campaign_name = values.get("CAMPAIGN_NAME", "Christmas 2025").strip() or "Christmas 2025"
+        # a select option in Notion (Campaign): Notion refuses one over 100 characters or with a comma
+        if len(campaign_name) > SELECT_NAME_LIMIT or "," in campaign_name:
+            raise ConfigError(
+                f"CAMPAIGN_NAME {campaign_name!r} must be at most {SELECT_NAME_LIMIT} characters, without a comma "
+                "(it is a Notion select option)"
+            )
         campaign = Campaign(
-            name=values.get("CAMPAIGN_NAME", "Christmas 2025").strip() or "Christmas 2025",
+            name=campaign_name,
             deadline=deadline,
             calendly_link=values["CALENDLY_LINK"].strip(),
             sender_name=values.get("SENDER_NAME", "").strip() or values["EMAIL_FROM"].split("<")[0].strip(),

@@ -44,12 +44,16 @@ from christmas_tasks.errors import (
     TemplateError,
 )
 from christmas_tasks.notion_schema import (
+    EMAIL_LIMIT,
     LABEL,
     LEDGER_NUMBERS,
     NOTION_VERSION,
+    QUERY_RESULT_LIMIT,
+    REQUEST_BODY_LIMIT,
     RICH_TEXT_LIMIT,
     RICH_TEXT_SEGMENTS,
     SCHEMA,
+    SELECT_NAME_LIMIT,
     SETTING,
     Analytics,
     Contacts,
@@ -177,10 +181,16 @@ def _encode(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
                 )
             out[name] = {kind_of: [{"type": "text", "text": {"content": s}} for s in segments]}
         elif kind_of == "email":
+            if value and len(str(value)) > EMAIL_LIMIT:
+                raise InvalidInput(
+                    f"Notion {LABEL[kind]} property",
+                    [Problem(name, f"{len(str(value))} characters is more than Notion's email limit ({EMAIL_LIMIT})")],
+                )
             out[name] = {"email": value or None}
         elif kind_of == "number":
             out[name] = {"number": value}
         elif kind_of == "select":
+            _check_option(kind, name, str(value or ""))
             out[name] = {"select": {"name": str(value)} if value else None}
         elif kind_of == "date":
             out[name] = {"date": {"start": _iso(value, name)} if value is not None else None}
@@ -189,6 +199,38 @@ def _encode(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
         else:  # pragma: no cover - SCHEMA only uses the types above
             raise ValueError(f"unsupported Notion property type {kind_of!r}")
     return out
+
+
+def _check_option(kind: str, name: str, option: str) -> None:
+    """A select option Notion accepts: at most 100 characters, and no comma (Notion refuses both)."""
+    problem = None
+    if len(option) > SELECT_NAME_LIMIT:
+        problem = f"{len(option)} characters is more than a Notion select option holds ({SELECT_NAME_LIMIT})"
+    elif "," in option:
+        problem = f"{option!r}: a Notion select option cannot contain a comma"
+    if problem:
+        raise InvalidInput(f"Notion {LABEL[kind]} property", [Problem(name, problem)])
+
+
+def _check_size(kind: str, what: str, body: Mapping[str, Any]) -> None:
+    """Refuse, before sending, a request body over Notion's 500 KB, measured as httpx (>= 0.28) encodes it:
+    compact UTF-8 JSON. Names the largest properties, which are what to shorten."""
+    size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    if size <= REQUEST_BODY_LIMIT:
+        return
+    properties = body.get("properties") or {}
+    sizes = {n: len(json.dumps(v, ensure_ascii=False, separators=(",", ":")).encode()) for n, v in properties.items()}
+    largest = sorted(sizes, key=lambda n: -sizes[n])[:3]
+    raise InvalidInput(
+        f"Notion {LABEL[kind]} page",
+        [
+            Problem(
+                "request",
+                f"{what}: {size:,} bytes is more than Notion accepts in one request ({REQUEST_BODY_LIMIT:,}); the "
+                "largest properties: " + ", ".join(f"{n} ({sizes[n]:,} bytes)" for n in largest),
+            )
+        ],
+    )
 
 
 def _new_page(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -573,6 +615,17 @@ class NotionCrm:
                 return self._retrying(what, self._pager(source, what, flt, after))
 
             result = self._on_source(kind, page)
+            status = result.get("request_status")
+            if isinstance(status, Mapping) and status.get("type") == "incomplete":
+                # Notion stops a query at 10,000 results and says so here (has_more is then false): never a
+                # silently short list.
+                reason = str(status.get("incomplete_reason") or "incomplete")
+                raise NotionApiError(
+                    None,
+                    f"{what}: Notion stopped the query at its {QUERY_RESULT_LIMIT:,}-result limit ({reason}); "
+                    "narrow it (archive old records, or split the database)",
+                    code=reason,
+                )
             pages.extend(_pages(result))
             cursor = result.get("next_cursor")
             if not result.get("has_more") or not cursor:
@@ -599,6 +652,8 @@ class NotionCrm:
 
     def _create(self, kind: str, what: str, properties: dict[str, Any], *, retry: bool = True) -> Page:
         """1 pages.create under the data source; `properties` as `_new_page` encodes them."""
+        parent_of_that_size = {"type": "data_source_id", "data_source_id": "0" * 36}
+        _check_size(kind, what, {"parent": parent_of_that_size, "properties": properties})
 
         def request(source: str) -> Any:
             return self.client.pages.create(
@@ -614,6 +669,7 @@ class NotionCrm:
 
     def _update(self, kind: str, what: str, page_id: str, values: Mapping[str, Any]) -> Page:
         properties = _encode(kind, values)
+        _check_size(kind, what, {"properties": properties})
         return self._call(what, lambda: self.client.pages.update(page_id, properties=properties))
 
     # ------------------------------------------------------------------ contacts

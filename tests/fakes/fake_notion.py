@@ -14,8 +14,10 @@ It serves only what `NotionCrm` uses, answering with Notion's published shapes:
 
 It checks the bearer token and the Notion-Version header, validates property names and types against
 the data source's schema (a typo in the adapter is a 400 as on Notion, "X is not a property that
-exists."), enforces the 2,000-character rich-text segment limit, and can inject faults (429 with
-Retry-After, 5xx, or a 5xx returned after the write happened).
+exists."), enforces Notion's request limits (2,000 characters per rich-text segment and 100 segments,
+200 per email, 100 per select option and no comma, 500 KB per request body, 10,000 results per query
+with `request_status: incomplete`), and can inject faults (429 with Retry-After, 5xx, or a 5xx
+returned after the write happened).
 
 Like Notion, it has no uniqueness constraint and no transaction: it is thread-safe (one request at a time
 inside), and `rendezvous` holds the answers to overlapping look-ups until all have been answered, so two
@@ -55,7 +57,17 @@ from notion_client import Client
 
 from christmas_tasks.adapters.notion_crm import NotionCrm
 from christmas_tasks.cache import DiskCache
-from christmas_tasks.notion_schema import LABEL, NOTION_VERSION, RICH_TEXT_LIMIT, RICH_TEXT_SEGMENTS, SCHEMA
+from christmas_tasks.notion_schema import (
+    EMAIL_LIMIT,
+    LABEL,
+    NOTION_VERSION,
+    QUERY_RESULT_LIMIT,
+    REQUEST_BODY_LIMIT,
+    RICH_TEXT_LIMIT,
+    RICH_TEXT_SEGMENTS,
+    SCHEMA,
+    SELECT_NAME_LIMIT,
+)
 from christmas_tasks.retry import RetryPolicy
 from tests.fakes import vcr_headers
 
@@ -202,6 +214,7 @@ class FakeNotion:
         self.token = token
         self.faults: list[Fault] = []
         self.meetings: list[Rendezvous] = []
+        self.query_result_limit = QUERY_RESULT_LIMIT  # tests lower it rather than create 10,000 pages
         self._lock = threading.RLock()
         self.requests: list[tuple[str, str]] = []
         self.pages: dict[str, dict[str, Any]] = {}
@@ -319,6 +332,10 @@ class FakeNotion:
                 raise NotionFault(401, "unauthorized", "API token is invalid.")
             if environ.get("HTTP_NOTION_VERSION") != NOTION_VERSION:
                 raise NotionFault(400, "validation_error", f"Notion-Version header should be {NOTION_VERSION}.")
+            if len(raw) > REQUEST_BODY_LIMIT:  # Notion documents a 400 validation_error; the wording is the fake's
+                raise NotionFault(
+                    400, "validation_error", f"Request body too large: {len(raw)} bytes is over the 500KB limit."
+                )
             try:
                 body = json.loads(raw) if raw else {}
             except ValueError:
@@ -444,6 +461,8 @@ class FakeNotion:
             and not self.pages[pid]["in_trash"]
             and (flt is None or self._matches(source, self.pages[pid], flt))
         ]
+        capped = len(matching) > self.query_result_limit
+        matching = matching[: self.query_result_limit]  # Notion's limit per query: paging stops there
         start = 0
         cursor = body.get("start_cursor")
         if cursor:
@@ -452,7 +471,7 @@ class FakeNotion:
             start = matching.index(cursor)
         chunk = matching[start : start + size]
         rest = matching[start + size :]
-        return {
+        answer: dict[str, Any] = {
             "object": "list",
             "results": [self._public(self.pages[pid]) for pid in chunk],
             "next_cursor": rest[0] if rest else None,
@@ -460,6 +479,9 @@ class FakeNotion:
             "type": "page_or_data_source",
             "page_or_data_source": {},
         }
+        if capped:  # on every page of a capped query, as Notion marks it
+            answer["request_status"] = {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
+        return answer
 
     def _create_page(self, body: dict[str, Any]) -> dict[str, Any]:
         parent = body.get("parent") or {}
@@ -562,6 +584,8 @@ class FakeNotion:
         if kind == "email":
             if raw is not None and not isinstance(raw, str):
                 raise _invalid(f"{where} should be a string or `null`.")
+            if raw and len(raw) > EMAIL_LIMIT:
+                raise _invalid(f"{where}.length should be ≤ `{EMAIL_LIMIT}`, instead was `{len(raw)}`.")
             return raw or None
         if kind == "number":
             if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):
@@ -577,8 +601,11 @@ class FakeNotion:
             option_name = raw.get("name") if isinstance(raw, dict) else None
             if not isinstance(option_name, str) or not option_name:
                 raise _invalid(f"{where}.name should be defined.")
+            if len(option_name) > SELECT_NAME_LIMIT:
+                length = len(option_name)
+                raise _invalid(f"{where}.name.length should be ≤ `{SELECT_NAME_LIMIT}`, instead was `{length}`.")
             if "," in option_name:
-                raise NotionFault(400, "validation_error", "Select option names cannot contain commas.")
+                raise NotionFault(400, "validation_error", f"Invalid select option, commas not allowed: {option_name}")
             options = spec["select"]["options"]
             option = next((o for o in options if o["name"] == option_name), None)
             if option is None:  # Notion adds a new option to the schema on first use

@@ -109,6 +109,16 @@ def test_length_caps() -> None:
     assert reject("postcall", body) == ["call_notes"]
 
 
+def test_what_notion_would_refuse_is_rejected_naming_the_field() -> None:
+    at_limit = "a" * 60 + "@" + "b" * 63 + "." + "c" * 63 + ".example.com"  # 200 characters: Notion's email limit
+    assert len(at_limit) == 200
+    parse_event("signup", {"email": at_limit, "first_name": "A"}, NOW)
+    with pytest.raises(InvalidInput, match=r"email: is longer than 200 characters \(what Notion's email property"):
+        parse_event("signup", {"email": "a" + at_limit, "first_name": "A"}, NOW)
+    with pytest.raises(InvalidInput, match="email_1_status: must not contain a comma"):
+        parse_event("assessment", {**ASSESSMENT, "email_1_status": "sent, opened"}, NOW)
+
+
 def test_unknown_fields_are_ignored() -> None:
     event = parse_event("signup", {"email": "a@example.com", "first_name": "A", "utm": "x"}, NOW)
     assert "utm" not in event.model_dump()
