@@ -8,7 +8,7 @@ every implementation (tests/contract/), so they cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from christmas_tasks.rendering import Template
@@ -180,8 +180,15 @@ class SendResult:
     duplicate: bool = False  # the idempotency key had been used: nothing new went out
 
 
+# How long a Mailer is trusted to remember an idempotency key: Resend keeps them 24 hours (the outbox, forever).
+# Past that only the ledger stops a second send, so a send whose ledger write failed must be retried within it.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
 class Mailer(Protocol):
-    def send(self, message: OutgoingEmail) -> SendResult: ...
+    def send(self, message: OutgoingEmail) -> SendResult:
+        """Send once per `message.idempotency_key` within IDEMPOTENCY_WINDOW of its first send."""
+        ...
 
 
 class Alerter(Protocol):

@@ -27,6 +27,7 @@ from christmas_tasks.events import (
 )
 from christmas_tasks.planning import Catalogue, SendWindow, iso_utc, plan, require_aware
 from christmas_tasks.ports import (
+    IDEMPOTENCY_WINDOW,
     Alerter,
     AnalyticsEntry,
     ContactUpdate,
@@ -328,10 +329,26 @@ class Funnel:
             self._log(record, item.template, number, "failed", now, error=str(exc))
             raise
         # 5. the ledger
-        self.crm.mark_sent(
-            record,
-            SentMark(number, now, result.message_id, "sent", self.sent_by, completes=number == definition.last_number),
-        )
+        try:
+            self.crm.mark_sent(
+                record,
+                SentMark(
+                    number, now, result.message_id, "sent", self.sent_by, completes=number == definition.last_number
+                ),
+            )
+        except Exception:
+            # The one window the ledger cannot guard: a retry reuses the key, which the mailer honours only for
+            # IDEMPOTENCY_WINDOW; after that a replay would send again. Say so where the operator will look.
+            log.error(
+                "email %d of %s WAS SENT (id %s) but the ledger write failed: a retry before %s sends nothing new "
+                "(same idempotency key); after that, do not replay this send: mark email %d sent in the ledger",
+                number,
+                key,
+                result.message_id,
+                iso_utc(now + IDEMPOTENCY_WINDOW),
+                number,
+            )
+            raise
         # 6. analytics (when configured)
         self._log(record, item.template, number, "sent", now, resend_id=result.message_id)
         return {

@@ -2,7 +2,9 @@
 
 One email costs one `POST /emails`, plus one per retry. The request carries an `Idempotency-Key`
 header (the SDK's `options={"idempotency_key": ...}`), so a retried or duplicated send cannot go out
-twice within Resend's 24-hour key window; the ledger guards beyond that (SPEC §6).
+twice within Resend's 24-hour key window (`ports.IDEMPOTENCY_WINDOW`). Beyond it the ledger guards
+(SPEC §6: an email marked sent is never sent again), except for the one send whose ledger write failed
+after Resend accepted it: `Funnel.send` logs that it WAS SENT and until when a retry is safe.
 
 Retries follow the package's one rule (`christmas_tasks.retry`): 429, 5xx, a dropped connection or a
 timeout is retried, waiting what `Retry-After` asks when Resend sends it; the payload is built once,

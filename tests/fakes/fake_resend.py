@@ -14,7 +14,8 @@ API reference:
                      (Resend's API reference, "Errors")
 
 `Idempotency-Key` is honoured as Resend documents it: a repeat of a key with the same body gets the
-first answer again (same id, nothing new sent); with another body, 409 invalid_idempotent_request.
+first answer again (same id, nothing new sent); with another body, 409 invalid_idempotent_request. A key
+lasts 24 hours from its first use (on the fake's `clock`), then the same request sends a new email.
 Faults can be injected: 429 with Retry-After, 5xx, 409 concurrent_idempotent_requests (the first
 request with the key still in flight), optionally after the email was accepted (`after=True`), and
 `LosingTransport` loses the answer to an accepted request, as a dropped connection would.
@@ -41,6 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,7 @@ CASSETTE_DIR = ROOT / "cassettes" / "resend"
 MODE_ENV = "RESEND_CASSETTES"
 LIVE_KEY_ENV = "RESEND_TEST_API_KEY"
 API_KEY = "re_test_key_not_a_real_key"  # a fake key; the Authorization header is filtered out anyway
+KEY_LIFETIME = timedelta(hours=24)  # Resend: "keys expire after 24 hours"
 # Resend's own test sender and recipient: valid on any account, safe to record from a live one.
 SENDER = "Example Consulting <onboarding@resend.dev>"
 TO = "delivered@resend.dev"
@@ -122,11 +125,13 @@ def _address(value: str) -> str | None:
 class FakeResend:
     """Resend's POST /emails in memory; a WSGI application."""
 
-    def __init__(self, *, api_key: str = API_KEY) -> None:
+    def __init__(self, *, api_key: str = API_KEY, clock: Callable[[], datetime] | None = None) -> None:
         self.api_key = api_key
+        self.clock = clock or (lambda: datetime.now(UTC))  # when keys expire: tests pass theirs
         self.faults: list[Fault] = []
         self.emails: dict[str, dict[str, Any]] = {}  # id -> the accepted request body
-        self.keys: dict[str, tuple[str, dict[str, Any]]] = {}  # idempotency key -> (body digest, answer)
+        # idempotency key -> (body digest, answer, first used at); forgotten KEY_LIFETIME after first use
+        self.keys: dict[str, tuple[str, dict[str, Any], datetime]] = {}
         self.requests: list[dict[str, Any]] = []  # every request that reached the fake
         self._counter = 0
         self._lock = threading.Lock()
@@ -239,6 +244,9 @@ class FakeResend:
             if not 1 <= len(key) <= 256:
                 raise ResendFault(400, "invalid_idempotency_key", "The key must be between 1-256 chars.")
             known = self.keys.get(key)
+            if known is not None and self.clock() - known[2] >= KEY_LIFETIME:
+                del self.keys[key]  # Resend keeps a key 24 hours: after that it is a new request
+                known = None
             if known is not None:
                 if known[0] != digest:
                     raise ResendFault(409, "invalid_idempotent_request", OTHER_PAYLOAD)
@@ -249,7 +257,7 @@ class FakeResend:
         self.emails[email_id] = body
         answer = {"id": email_id}
         if key is not None:
-            self.keys[key] = (digest, answer)
+            self.keys[key] = (digest, answer, self.clock())
         return dict(answer)
 
     @staticmethod

@@ -3,6 +3,8 @@ against the in-process fakes of Notion and Resend): no email is lost, none is se
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from christmas_tasks.errors import ProviderError
@@ -76,17 +78,35 @@ def test_notion_409_conflicts_are_retried_like_a_429(world: World) -> None:
     assert len(world.sleeps) >= 3, "each conflict was waited out"
 
 
-def test_notion_down_after_the_send_loses_nothing_and_duplicates_nothing(world: World) -> None:
+def test_notion_down_after_the_send_loses_nothing_and_duplicates_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     """The ledger write fails past every retry (a crash between send and ledger): the task fails,
-    Kestra retries it later, the idempotency key stops a second email, and the ledger is completed."""
+    Kestra retries it minutes later, the idempotency key stops a second email, and the ledger is completed.
+    The error says until when a retry is safe (Resend keeps keys 24 h)."""
     plan = world.handle("onboarding.json", "onboarding")
     world.notion.inject(503, "service_unavailable", "Down", method="PATCH", times=4)
     with pytest.raises(ProviderError, match="503"):
         world.send(plan[0])
     assert len(world.resend.emails) == 1
-    retry = world.send(plan[0])
+    assert "WAS SENT" in caplog.text and "a retry before" in caplog.text and "do not replay this send" in caplog.text
+    retry = world.send(plan[0], late=timedelta(minutes=4))  # within Resend's 24 hours: the key still holds
     assert retry["status"] == "sent" and len(world.resend.emails) == 1
-    assert world.send(plan[0])["reason"] == "already sent"
+    assert world.send(plan[0], late=timedelta(minutes=5))["reason"] == "already sent"
+
+
+def test_a_replay_after_resends_24_hours_is_stopped_by_the_ledger(world: World) -> None:
+    """Resend forgets a key 24 hours after its first use (the fake too): a replay a day later would send
+    again, and only the ledger check (SPEC section 6, step 2) stops it."""
+    plan = world.handle("onboarding.json", "onboarding")
+    assert world.send(plan[0])["status"] == "sent"
+    replay = world.send(plan[0], late=timedelta(hours=25))
+    assert replay["status"] == "skipped" and replay["reason"] == "already sent"
+    assert len(world.resend.emails) == 1
+    # what the ledger guarded against: the same request a day later is a new email to Resend
+    first = next(iter(world.resend.requests))
+    answer = world.resend.handle("POST", "/emails", first["headers"], first["body"])
+    assert answer[0] == 200 and len(world.resend.emails) == 2
 
 
 def test_a_whole_sequence_under_faults_sends_each_email_exactly_once(world: World) -> None:

@@ -28,7 +28,8 @@ class World:
 
     def __init__(self) -> None:
         self.notion = FakeNotion()
-        self.resend = FakeResend()
+        self.now = NOW  # the fake Resend's clock (its idempotency keys last 24 h): each send moves it
+        self.resend = FakeResend(clock=lambda: self.now)
         self.sleeps: list[float] = []
         self.resend_transport: httpx.BaseTransport = httpx.WSGITransport(app=self.resend)
         push_templates(self.crm(), SAMPLE_TEMPLATES)
@@ -49,9 +50,11 @@ class World:
         body = json.loads((EXAMPLES / name).read_text())
         return list(self.funnel().handle(kind, body, NOW)["plan"])
 
-    def send(self, item: dict[str, Any]) -> dict[str, Any]:
+    def send(self, item: dict[str, Any], *, late: timedelta = timedelta(0)) -> dict[str, Any]:
+        """Send one planned email 5 s after its time (plus `late`: a retry or replay that long after)."""
         at = parse_timestamp(item["send_at"])
-        return self.funnel().send(item["sequence_key"], item["email_number"], at + timedelta(seconds=5), at)
+        self.now = at + timedelta(seconds=5) + late
+        return self.funnel().send(item["sequence_key"], item["email_number"], self.now, at)
 
     def delivered(self) -> list[str]:
         return sorted(body["subject"] for body in self.resend.emails.values())
