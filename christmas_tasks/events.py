@@ -209,21 +209,36 @@ class UnsubscribeEvent(Event):
     reason: Note | None = None
 
 
-EmailStatusType = Literal["email.bounced", "email.complained", "email.delivered"]
+EmailStatusType = Literal["email.bounced", "email.complained", "email.suppressed", "email.failed", "email.delivered"]
+# Resend's bounce types (data.bounce.type, as Amazon SES classifies them). Only a permanent bounce means the
+# address cannot receive mail; a transient one (a full mailbox, a busy server) or an undetermined one does not.
+BounceType = Literal["Permanent", "Transient", "Undetermined"]
 
 
 class EmailStatusEvent(Event):
-    """Resend's webhook, flattened: the recipient, what happened and Resend's message id."""
+    """Resend's webhook, flattened: the recipient, what happened and Resend's message id.
+
+    What each type means, as Resend documents it: `email.bounced` the recipient's server rejected the email
+    (`bounce.type` Permanent, Transient or Undetermined); `email.complained` marked as spam; `email.suppressed`
+    Resend did not send, the address being on its suppression list (a previous hard bounce or complaint);
+    `email.failed` Resend could not send it (an invalid recipient, the API key, the domain, the quota);
+    `email.delivered` accepted by the recipient's server.
+    """
 
     kind: ClassVar[str] = "email-status"
     type: EmailStatusType
     email_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     occurred_at: Timestamp
+    bounce_type: BounceType | None = None
     detail: Note | None = None
 
     @property
-    def suppresses(self) -> bool:
-        return self.type in ("email.bounced", "email.complained")
+    def suppression(self) -> str | None:
+        """The email status this event gives the address, or None when it only gets recorded. A bounce without
+        a type is taken as permanent: that is what Resend's email.bounced means, and it never sends unwanted mail."""
+        if self.type == "email.bounced":
+            return "bounced" if self.bounce_type in (None, "Permanent") else None
+        return {"email.complained": "complained", "email.suppressed": "suppressed"}.get(self.type)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -265,16 +280,28 @@ def _from_resend(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         raise InvalidInput("email-status event", [Problem("data", "must be an object")])
     to = data.get("to")
     recipient = to[0] if isinstance(to, list) and to else to
-    raw_bounce = data.get("bounce")
-    bounce: dict[str, Any] = raw_bounce if isinstance(raw_bounce, dict) else {}
+
+    def part(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    bounce, suppressed, failed = part("bounce"), part("suppressed"), part("failed")
+    detail = bounce.get("message") or suppressed.get("message") or failed.get("reason")
     mapped = {
         "email": recipient,
         "type": body.get("type"),
         "email_id": data.get("email_id"),
         "occurred_at": body.get("created_at") or data.get("created_at"),
-        "detail": bounce.get("message") or bounce.get("type"),
+        "bounce_type": bounce.get("type") if body.get("type") == "email.bounced" else None,
+        "detail": " / ".join(str(x) for x in (detail, bounce.get("subType") or suppressed.get("type")) if x) or None,
     }
-    paths = {"email": "data.to", "type": "type", "email_id": "data.email_id", "occurred_at": "created_at"}
+    paths = {
+        "email": "data.to",
+        "type": "type",
+        "email_id": "data.email_id",
+        "occurred_at": "created_at",
+        "bounce_type": "data.bounce.type",
+    }
     return {k: v for k, v in mapped.items() if v is not None}, paths
 
 

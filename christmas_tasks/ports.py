@@ -13,7 +13,7 @@ from typing import Protocol
 
 from christmas_tasks.rendering import Template
 
-EMAIL_STATUSES = ("ok", "unsubscribed", "bounced", "complained")
+EMAIL_STATUSES = ("ok", "unsubscribed", "bounced", "complained", "suppressed")  # suppressed: by Resend
 CAMPAIGN_STATUSES = (
     "Signed Up",
     "Nurture Sequence",
@@ -23,7 +23,7 @@ CAMPAIGN_STATUSES = (
     "Onboarding",
     "Unsubscribed",
 )
-STOP_REASONS = ("booked", "paid", "unsubscribed", "bounced", "complained")
+STOP_REASONS = ("booked", "paid", "unsubscribed", "bounced", "complained", "suppressed")
 
 
 @dataclass(frozen=True)

@@ -135,10 +135,30 @@ class Funnel:
             self._token_matches(event, body)
             return {**result, **self._suppress(event.email, "unsubscribed")}
         if isinstance(event, EmailStatusEvent):
-            if not event.suppresses:
-                return {**result, "action": "none", "reason": f"{event.type} needs no action"}
-            status = "bounced" if event.type == "email.bounced" else "complained"
-            return {**result, **self._suppress(event.email, status)}
+            status = event.suppression
+            if status is None:
+                what = f"{event.type} ({event.bounce_type} bounce)" if event.bounce_type else event.type
+                if event.type != "email.delivered":
+                    log.warning(
+                        "%s for %s (Resend id %s): recorded, not suppressed: %s",
+                        what,
+                        event.email,
+                        event.email_id,
+                        event.detail or "no detail",
+                    )
+                return {
+                    **result,
+                    "action": "recorded",
+                    "reason": f"{what}: the address is not suppressed",
+                    "resend_id": event.email_id,
+                    "detail": event.detail,
+                }
+            return {
+                **result,
+                **self._suppress(event.email, status),
+                "resend_id": event.email_id,
+                "detail": event.detail,
+            }
         if isinstance(event, SignupEvent):
             contact = self.crm.upsert_contact(
                 ContactUpdate(
@@ -292,7 +312,7 @@ class Funnel:
         # 2. reasons not to send, recorded
         reason = self._skip_reason(record, number)
         if reason:
-            if reason in ("unsubscribed", "bounced", "complained", "booked") and record.running:
+            if reason in ("unsubscribed", "bounced", "complained", "suppressed", "booked") and record.running:
                 self.crm.stop_sequence(record, reason)
             self._log(record, item.template, number, "skipped", now, error=reason)
             return {**out, "status": "skipped", "reason": reason}

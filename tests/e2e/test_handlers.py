@@ -92,6 +92,7 @@ def test_a_sequence_handler_end_to_end(e2e: Stack, flow: str) -> None:
         ("booking", "booking-calendly.json", {"campaign_status": "Pre-Call Prep", "booking_status": "Booked"}),
         ("unsubscribe", "unsubscribe.json", {"campaign_status": "Unsubscribed", "email_status": "unsubscribed"}),
         ("email-status", "email-bounced.json", {"email_status": "bounced"}),
+        ("email-status", "email-suppressed.json", {"email_status": "suppressed"}),
     ],
 )
 def test_a_tracking_handler_records_and_sends_nothing(
@@ -123,6 +124,21 @@ def test_a_stop_event_stops_the_running_nurture(e2e: Stack, flow: str, body_file
     stop = e2e.handle(flow, sample(body_file, email))
     assert_success(e2e, stop)
     assert e2e.sequence(email, key).stopped_reason == reason
+
+
+@pytest.mark.parametrize("body_file", ["email-bounced-transient.json", "email-failed.json"])
+def test_a_transient_bounce_or_a_failure_is_recorded_and_the_nurture_goes_on(e2e: Stack, body_file: str) -> None:
+    e2e.require_key("email-status")
+    email = e2e.new_address("recorded")
+    started = e2e.handle("assessment", sample("assessment.json", email))
+    assert_success(e2e, started)
+    key = handle_outputs(started)["result"]["sequence_key"]
+    status = e2e.handle("email-status", sample(body_file, email))
+    assert_success(e2e, status)
+    assert handle_outputs(status)["result"]["action"] == "recorded"
+    contact = e2e.contact(email)
+    assert contact is not None and contact.email_status == "ok"
+    assert e2e.sequence(email, key).stopped_reason is None
 
 
 def test_a_rejected_event_fails_its_execution_and_writes_nothing(e2e: Stack) -> None:

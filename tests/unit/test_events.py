@@ -181,8 +181,37 @@ def test_onboarding_requires_payment_fields() -> None:
 def test_resend_bounce_is_flattened() -> None:
     event = parse_event("email-status", load("email-bounced.json"), NOW)
     assert isinstance(event, EmailStatusEvent)
-    assert event.email == "jane.doe@example.com" and event.suppresses
+    assert event.email == "jane.doe@example.com" and event.suppression == "bounced"
     assert event.email_id == "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"
+    assert event.bounce_type == "Permanent" and event.detail == "The recipient's mailbox does not exist. / General"
+
+
+@pytest.mark.parametrize(
+    ("sample", "changes", "suppression", "detail"),
+    [
+        ("email-bounced.json", {}, "bounced", "does not exist"),
+        ("email-bounced-transient.json", {}, None, "mailbox is full. / MailboxFull"),
+        ("email-bounced-transient.json", {"type": "Undetermined"}, None, "mailbox is full"),
+        ("email-bounced.json", {"type": None}, "bounced", "does not exist"),  # email.bounced means permanent
+        ("email-suppressed.json", {}, "suppressed", "account-level suppression list. / OnAccountSuppressionList"),
+        ("email-failed.json", {}, None, "reached_daily_quota"),
+    ],
+)
+def test_each_resend_type_suppresses_as_resend_documents_it(
+    sample: str, changes: dict[str, Any], suppression: str | None, detail: str
+) -> None:
+    body = load(sample)
+    if changes:
+        body["data"]["bounce"] = {k: v for k, v in {**body["data"]["bounce"], **changes}.items() if v is not None}
+    event = parse_event("email-status", body, NOW)
+    assert isinstance(event, EmailStatusEvent) and event.suppression == suppression
+    assert detail in (event.detail or "")
+
+
+def test_an_unknown_bounce_type_is_rejected_at_its_path() -> None:
+    body = load("email-bounced.json")
+    body["data"]["bounce"]["type"] = "Soft"
+    assert reject("email-status", body) == ["data.bounce.type"]
 
 
 def test_resend_other_types_are_rejected_by_name() -> None:

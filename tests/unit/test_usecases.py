@@ -191,10 +191,19 @@ def test_unpaid_onboarding_starts_nothing_and_writes_nothing(funnel: Funnel, crm
     assert crm.get_contact("jane.doe@example.com") is None
 
 
-@pytest.mark.parametrize(("kind", "status"), [("email.bounced", "bounced"), ("email.complained", "complained")])
-def test_bounce_and_complaint_suppress(funnel: Funnel, crm: SqliteCrm, kind: str, status: str) -> None:
+@pytest.mark.parametrize(
+    ("sample", "kind", "status"),
+    [
+        ("email-bounced.json", "email.bounced", "bounced"),
+        ("email-bounced.json", "email.complained", "complained"),
+        ("email-suppressed.json", "email.suppressed", "suppressed"),
+    ],
+)
+def test_permanent_bounce_complaint_and_suppression_suppress(
+    funnel: Funnel, crm: SqliteCrm, sample: str, kind: str, status: str
+) -> None:
     plan = funnel.handle("noshow", body("noshow.json"), NOW)["plan"]
-    result = funnel.handle("email-status", body("email-bounced.json", type=kind), NOW)
+    result = funnel.handle("email-status", body(sample, type=kind), NOW)
     assert result["action"] == f"contact {status}"
     assert send_all(funnel, plan[:1])[0]["reason"] == status
     # A later event for the suppressed address schedules nothing.
@@ -202,9 +211,23 @@ def test_bounce_and_complaint_suppress(funnel: Funnel, crm: SqliteCrm, kind: str
     assert later["plan"] == [] and "nothing scheduled" in later["action"]
 
 
-def test_delivered_needs_no_action(funnel: Funnel, crm: SqliteCrm) -> None:
-    result = funnel.handle("email-status", body("email-bounced.json", type="email.delivered"), NOW)
-    assert result["action"] == "none" and crm.get_contact("jane.doe@example.com") is None
+@pytest.mark.parametrize(
+    ("sample", "kind", "reason"),
+    [
+        ("email-bounced.json", "email.delivered", "email.delivered: the address is not suppressed"),
+        ("email-bounced-transient.json", "email.bounced", "email.bounced (Transient bounce): the address is not"),
+        ("email-failed.json", "email.failed", "email.failed: the address is not suppressed"),
+    ],
+)
+def test_delivery_a_transient_bounce_and_a_failure_are_recorded_not_suppressed(
+    funnel: Funnel, crm: SqliteCrm, sample: str, kind: str, reason: str
+) -> None:
+    plan = funnel.handle("noshow", body("noshow.json"), NOW)["plan"]
+    result = funnel.handle("email-status", body(sample, type=kind), NOW)
+    assert result["action"] == "recorded" and result["reason"].startswith(reason) and result["resend_id"]
+    contact = crm.get_contact("jane.doe@example.com")
+    assert contact is not None and contact.email_status == "ok"
+    assert send_all(funnel, plan[:1])[0]["status"] == "sent"  # the sequence goes on
 
 
 def test_a_rejected_event_writes_nothing(funnel: Funnel, crm: SqliteCrm, outbox: OutboxMailer) -> None:
