@@ -3,12 +3,17 @@
 `NotionCrm` reads and writes these property names; `check_schema` names every property of a data
 source that is missing or of the wrong type; `check_workspace` runs that check on each configured
 database of a live workspace (the command `christmas-tasks notion check`).
+
+A property is described by its Notion type name, or by a `Relation` (to another of the four databases) or a
+`Rollup` (of a related database's property), which are checked for what they point at as well: the shapes of
+notion-sdk-js's `RelationDatabasePropertyConfigResponse` and `RollupDatabasePropertyConfigResponse`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from notion_client import Client
@@ -103,6 +108,34 @@ def _ledger() -> dict[str, str]:
     return columns
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A relation property to the pages of the database of kind `to` (Notion writes it as `[{"id": ...}]`, at most
+    100 pages, and returns at most 25 of them in a page or a query result, with `has_more`)."""
+
+    to: str
+    type: ClassVar[str] = "relation"
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A rollup property: `function` over the `property` of the pages related through the relation property
+    `relation`. Read-only; in a page or a query result Notion computes it over at most 25 related pages."""
+
+    relation: str
+    property: str
+    function: str = "show_original"
+    type: ClassVar[str] = "rollup"
+
+
+PropertySpec = str | Relation | Rollup
+
+
+def type_of(spec: PropertySpec) -> str:
+    """The Notion type name of a property spec."""
+    return spec if isinstance(spec, str) else spec.type
+
+
 # kind -> {property name: Notion property type}
 SCHEMA: dict[str, dict[str, str]] = {
     "contacts": {
@@ -172,17 +205,25 @@ LABEL = {
 OPTIONAL = frozenset({"analytics"})
 
 
-def check_schema(kind: str, properties: Mapping[str, Any]) -> list[str]:
-    """Every property of `kind` that `properties` (a data source's `properties`) lacks or mistypes.
+def check_schema(
+    kind: str,
+    properties: Mapping[str, Any],
+    *,
+    schema: Mapping[str, PropertySpec] | None = None,
+    data_sources: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Every property of `kind` (or of `schema`) that `properties` (a data source's `properties`) lacks or
+    mistypes; a relation to another data source than `data_sources[to]`, a rollup of another property.
 
-    One line per problem, naming the property and the expected type; an empty list means the data
+    One line per problem, naming the property and what was expected; an empty list means the data
     source has everything the package reads and writes (extra properties are fine).
     """
     if kind not in SCHEMA:
         raise ValueError(f"unknown Notion database kind {kind!r}; one of {', '.join(KINDS)}")
     by_folded = {name.casefold(): name for name in properties}
     problems = []
-    for name, expected in SCHEMA[kind].items():
+    for name, spec in (SCHEMA[kind] if schema is None else schema).items():
+        expected = type_of(spec)
         prop = properties.get(name)
         if prop is None:
             line = f"{name!r}: missing (expected a property of type {expected})"
@@ -194,6 +235,22 @@ def check_schema(kind: str, properties: Mapping[str, Any]) -> list[str]:
         actual = prop.get("type") if isinstance(prop, Mapping) else None
         if actual != expected:
             problems.append(f"{name!r}: is of type {actual}, expected {expected}")
+            continue
+        config = prop.get(expected) if isinstance(prop.get(expected), Mapping) else {}
+        if isinstance(spec, Relation):
+            wanted = (data_sources or {}).get(spec.to)
+            if wanted is not None and config.get("data_source_id") != wanted:
+                problems.append(
+                    f"{name!r}: relates to data source {config.get('data_source_id')}, expected the {LABEL[spec.to]}'s"
+                    f" ({wanted})"
+                )
+        elif isinstance(spec, Rollup):
+            found = (config.get("relation_property_name"), config.get("rollup_property_name"), config.get("function"))
+            if found != (spec.relation, spec.property, spec.function):
+                problems.append(
+                    f"{name!r}: rolls up {found[1]!r} through {found[0]!r} with {found[2]}, expected {spec.property!r}"
+                    f" through {spec.relation!r} with {spec.function}"
+                )
     return problems
 
 
@@ -226,6 +283,15 @@ def check_workspace(
             templates_db=str(ids["templates"]),
             analytics_db=ids.get("analytics") or None,
         )
+    # Each configured database's data source first (1 databases.retrieve each): relations are checked against them.
+    sources: dict[str, str] = {}
+    unreadable: dict[str, str] = {}
+    for kind in KINDS:
+        if crm.database_id(kind):
+            try:
+                sources[kind] = crm.data_source_id(kind)
+            except ChristmasError as exc:
+                unreadable[kind] = f"cannot read the {LABEL[kind]}: {exc}"
     report: dict[str, Any] = {}
     ok = True
     for kind in KINDS:
@@ -235,13 +301,15 @@ def check_workspace(
             entry.update(configured=False, problems=[])
             report[kind] = entry
             continue
-        try:
-            properties = crm.data_source_properties(kind)
-        except ChristmasError as exc:
-            problems = [f"cannot read the {LABEL[kind]}: {exc}"]
-        else:
-            entry["data_source_id"] = crm.data_source_id(kind)
-            problems = check_schema(kind, properties)
+        problems = [unreadable[kind]] if kind in unreadable else []
+        if not problems:
+            try:
+                properties = crm.data_source_properties(kind)
+            except ChristmasError as exc:
+                problems = [f"cannot read the {LABEL[kind]}: {exc}"]
+            else:
+                entry["data_source_id"] = sources[kind]
+                problems = check_schema(kind, properties, data_sources=sources)
         entry.update(configured=True, problems=problems)
         ok = ok and not problems
         report[kind] = entry

@@ -44,7 +44,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +67,10 @@ from christmas_tasks.notion_schema import (
     RICH_TEXT_SEGMENTS,
     SCHEMA,
     SELECT_NAME_LIMIT,
+    PropertySpec,
+    Relation,
+    Rollup,
+    type_of,
 )
 from christmas_tasks.retry import RetryPolicy
 from tests.fakes import vcr_headers
@@ -99,6 +103,8 @@ HEADER_LIVE = (
     "# the fixed test ids of tests/fakes/fake_notion.py. See docs/recording.md, section Notion.\n"
     "# The Authorization header is filtered out.\n"
 )
+RELATION_LIMIT = 100  # related pages one write may set (Notion's request limits)
+RELATED_SHOWN = 25  # related pages a page or a query result shows, and a rollup there is computed over
 NO_SLEEP: Callable[[float], None] = lambda _seconds: None  # noqa: E731
 
 _BOT = "b07b07b0-0000-4000-8000-00000000b07b"
@@ -165,6 +171,28 @@ class Rendezvous:
                 self.missed = True
 
 
+def _rolled_up(function: str, cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """A rollup's value over the related pages' property values (RollupPropertyValueResponse)."""
+    values = [cell[cell["type"]] for cell in cells]
+    present = [v for v in values if v not in (None, "", [])]
+    numbers = [v for v in present if isinstance(v, int | float) and not isinstance(v, bool)]
+    dates = sorted((v for v in present if isinstance(v, dict) and "start" in v), key=lambda d: d["start"])
+    if function == "show_original":
+        return {"type": "array", "array": [{"type": c["type"], c["type"]: c[c["type"]]} for c in cells],
+                "function": function}
+    counted = {"count": len(values), "count_values": len(present), "empty": len(values) - len(present),
+               "not_empty": len(present)}
+    if function in counted:
+        return {"type": "number", "number": counted[function], "function": function}
+    summed = {"sum": sum(numbers), "min": min(numbers, default=None), "max": max(numbers, default=None)}
+    if function in summed:
+        return {"type": "number", "number": summed[function], "function": function}
+    if function in ("earliest_date", "latest_date"):
+        date = (dates[0] if function == "earliest_date" else dates[-1]) if dates else None
+        return {"type": "date", "date": date, "function": function}
+    return {"type": "unsupported", "unsupported": {}, "function": function}
+
+
 def _invalid(detail: str) -> NotionFault:
     return NotionFault(400, "validation_error", f"body failed validation: {detail}")
 
@@ -222,15 +250,19 @@ class FakeNotion:
         self._counter = 0
         self.databases: dict[str, dict[str, Any]] = {}
         self.sources: dict[str, dict[str, Any]] = {}
+        specs: dict[str, Mapping[str, PropertySpec]] = {}
         for n, (kind, database_id) in enumerate((databases or DATABASES).items(), start=1):
             source_id = f"da7a5000-0000-4000-8000-{n:012x}"
-            schema = (schemas or {}).get(kind, SCHEMA[kind])
+            specs[source_id] = (schemas or {}).get(kind, SCHEMA[kind])
             properties = {}
-            for name, kind_of in schema.items():
+            for name, spec in specs[source_id].items():
+                kind_of = type_of(spec)
                 config: dict[str, Any] = {"format": "number"} if kind_of == "number" else {}
                 if kind_of == "select":
                     config = {"options": []}
-                properties[name] = {"id": _prop_id(name, kind_of), "name": name, "type": kind_of, kind_of: config}
+                properties[name] = {
+                    "id": _prop_id(name, kind_of), "name": name, "description": None, "type": kind_of, kind_of: config,
+                }
             title = LABEL.get(kind, kind).capitalize()
             self.databases[_dashed(database_id)] = {"kind": kind, "title": title, "source": source_id}
             self.sources[source_id] = {
@@ -239,6 +271,10 @@ class FakeNotion:
                 "database": _dashed(database_id),
                 "properties": properties,
             }
+        for source_id, schema in specs.items():  # relations and rollups point at the other data sources
+            for name, spec in schema.items():
+                if isinstance(spec, Relation | Rollup):
+                    self.sources[source_id]["properties"][name][spec.type] = self._config(source_id, spec)
 
     # ------------------------------------------------------------------ test controls
 
@@ -257,6 +293,23 @@ class FakeNotion:
         """Answer the next matching request(s) with an error (429, 5xx, ...)."""
         self.faults.append(Fault(status, code, message, dict(headers or {}), method, path, after, times))
 
+    def _source_of(self, kind: str) -> str:
+        return next(sid for sid, source in self.sources.items() if source["kind"] == kind)
+
+    def _config(self, source_id: str, spec: Relation | Rollup) -> dict[str, Any]:
+        """A relation's or rollup's configuration, as notion-sdk-js types it (Relation/RollupDatabasePropertyConfig
+        Response): a single-property relation names the related database and data source; a rollup names its
+        relation property and the related property, by name and id, and its function."""
+        if isinstance(spec, Relation):
+            target = self._source_of(spec.to)
+            return {"database_id": self.sources[target]["database"], "data_source_id": target,
+                    "type": "single_property", "single_property": {}}
+        relation = self.sources[source_id]["properties"][spec.relation]
+        related = self.sources[relation["relation"]["data_source_id"]]["properties"][spec.property]
+        return {"function": spec.function, "relation_property_name": spec.relation,
+                "relation_property_id": relation["id"], "rollup_property_name": spec.property,
+                "rollup_property_id": related["id"]}
+
     def seed(self, kind: str, values: dict[str, Any]) -> str:
         """Add a page as a person would in Notion's own app: not through the API, so in no cassette."""
         source_id = next(sid for sid, source in self.sources.items() if source["kind"] == kind)
@@ -270,6 +323,8 @@ class FakeNotion:
                 value = {"name": value}
             elif kind_of == "date":
                 value = {"start": value.isoformat()}
+            elif kind_of == "relation":
+                value = [{"id": page_id} for page_id in value]
             properties[name] = {kind_of: value}
         page = self._create_page({"parent": {"data_source_id": source_id}, "properties": properties})
         return str(page["id"])
@@ -617,6 +672,20 @@ class FakeNotion:
                 }
                 options.append(option)
             return {"id": option["id"], "name": option["name"], "color": option["color"]}
+        if kind == "relation":
+            if not isinstance(raw, list) or not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in raw):
+                raise _invalid(f"{where} should be an array of objects with an `id`.")
+            if len(raw) > RELATION_LIMIT:
+                raise _invalid(f"{where}.length should be ≤ `{RELATION_LIMIT}`, instead was `{len(raw)}`.")
+            target = spec["relation"]["data_source_id"]
+            for item in raw:
+                related = self.pages.get(_dashed(item["id"]))
+                if related is None or related["parent"]["data_source_id"] != target:
+                    message = f"Relation {name}: page {item['id']} is not in the related data source."
+                    raise NotionFault(400, "validation_error", message)  # Notion's code; the wording is the fake's
+            return [{"id": _dashed(item["id"])} for item in raw]
+        if kind == "rollup":  # computed by Notion: the wording is the fake's
+            raise _invalid(f"{where} is a rollup: its value is computed and cannot be written.")
         if kind == "date":
             if raw is None:
                 return None
@@ -653,6 +722,11 @@ class FakeNotion:
             )
         condition = flt[kind]
         value = page["properties"][name][kind]
+        if kind == "relation":
+            ids = [item["id"] for item in value]
+            if "contains" in condition:
+                return _dashed(condition["contains"]) in ids
+            return bool(ids) if condition.get("is_not_empty") else not ids
         if kind in ("title", "rich_text"):
             value = "".join(item["plain_text"] for item in value)
         elif kind == "select":
@@ -673,6 +747,23 @@ class FakeNotion:
         self._counter += 1
         return f"{prefix}{self._counter:04x}-0000-4000-8000-{self._counter:012x}"
 
+    def _shown(self, page: dict[str, Any]) -> dict[str, Any]:
+        """A page's properties as Notion returns them in a page or a query result: a relation's first 25 pages
+        (with `has_more`), and each rollup computed over those 25 only (past that, Notion's documentation sends
+        you to the page-property endpoint, which the fake does not serve)."""
+        shown = json.loads(json.dumps(page["properties"]))
+        schema = self.sources[page["parent"]["data_source_id"]]["properties"]
+        for name, value in shown.items():
+            if value["type"] == "relation":
+                value["has_more"] = len(value["relation"]) > RELATED_SHOWN
+                value["relation"] = value["relation"][:RELATED_SHOWN]
+            elif value["type"] == "rollup":
+                config = schema[name]["rollup"]
+                related = page["properties"][config["relation_property_name"]]["relation"][:RELATED_SHOWN]
+                cells = [self.pages[item["id"]]["properties"][config["rollup_property_name"]] for item in related]
+                value["rollup"] = _rolled_up(config["function"], cells)
+        return shown
+
     def _public(self, page: dict[str, Any]) -> dict[str, Any]:
         user = {"object": "user", "id": _BOT}
         return {
@@ -688,7 +779,7 @@ class FakeNotion:
             "archived": page["in_trash"],
             "in_trash": page["in_trash"],
             "is_locked": False,
-            "properties": json.loads(json.dumps(page["properties"])),
+            "properties": self._shown(page),
             "url": f"https://www.notion.so/{page['id'].replace('-', '')}",
             "public_url": None,
         }
