@@ -1,7 +1,7 @@
-"""A small client for Kestra's HTTP API (tenant `main`): load flows, post webhooks, follow executions.
+"""A small client for Kestra's HTTP API (tenant `main`): load the flows.
 
-Used by `christmas-tasks deploy` (`deploy_from_env`) and by the end-to-end tests (tests/e2e), against a
-deployment or the local engine of scripts/run (kestra/engine: webhooks, executions, logs and flows only).
+Used by `christmas-tasks deploy` (`deploy_from_env`); the end-to-end tests extend it with what only they need
+(posting webhooks, following executions: tests/e2e/kestra.py).
 Basic authentication; TLS is always verified (a private CA can be given, verification can't be turned off).
 The password never appears in a message, a repr or an exception.
 
@@ -9,19 +9,14 @@ Endpoints (Kestra 1.3, `/api/v1/{tenant}/...`):
   GET  flows/{namespace}/{id}?source=true      the stored flow with its source (404 when absent)
   POST flows                    (application/x-yaml)   create a flow
   PUT  flows/{namespace}/{id}   (application/x-yaml)   update a flow
-  POST executions/webhook/{namespace}/{id}/{key}       a webhook (public: its key is the authentication)
-  POST executions/{namespace}/{id}   (multipart)       start an execution with inputs
-  GET  executions/{id}, GET executions?namespace=&flowId=&page=&size=, GET logs/{executionId}
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import ssl
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,9 +28,6 @@ from christmas_tasks.errors import ChristmasError, ConfigError
 
 TENANT = "main"
 YAML = "application/x-yaml"
-TERMINAL_STATES = frozenset(
-    {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED", "RESUBMITTED"}
-)
 REQUIRED_SETTINGS = ("KESTRA_URL", "KESTRA_USERNAME", "KESTRA_PASSWORD")
 # A webhook key is the only authentication of a public URL: long, random, URL-safe.
 WEBHOOK_KEY = re.compile(r"[A-Za-z0-9_-]{32,256}")
@@ -169,84 +161,7 @@ class KestraClient:
             report.append({"namespace": namespace, "id": flow_id, "file": path.name, "status": status})
         return report
 
-    # ------------------------------------------------------------------------------------ executions
-
-    def webhook_url(self, namespace: str, flow_id: str, key: str) -> str:
-        return f"{self.base_url}{self._path(f'executions/webhook/{namespace}/{flow_id}/{key}')}"
-
-    def post_webhook(
-        self,
-        namespace: str,
-        flow_id: str,
-        key: str,
-        body: Any = None,
-        *,
-        content: bytes | str | None = None,
-        content_type: str = "application/json",
-    ) -> dict[str, Any]:
-        """Post a webhook (JSON `body`, or raw `content`); returns Kestra's answer (the new execution)."""
-        payload = content if content is not None else _json_bytes(body)
-        response = self._request(
-            "POST",
-            f"executions/webhook/{namespace}/{flow_id}/{key}",
-            content=payload,
-            headers={"Content-Type": content_type},
-        )
-        return dict(response.json())
-
-    def start_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Start an execution of a flow with inputs (sent as multipart form fields)."""
-        files = {name: (None, str(value)) for name, value in (inputs or {}).items()}
-        # without inputs, no body at all (as Kestra's own documented `curl -X POST` does)
-        path = f"executions/{namespace}/{flow_id}"
-        response = self._request("POST", path, files=files) if files else self._request("POST", path)
-        return dict(response.json())
-
-    def get_execution(self, execution_id: str) -> dict[str, Any]:
-        return dict(self._request("GET", f"executions/{execution_id}").json())
-
-    def list_executions(self, namespace: str, flow_id: str, size: int = 100) -> list[dict[str, Any]]:
-        """Every execution of one flow (newest first, as Kestra pages them)."""
-        found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            data = self._request(
-                "GET", "executions", params={"namespace": namespace, "flowId": flow_id, "page": page, "size": size}
-            ).json()
-            results = list(data.get("results") or [])
-            found += results
-            if not results or len(found) >= int(data.get("total") or 0):
-                return found
-            page += 1
-
-    def execution_logs(self, execution_id: str) -> list[dict[str, Any]]:
-        return list(self._request("GET", f"logs/{execution_id}").json() or [])
-
-    def wait_for_execution(
-        self,
-        execution_id: str,
-        timeout: float = 120.0,
-        poll: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> dict[str, Any]:
-        """Poll an execution until it ends; returns it. KestraError if it has not ended in `timeout` s."""
-        deadline = clock() + timeout
-        while True:
-            execution = self.get_execution(execution_id)
-            if state_of(execution) in TERMINAL_STATES:
-                return execution
-            if clock() >= deadline:
-                raise KestraError(f"execution {execution_id} still {state_of(execution)} after {timeout:g}s")
-            sleep(poll)
-
-
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def state_of(execution: Mapping[str, Any]) -> str:
-    state = execution.get("state")
-    return str(state.get("current")) if isinstance(state, Mapping) else str(state)
 
 
 def subflows_first(planned: list[tuple[Path, str, str]], namespace: str) -> list[tuple[Path, str, str]]:
@@ -348,10 +263,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _json_bytes(body: Any) -> bytes:
-    return json.dumps(body).encode()
 
 
 def _body_summary(response: httpx.Response, limit: int = 500) -> str:

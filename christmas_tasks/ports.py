@@ -7,7 +7,7 @@ every implementation (tests/contract/), so they cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -98,9 +98,6 @@ class SequenceRecord:
 
     def sent_numbers(self) -> set[int]:
         return {n for n, e in self.emails.items() if e.sent_at is not None}
-
-    def with_ref(self, ref: str | None) -> SequenceRecord:
-        return replace(self, ref=ref)
 
 
 @dataclass(frozen=True)

@@ -126,9 +126,6 @@ class OutboxMailer:
         with self._locked():
             return self._entries()
 
-    def eml_path(self, message_id: str) -> Path:
-        return self.folder / f"{message_id}.eml"
-
     # ------------------------------------------------------------------ internals
 
     @contextmanager

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
+from tests.e2e.kestra import TERMINAL_STATES, E2eKestraClient, state_of
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "examples" / "events"
@@ -19,7 +19,7 @@ NAMESPACE = "christmas"
 
 @dataclass
 class Harness:
-    client: KestraClient
+    client: E2eKestraClient
     keys: dict[str, str]
     local_dir: Path
 

@@ -23,25 +23,17 @@ import pytest
 
 from christmas_tasks.adapters.notion_crm import NotionCrm
 from christmas_tasks.adapters.sqlite_crm import SqliteCrm
-from christmas_tasks.kestra_api import TERMINAL_STATES, KestraClient, state_of
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Contact, Crm, SequenceRecord
 from christmas_tasks.settings import NotionSettings, Secret
 from tests.e2e.config import NOTION_ENV, ROOT, E2eConfig, key_variable
 from tests.e2e.harness import NAMESPACE, Harness
+from tests.e2e.kestra import TERMINAL_STATES, E2eKestraClient, state_of
 from tests.engine.process import FLOW_SECRETS, EngineDidNotStart, engine, secret_variables
 
 T = TypeVar("T")
 FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
 SEQUENCE_TYPES = ("5day", "noshow", "postcall", "onboarding")
-
-
-class E2eKestraClient(KestraClient):
-    """KestraClient plus what only the live cleanup needs."""
-
-    def kill_execution(self, execution_id: str) -> None:
-        """Kill an execution (a scheduled send-email that must not send); one already ended is left alone."""
-        self._request("DELETE", f"executions/{execution_id}/kill", expect=(200, 202, 204, 404, 409, 422))
 
 
 def wait_until(what: str, probe: Callable[[], T | None], timeout: float, poll: float = 0.5) -> T:
@@ -84,7 +76,7 @@ class Stack:
     cleanup: LiveCleanup | None = None
 
     @property
-    def client(self) -> KestraClient:
+    def client(self) -> E2eKestraClient:
         return self.kestra.client
 
     @property

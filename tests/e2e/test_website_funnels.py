@@ -20,8 +20,8 @@ pytest.importorskip("pytest_playwright", reason="the e2e extra is not installed 
 
 from playwright.sync_api import Page, expect
 
-from christmas_tasks.kestra_api import state_of
 from tests.e2e.harness import handle_outputs, sample
+from tests.e2e.kestra import state_of
 from tests.e2e.pages import FunnelSite
 from tests.e2e.stack import Stack, wait_until
 

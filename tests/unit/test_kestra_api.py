@@ -1,6 +1,7 @@
 """kestra_api against httpx.MockTransport: an in-memory stand-in for the few endpoints it calls.
 
-The stand-in only records requests and stores flow sources. Its webhook, execution and log calls run against
+The execution helpers the end-to-end suites add (tests/e2e/kestra.py, not shipped) run against the same
+stand-in. The stand-in only records requests and stores flow sources. Its webhook, execution and log calls run against
 Kestra's engine in tests/e2e (the local engine of scripts/engine); its flow upload (`deploy`) needs the real
 server's API, which no test here can reach (docs/e2e.md: E2E_KESTRA_URL).
 """
@@ -20,6 +21,7 @@ import pytest
 
 from christmas_tasks.errors import ConfigError
 from christmas_tasks.kestra_api import KestraClient, KestraError, deploy_from_env, render_webhook_keys
+from tests.e2e.kestra import E2eKestraClient
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "S3cret-Passw0rd-never-shown"
@@ -90,8 +92,8 @@ def fake() -> FakeKestra:
 
 
 @pytest.fixture
-def client(fake: FakeKestra) -> KestraClient:
-    return KestraClient(
+def client(fake: FakeKestra) -> E2eKestraClient:
+    return E2eKestraClient(
         "http://127.0.0.1:18080", "admin@example.com", PASSWORD, transport=httpx.MockTransport(fake.handler)
     )
 
@@ -269,8 +271,9 @@ def test_a_connection_failure_names_the_request_not_the_password() -> None:
         raise httpx.ConnectError(f"cannot connect (auth {PASSWORD})", request=request)
 
     client = KestraClient("http://127.0.0.1:9", "u@example.com", PASSWORD, transport=httpx.MockTransport(refuse))
-    with pytest.raises(KestraError, match=r"GET http://127.0.0.1:9/api/v1/main/executions/x: ConnectError") as caught:
-        client.get_execution("x")
+    expected = r"GET http://127.0.0.1:9/api/v1/main/flows/christmas/x: ConnectError"
+    with pytest.raises(KestraError, match=expected) as caught:
+        client.get_flow_source("christmas", "x")
     assert PASSWORD not in str(caught.value)
 
 
@@ -287,7 +290,7 @@ def test_the_deploy_command_reports_missing_settings_and_exits_2(
     assert "KESTRA_URL" in err and "KESTRA_USERNAME" in err and PASSWORD not in err
 
 
-def test_post_webhook_sends_the_body_to_the_flow_s_url(client: KestraClient, fake: FakeKestra) -> None:
+def test_post_webhook_sends_the_body_to_the_flow_s_url(client: E2eKestraClient, fake: FakeKestra) -> None:
     answer = client.post_webhook("christmas", "noshow", KEY, {"email": "a@example.com"})
     assert answer["id"] == "exec-1"
     request = fake.requests[-1]
@@ -302,7 +305,7 @@ def test_post_webhook_sends_the_body_to_the_flow_s_url(client: KestraClient, fak
     )
 
 
-def test_start_execution_sends_inputs_as_multipart(client: KestraClient, fake: FakeKestra) -> None:
+def test_start_execution_sends_inputs_as_multipart(client: E2eKestraClient, fake: FakeKestra) -> None:
     assert client.start_execution("christmas", "health-check", {"backend": "live"})["id"] == "exec-2"
     request = fake.requests[-1]
     assert request.url.path == "/api/v1/main/executions/christmas/health-check"
@@ -310,7 +313,7 @@ def test_start_execution_sends_inputs_as_multipart(client: KestraClient, fake: F
     assert b'name="backend"' in request.content and b"live" in request.content
 
 
-def test_list_executions_follows_pages(client: KestraClient, fake: FakeKestra) -> None:
+def test_list_executions_follows_pages(client: E2eKestraClient, fake: FakeKestra) -> None:
     fake.executions["send-email"] = [{"id": f"e{i}"} for i in range(7)]
     assert [e["id"] for e in client.list_executions("christmas", "send-email", size=3)] == [f"e{i}" for i in range(7)]
     assert client.list_executions("christmas", "nothing") == []
@@ -322,7 +325,7 @@ def test_wait_for_execution_returns_the_ended_execution_or_times_out() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"id": "e1", "state": {"current": next(states)}})
 
-    client = KestraClient("http://127.0.0.1:1", "u@example.com", PASSWORD, transport=httpx.MockTransport(answer))
+    client = E2eKestraClient("http://127.0.0.1:1", "u@example.com", PASSWORD, transport=httpx.MockTransport(answer))
     now = [0.0]
     slept: list[float] = []
 
@@ -333,7 +336,7 @@ def test_wait_for_execution_returns_the_ended_execution_or_times_out() -> None:
     ended = client.wait_for_execution("e1", timeout=10, poll=1, sleep=sleep, clock=lambda: now[0])
     assert ended["state"]["current"] == "SUCCESS" and slept == [1, 1, 1]
 
-    stuck = KestraClient(
+    stuck = E2eKestraClient(
         "http://127.0.0.1:1",
         "u@example.com",
         PASSWORD,
@@ -343,7 +346,7 @@ def test_wait_for_execution_returns_the_ended_execution_or_times_out() -> None:
         stuck.wait_for_execution("e2", timeout=3, poll=1, sleep=sleep, clock=lambda: now[0])
 
 
-def test_start_execution_without_inputs_sends_no_body(client: KestraClient, fake: FakeKestra) -> None:
+def test_start_execution_without_inputs_sends_no_body(client: E2eKestraClient, fake: FakeKestra) -> None:
     client.start_execution("christmas", "health-check")
     request = fake.requests[-1]
     assert request.method == "POST" and request.content == b""
