@@ -86,8 +86,8 @@ def seed(fake: FakeNotion, count: int, work: Path) -> list[str]:
             "email": f"burst-{n}@example.com",
             "calendly_event_uri": f"{sample['calendly_event_uri']}-{n}",
         }
-        plan = funnel.handle("noshow", body, datetime.now(UTC))["plan"]
-        keys.append(next(item["sequence_key"] for item in plan if item["email_number"] == 1))
+        plan = funnel.handle("noshow", body, datetime.now(UTC)).plan
+        keys.append(next(item.sequence_key for item in plan if item.email_number == 1))
     return keys
 
 

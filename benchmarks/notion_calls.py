@@ -31,7 +31,6 @@ from tests.fakes.fake_notion import FakeNotion, crm_on_fake  # noqa: E402
 
 EVENTS = ROOT / "examples" / "events"
 NOW = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
-SEQUENCE_EVENT = {"5day": "assessment", "noshow": "noshow", "postcall": "postcall", "onboarding": "onboarding"}
 EVENT_FILES = {
     "signup": "signup.json",
     "assessment": "assessment.json",
@@ -84,7 +83,7 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
         return build_funnel(settings, crm=crm, mailer=mailer)
 
     events: dict[str, dict[str, Any]] = {}
-    plans: dict[str, dict[str, Any]] = {}
+    plans: dict[str, Any] = {}
     for n, (kind, name) in enumerate(EVENT_FILES.items()):
         body = json.loads((EVENTS / name).read_text())
         if kind not in ("unsubscribe", "email-status", "booking"):
@@ -93,15 +92,15 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
             body["payload"]["email"] = "booked@example.com"
         result, calls, detail = counted.count(lambda crm, k=kind, b=body: funnel(crm).handle(k, b, NOW))
         events[kind] = {"calls": calls, "requests": dict(detail)}
-        if result["plan"]:
-            plans[result["sequence"]] = result["plan"][0]
+        if result.plan:
+            plans[str(result.sequence)] = result.plan[0]
     emails: dict[str, dict[str, Any]] = {}
     at = NOW + timedelta(minutes=5)
     for sequence, item in plans.items():
         result, calls, detail = counted.count(
-            lambda crm, i=item: funnel(crm).send(i["sequence_key"], i["email_number"], at, at)
+            lambda crm, i=item: funnel(crm).send(i.sequence_key, i.email_number, at, at)
         )
-        emails[sequence] = {"calls": calls, "status": result["status"], "requests": dict(detail)}
+        emails[sequence] = {"calls": calls, "status": str(result.status), "requests": dict(detail)}
     return {"events": events, "emails": emails}
 
 

@@ -29,7 +29,7 @@ def build_crm(settings: Settings) -> Crm:
 
 def build_mailer(settings: Settings) -> Mailer:
     if settings.backend == "live":
-        from christmas_tasks.adapters.resend_mailer import ResendMailer
+        from christmas_tasks.adapters.resend.mailer import ResendMailer
 
         assert settings.resend_api_key is not None
         return ResendMailer(settings.resend_api_key, base_url=settings.resend_api_url)

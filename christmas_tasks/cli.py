@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from christmas_tasks.settings import Settings
 
+# The vocabulary's words, spelled out so that `--help` imports nothing (tests/unit/test_cli.py checks they match).
 EVENTS = ("signup", "assessment", "booking", "noshow", "postcall", "onboarding", "unsubscribe", "email-status")
+SEQUENCES = ("5day", "noshow", "postcall", "onboarding")
 
 
 def _now() -> datetime:
@@ -69,14 +71,13 @@ def _print(result: Any, settings: Settings | None = None) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from christmas_tasks.events import AssessmentEvent, parse_event
-    from christmas_tasks.routing import route
 
     event = parse_event(args.event, _read_json(args.file), _now())
     data = event.model_dump(mode="json")
     if isinstance(event, AssessmentEvent):
-        routed = route(event.red_systems, event.orange_systems)
+        routed = event.route
         data.update(segment=routed.segment.value, priority=routed.priority, readiness_zone=routed.readiness_zone)
-    _print({"event": event.kind, **data})
+    _print({"event": event.kind.value, **data})
     return 0
 
 
@@ -102,7 +103,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from christmas_tasks.planning import load_catalogue
     from christmas_tasks.rendering import check_template, render
     from christmas_tasks.template_files import load_templates
-    from christmas_tasks.variables import SEQUENCE_EVENT, build_variables, stored_variables, variable_names
+    from christmas_tasks.variables import build_variables, stored_variables, variable_names
+    from christmas_tasks.vocabulary import STARTED_BY
 
     settings = _settings()
     templates = load_templates(Path(args.templates or settings.templates_dir))
@@ -111,7 +113,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     catalogue = load_catalogue(settings.catalogue_path)
     sequence = next(s.name for s in catalogue.sequences.values() if args.template in [e.template for e in s.emails])
     now = _now()
-    event = parse_event(args.kind or SEQUENCE_EVENT[sequence], _read_json(args.event), now)
+    event = parse_event(args.kind or STARTED_BY[sequence], _read_json(args.event), now)
     check_template(templates[args.template], variable_names(sequence))
     values = build_variables(settings.campaign, event.email, stored_variables(event), now)
     rendered = render(templates[args.template], values)
@@ -126,8 +128,8 @@ def cmd_handle(args: argparse.Namespace) -> int:
     from christmas_tasks.app import build_funnel
 
     settings = _settings()
-    result = build_funnel(settings).handle(args.event, _read_json(args.file), _now(), args.run_id or None)
-    _print(result, settings)
+    handled = build_funnel(settings).handle(args.event, _read_json(args.file), _now(), args.run_id or None)
+    _print(handled.as_json(), settings)
     return 0
 
 
@@ -135,8 +137,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     from christmas_tasks.app import build_funnel
 
     settings = _settings()
-    result = build_funnel(settings).send(args.sequence_key, args.email_number, _now(), args.scheduled_for)
-    _print(result, settings)
+    outcome = build_funnel(settings).send(args.sequence_key, args.email_number, _now(), args.scheduled_for)
+    _print(outcome.as_json(), settings)
     return 0
 
 
@@ -240,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="JSON file with the webhook body ('-' for standard input)")
 
     p = add("plan", cmd_plan, "print a sequence's send plan as JSON")
-    p.add_argument("sequence", choices=("5day", "noshow", "postcall", "onboarding"))
+    p.add_argument("sequence", choices=SEQUENCES)
     p.add_argument(
         "--from", dest="anchor", type=_timestamp, required=True, help="the anchor time (ISO 8601, Z or offset)"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from christmas_tasks.app import build_funnel
 from christmas_tasks.errors import ConfigError
-from christmas_tasks.planning import parse_timestamp
+from christmas_tasks.planning import iso_utc
 from christmas_tasks.settings import Settings
 
 
@@ -37,20 +37,20 @@ def run_demo(
     body = json.loads(event_path.read_text(encoding="utf-8"))
     if email:
         body["email"] = email
-    result = funnel.handle("assessment", body, clock())
-    say(f"handled the assessment of {result['email']}: {result['action']} (segment {result.get('segment')})")
-    if not result["plan"]:
+    handled = funnel.handle("assessment", body, clock())
+    segment = handled.route.segment.value if handled.route else None
+    say(f"handled the assessment of {handled.email}: {handled.reason} (segment {segment})")
+    if not handled.plan:
         say("nothing to send: this contact's sequence was handled before (use another email in the event file)")
-    for item in result["plan"]:
-        say(f"  email {item['email_number']} ({item['template']}) planned for {item['send_at']}")
-    for item in result["plan"]:
-        due = parse_timestamp(item["send_at"])
-        delay = (due - clock()).total_seconds() / speedup
+    for item in handled.plan:
+        say(f"  email {item.email_number} ({item.template}) planned for {iso_utc(item.send_at)}")
+    for item in handled.plan:
+        delay = (item.send_at - clock()).total_seconds() / speedup
         if wait and delay > 0:
-            say(f"waiting {delay:.0f}s for email {item['email_number']}...")
+            say(f"waiting {delay:.0f}s for email {item.email_number}...")
             sleep(delay)
-        sent = funnel.send(item["sequence_key"], item["email_number"], clock(), due)
-        say(f"email {item['email_number']}: {sent['status']} {sent.get('resend_id') or sent.get('reason', '')}")
+        sent = funnel.send(item.sequence_key, item.email_number, clock(), item.send_at)
+        say(f"email {item.email_number}: {sent.status} {sent.resend_id or sent.reason or ''}")
     say(
         f"outbox: {(settings.local_dir / 'outbox').resolve()}  ledger: {(settings.local_dir / 'crm.sqlite3').resolve()}"
     )

@@ -26,6 +26,8 @@ from pydantic import (
 from christmas_tasks.errors import InvalidInput, Problem
 from christmas_tasks.notion_schema import EMAIL_LIMIT
 from christmas_tasks.planning import parse_timestamp as _aware_utc
+from christmas_tasks.routing import Route, route
+from christmas_tasks.vocabulary import Bounce, EmailStatus, EventKind, MailEvent
 
 NAME_MAX = 200
 NOTE_MAX = 2000
@@ -106,7 +108,7 @@ class Event(BaseModel):
     # defer_build: a model is built on first use, so a command that never validates one pays nothing
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True)
 
-    kind: ClassVar[str] = ""
+    kind: ClassVar[EventKind]
     email: Email
 
     def variables(self) -> dict[str, str]:
@@ -125,14 +127,14 @@ class Event(BaseModel):
 
 
 class SignupEvent(Event):
-    kind: ClassVar[str] = "signup"
+    kind: ClassVar[EventKind] = EventKind.SIGNUP
     first_name: Name
     business_name: OptionalShortText = None
     source: ShortText = "website"
 
 
 class AssessmentEvent(Event):
-    kind: ClassVar[str] = "assessment"
+    kind: ClassVar[EventKind] = EventKind.ASSESSMENT
     first_name: Name
     business_name: OptionalShortText = None
     red_systems: SystemCount
@@ -150,6 +152,11 @@ class AssessmentEvent(Event):
     email_1_sent_at: Timestamp | None = None
     email_1_status: SelectOption = "sent"
 
+    @property
+    def route(self) -> Route:
+        """The segment, priority and readiness zone these counts route to (SPEC §4): the one place it is worked out."""
+        return route(self.red_systems, self.orange_systems)
+
     @model_validator(mode="after")
     def _counts_fit(self) -> AssessmentEvent:
         total = self.red_systems + self.orange_systems + self.yellow_systems + self.green_systems
@@ -159,7 +166,7 @@ class AssessmentEvent(Event):
 
 
 class NoShowEvent(Event):
-    kind: ClassVar[str] = "noshow"
+    kind: ClassVar[EventKind] = EventKind.NOSHOW
     first_name: Name
     calendly_event_uri: Url
     scheduled_time: Timestamp
@@ -171,7 +178,7 @@ class NoShowEvent(Event):
 class BookingEvent(Event):
     """A call was booked (our shape or Calendly's `invitee.created`): stops the 5-day nurture."""
 
-    kind: ClassVar[str] = "booking"
+    kind: ClassVar[EventKind] = EventKind.BOOKING
     first_name: Name
     calendly_event_uri: Url
     scheduled_time: Timestamp
@@ -180,7 +187,7 @@ class BookingEvent(Event):
 
 
 class PostCallEvent(Event):
-    kind: ClassVar[str] = "postcall"
+    kind: ClassVar[EventKind] = EventKind.POSTCALL
     first_name: Name
     call_date: DateOrTimestamp
     business_name: OptionalShortText = None
@@ -191,7 +198,7 @@ class PostCallEvent(Event):
 
 
 class OnboardingEvent(Event):
-    kind: ClassVar[str] = "onboarding"
+    kind: ClassVar[EventKind] = EventKind.ONBOARDING
     first_name: Name
     payment_confirmed: bool
     payment_amount: Amount
@@ -205,126 +212,63 @@ class OnboardingEvent(Event):
 
 
 class UnsubscribeEvent(Event):
-    kind: ClassVar[str] = "unsubscribe"
+    kind: ClassVar[EventKind] = EventKind.UNSUBSCRIBE
     reason: Note | None = None
-
-
-EmailStatusType = Literal["email.bounced", "email.complained", "email.suppressed", "email.failed", "email.delivered"]
-# Resend's bounce types (data.bounce.type, as Amazon SES classifies them). Only a permanent bounce means the
-# address cannot receive mail; a transient one (a full mailbox, a busy server) or an undetermined one does not.
-BounceType = Literal["Permanent", "Transient", "Undetermined"]
+    # The unsubscribe link's token (it signs the address): when given it must be the right one.
+    token: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 
 
 class EmailStatusEvent(Event):
-    """Resend's webhook, flattened: the recipient, what happened and Resend's message id.
+    """What the mail provider reports about an email it sent (read from Resend's webhook by
+    adapters/resend/webhooks.py): the recipient, what happened, the provider's message id.
 
-    What each type means, as Resend documents it: `email.bounced` the recipient's server rejected the email
-    (`bounce.type` Permanent, Transient or Undetermined); `email.complained` marked as spam; `email.suppressed`
-    Resend did not send, the address being on its suppression list (a previous hard bounce or complaint);
-    `email.failed` Resend could not send it (an invalid recipient, the API key, the domain, the quota);
-    `email.delivered` accepted by the recipient's server.
+    `bounced`: the recipient's server rejected the email, permanently or not (`bounce`); `complained`: marked as
+    spam; `suppressed`: not sent, the address being on the provider's suppression list (a previous hard bounce or
+    complaint); `failed`: the provider could not send it (an invalid recipient, the key, the domain, the quota);
+    `delivered`: accepted by the recipient's server.
     """
 
-    kind: ClassVar[str] = "email-status"
-    type: EmailStatusType
+    kind: ClassVar[EventKind] = EventKind.EMAIL_STATUS
+    type: MailEvent
     email_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     occurred_at: Timestamp
-    bounce_type: BounceType | None = None
+    bounce: Bounce | None = None
     detail: Note | None = None
 
     @property
-    def suppression(self) -> str | None:
-        """The email status this event gives the address, or None when it only gets recorded. A bounce without
-        a type is taken as permanent: that is what Resend's email.bounced means, and it never sends unwanted mail."""
-        if self.type == "email.bounced":
-            return "bounced" if self.bounce_type in (None, "Permanent") else None
-        return {"email.complained": "complained", "email.suppressed": "suppressed"}.get(self.type)
-
-
-# --------------------------------------------------------------------------------------------------
-# Foreign bodies mapped onto our shapes. Paths in errors stay those of the sender's body.
-
-
-def _from_calendly(body: dict[str, Any], expected: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """Calendly's webhook (`{"event": ..., "payload": {invitee...}}`) as our flat shape."""
-    if body.get("event") != expected:
-        raise InvalidInput("event", [Problem("event", f"is {body.get('event')!r}; expected {expected!r}")])
-    payload = body.get("payload")
-    if not isinstance(payload, dict):
-        raise InvalidInput("event", [Problem("payload", "must be an object")])
-    raw_scheduled = payload.get("scheduled_event")
-    scheduled: dict[str, Any] = raw_scheduled if isinstance(raw_scheduled, dict) else {}
-    first_name = payload.get("first_name") or str(payload.get("name") or "").strip().split(" ")[0] or None
-    mapped = {
-        "email": payload.get("email"),
-        "first_name": first_name,
-        "calendly_event_uri": scheduled.get("uri") or payload.get("event"),
-        "scheduled_time": scheduled.get("start_time"),
-        "event_type": scheduled.get("name"),
-        "reschedule_url": payload.get("reschedule_url"),
-    }
-    paths = {
-        "email": "payload.email",
-        "first_name": "payload.first_name",
-        "calendly_event_uri": "payload.scheduled_event.uri",
-        "scheduled_time": "payload.scheduled_event.start_time",
-        "event_type": "payload.scheduled_event.name",
-        "reschedule_url": "payload.reschedule_url",
-    }
-    return {k: v for k, v in mapped.items() if v is not None}, paths
-
-
-def _from_resend(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise InvalidInput("email-status event", [Problem("data", "must be an object")])
-    to = data.get("to")
-    recipient = to[0] if isinstance(to, list) and to else to
-
-    def part(name: str) -> dict[str, Any]:
-        value = data.get(name)
-        return value if isinstance(value, dict) else {}
-
-    bounce, suppressed, failed = part("bounce"), part("suppressed"), part("failed")
-    detail = bounce.get("message") or suppressed.get("message") or failed.get("reason")
-    mapped = {
-        "email": recipient,
-        "type": body.get("type"),
-        "email_id": data.get("email_id"),
-        "occurred_at": body.get("created_at") or data.get("created_at"),
-        "bounce_type": bounce.get("type") if body.get("type") == "email.bounced" else None,
-        "detail": " / ".join(str(x) for x in (detail, bounce.get("subType") or suppressed.get("type")) if x) or None,
-    }
-    paths = {
-        "email": "data.to",
-        "type": "type",
-        "email_id": "data.email_id",
-        "occurred_at": "created_at",
-        "bounce_type": "data.bounce.type",
-    }
-    return {k: v for k, v in mapped.items() if v is not None}, paths
+    def suppression(self) -> EmailStatus | None:
+        """The email status this event gives the address, or None when it is only recorded. A bounce of no
+        known kind is taken as permanent: that is what Resend's email.bounced means, and it sends nothing unwanted."""
+        if self.type is MailEvent.BOUNCED:
+            return EmailStatus.BOUNCED if self.bounce in (None, Bounce.PERMANENT) else None
+        return {MailEvent.COMPLAINED: EmailStatus.COMPLAINED, MailEvent.SUPPRESSED: EmailStatus.SUPPRESSED}.get(
+            self.type
+        )
 
 
 # --------------------------------------------------------------------------------------------------
 
-EVENT_MODELS: dict[str, type[Event]] = {
-    "signup": SignupEvent,
-    "assessment": AssessmentEvent,
-    "booking": BookingEvent,
-    "noshow": NoShowEvent,
-    "postcall": PostCallEvent,
-    "onboarding": OnboardingEvent,
-    "unsubscribe": UnsubscribeEvent,
-    "email-status": EmailStatusEvent,
+EVENT_MODELS: dict[EventKind, type[Event]] = {
+    model.kind: model
+    for model in (
+        SignupEvent,
+        AssessmentEvent,
+        BookingEvent,
+        NoShowEvent,
+        PostCallEvent,
+        OnboardingEvent,
+        UnsubscribeEvent,
+        EmailStatusEvent,
+    )
 }
-EVENT_ALIASES = {"no-show": "noshow", "post-call": "postcall", "email_status": "email-status"}
 
 
-def event_kind(name: str) -> str:
-    kind = EVENT_ALIASES.get(name, name)
-    if kind not in EVENT_MODELS:
-        raise InvalidInput("event kind", [Problem("event", f"unknown event {name!r}; one of {sorted(EVENT_MODELS)}")])
-    return kind
+def event_kind(name: str) -> EventKind:
+    try:
+        return EventKind(name)
+    except ValueError:
+        known = ", ".join(kind.value for kind in EventKind)
+        raise InvalidInput("event kind", [Problem("event", f"unknown event {name!r}; one of {known}")]) from None
 
 
 def _problems(error: ValidationError, paths: dict[str, str]) -> list[Problem]:
@@ -344,17 +288,22 @@ def _problems(error: ValidationError, paths: dict[str, str]) -> list[Problem]:
 
 
 def parse_event(name: str, body: Any, now: datetime) -> Event:
-    """Validate one webhook body. `now` (aware UTC) fills the defaults that mean "on arrival"."""
+    """Validate one webhook body, ours or its sender's (Calendly's, Resend's: read by their adapter modules,
+    which map their words to ours). `now` (aware UTC) fills the defaults that mean "on arrival"."""
     kind = event_kind(name)
     if not isinstance(body, dict):
         raise InvalidInput(f"{kind} event", [Problem("body", "must be a JSON object")])
     paths: dict[str, str] = {}
     data: dict[str, Any] = dict(body)
-    if kind in ("noshow", "booking") and "payload" in body and "event" in body:
-        expected = "invitee_no_show.created" if kind == "noshow" else "invitee.created"
-        data, paths = _from_calendly(body, expected)
-    elif kind == "email-status":
-        data, paths = _from_resend(body)
+    if kind in (EventKind.NOSHOW, EventKind.BOOKING):
+        from christmas_tasks.adapters import calendly
+
+        if calendly.is_calendly(body):
+            data, paths = calendly.read(kind, body)
+    elif kind is EventKind.EMAIL_STATUS:
+        from christmas_tasks.adapters.resend import webhooks
+
+        data, paths = webhooks.read(body)
     try:
         event = EVENT_MODELS[kind].model_validate(data)
     except ValidationError as exc:

@@ -101,13 +101,12 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         if not isinstance(event, str):
             raise _invalid("event", "is required to handle an event")
         run_id = request.get("run_id")
-        result = funnel.handle(event, payload, now, run_id if isinstance(run_id, str) and run_id else None)
-        outputs: dict[str, Any] = {"result": result, "planned": len(result["plan"])}
-        for item in result["plan"]:
-            outputs[f"email_{item['email_number']}"] = {
-                "sequence_key": item["sequence_key"],
-                "email_number": item["email_number"],
-                "send_at": item["send_at"],
+        handled = funnel.handle(event, payload, now, run_id if isinstance(run_id, str) and run_id else None)
+        outputs: dict[str, Any] = {"result": handled.as_json(), "planned": len(handled.plan)}
+        for item in handled.plan:  # what the handler flow's schedule_email_<n> tasks read
+            fields = item.as_json()
+            outputs[f"email_{item.email_number}"] = {
+                name: fields[name] for name in ("sequence_key", "email_number", "send_at")
             }
         return outputs
 
@@ -126,5 +125,5 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
             scheduled_for = parse_timestamp(str(scheduled))
         except ValueError as exc:
             raise _invalid("payload.scheduled_for", str(exc)) from None
-    result = funnel.send(key, int(number), now, scheduled_for)
-    return {"result": result, "status": result["status"]}
+    outcome = funnel.send(key, int(number), now, scheduled_for)
+    return {"result": outcome.as_json(), "status": outcome.status.value}

@@ -27,8 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from christmas_tasks.errors import ConfigError, InvalidInput, Problem
+from christmas_tasks.vocabulary import CampaignStatus, SequenceType
 
-SEQUENCES = ("5day", "noshow", "postcall", "onboarding")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -50,8 +50,8 @@ class CatalogueEmail:
 
 @dataclass(frozen=True)
 class SequenceDef:
-    name: str
-    contact_status: str
+    name: SequenceType
+    contact_status: CampaignStatus
     anchor: str  # "email_1_sent_at" or "arrival"
     catch_up_gap: timedelta
     testing_catch_up_gap: timedelta
@@ -71,15 +71,15 @@ class SequenceDef:
 
 @dataclass(frozen=True)
 class Catalogue:
-    sequences: dict[str, SequenceDef]
+    sequences: dict[SequenceType, SequenceDef]
 
     def get(self, name: str) -> SequenceDef:
         try:
-            return self.sequences[name]
-        except KeyError:
-            raise InvalidInput(
-                "sequence", [Problem("sequence", f"unknown sequence {name!r}; one of {sorted(self.sequences)}")]
-            ) from None
+            return self.sequences[SequenceType(name)]
+        except (KeyError, ValueError):
+            known = ", ".join(sorted(self.sequences))
+            problem = Problem("sequence", f"unknown sequence {name!r}; one of {known}")
+            raise InvalidInput("sequence", [problem]) from None
 
     def template_names(self) -> list[str]:
         return [e.template for s in self.sequences.values() for e in s.emails]
@@ -96,12 +96,12 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the sequence catalogue {where}: {exc}") from None
     try:
-        return Catalogue({name: _sequence(name, raw[name]) for name in SEQUENCES})
+        return Catalogue({name: _sequence(name, raw[name]) for name in SequenceType})
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"the sequence catalogue {where} is malformed: {exc!s}") from None
 
 
-def _sequence(name: str, raw: dict[str, Any]) -> SequenceDef:
+def _sequence(name: SequenceType, raw: dict[str, Any]) -> SequenceDef:
     emails = tuple(
         CatalogueEmail(
             int(e["number"]), str(e["template"]), parse_duration(e["delay"]), parse_duration(e["testing_delay"])
@@ -117,7 +117,7 @@ def _sequence(name: str, raw: dict[str, Any]) -> SequenceDef:
     gap = raw["catch_up_gap"]
     return SequenceDef(
         name,
-        str(raw["contact_status"]),
+        CampaignStatus(raw["contact_status"]),
         raw["anchor"],
         parse_duration(gap["production"]),
         parse_duration(gap["testing"]),

@@ -1,6 +1,7 @@
 """Use cases: handle one webhook event; send one scheduled email (SPEC §2, §6).
 
-They take the ports as arguments and return plain results; the clock is an argument too.
+They take the ports as arguments and return typed results (christmas_tasks/outcomes.py); the clock is an
+argument too. Events are dispatched through a table, one handler per kind (`HANDLERS`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +27,16 @@ from christmas_tasks.events import (
     UnsubscribeEvent,
     parse_event,
 )
-from christmas_tasks.planning import Catalogue, SendWindow, iso_utc, plan, require_aware
+from christmas_tasks.outcomes import (
+    Action,
+    AlertStatus,
+    EmailOutcome,
+    Handled,
+    ScheduledEmail,
+    SendStatus,
+    SkipReason,
+)
+from christmas_tasks.planning import Catalogue, SendWindow, plan, require_aware
 from christmas_tasks.ports import (
     IDEMPOTENCY_WINDOW,
     Alerter,
@@ -39,27 +50,41 @@ from christmas_tasks.ports import (
     SequenceRecord,
 )
 from christmas_tasks.rendering import check_template, render
-from christmas_tasks.routing import route
 from christmas_tasks.variables import Campaign, build_variables, stored_variables, variable_names
+from christmas_tasks.vocabulary import (
+    SEQUENCE_OF,
+    BookingStatus,
+    CampaignStatus,
+    EmailStatus,
+    EventKind,
+    SequenceType,
+    StopReason,
+)
 
 log = logging.getLogger(__name__)
 
-# Which sequences an event stops, and why (SPEC §6: booking stops the nurture; paying stops
-# no-show and post-call). Any call-related event means the contact booked a call.
-_BOOKED = ("5day",)
-_PAID = ("noshow", "postcall")
-_ALL = ("5day", "noshow", "postcall", "onboarding")
-_SEQUENCE_OF = {
-    AssessmentEvent: "5day",
-    NoShowEvent: "noshow",
-    PostCallEvent: "postcall",
-    OnboardingEvent: "onboarding",
+# What each event stops, and why (SPEC §6): any call-related event means the contact booked a call, which stops
+# the nurture; paying stops the no-show and post-call follow-ups. A suppression stops everything.
+_STOPS: dict[EventKind, tuple[tuple[tuple[SequenceType, ...], StopReason], ...]] = {
+    EventKind.BOOKING: (((SequenceType.NURTURE,), StopReason.BOOKED),),
+    EventKind.NOSHOW: (((SequenceType.NURTURE,), StopReason.BOOKED),),
+    EventKind.POSTCALL: (((SequenceType.NURTURE,), StopReason.BOOKED),),
+    EventKind.ONBOARDING: (
+        ((SequenceType.NURTURE,), StopReason.BOOKED),
+        ((SequenceType.NOSHOW, SequenceType.POSTCALL), StopReason.PAID),
+    ),
 }
 _BOOKING_STATUS = {
-    BookingEvent: "Booked",
-    NoShowEvent: "No-Show",
-    PostCallEvent: "Call Held",
-    OnboardingEvent: "Client",
+    EventKind.BOOKING: BookingStatus.BOOKED,
+    EventKind.NOSHOW: BookingStatus.NO_SHOW,
+    EventKind.POSTCALL: BookingStatus.CALL_HELD,
+    EventKind.ONBOARDING: BookingStatus.CLIENT,
+}
+_STOP_REASON = {  # a suppression's email status, as the reason its sequences stop
+    EmailStatus.UNSUBSCRIBED: StopReason.UNSUBSCRIBED,
+    EmailStatus.BOUNCED: StopReason.BOUNCED,
+    EmailStatus.COMPLAINED: StopReason.COMPLAINED,
+    EmailStatus.SUPPRESSED: StopReason.SUPPRESSED,
 }
 
 
@@ -117,7 +142,7 @@ class Funnel:
 
     # ------------------------------------------------------------------ events
 
-    def handle(self, kind: str, body: Any, now: datetime, run_id: str | None = None) -> dict[str, Any]:
+    def handle(self, kind: str, body: Any, now: datetime, run_id: str | None = None) -> Handled:
         """Validate, then apply one event. A rejected event raises InvalidInput and writes nothing.
 
         `run_id` names the run (the Kestra execution) handling it. The same event handled again plans
@@ -127,83 +152,74 @@ class Funnel:
         """
         now = require_aware(now, "now")
         event = parse_event(kind, body, now)
-        result: dict[str, Any] = {"event": event.kind, "email": event.email, "plan": []}
-        if isinstance(event, OnboardingEvent) and not event.payment_confirmed:
-            result.update(action="nothing to start", reason="payment_confirmed is false: no onboarding starts")
-            return result
-        if isinstance(event, UnsubscribeEvent):
-            self._token_matches(event, body)
-            return {**result, **self._suppress(event.email, "unsubscribed")}
-        if isinstance(event, EmailStatusEvent):
-            status = event.suppression
-            if status is None:
-                what = f"{event.type} ({event.bounce_type} bounce)" if event.bounce_type else event.type
-                if event.type != "email.delivered":
-                    log.warning(
-                        "%s for %s (Resend id %s): recorded, not suppressed: %s",
-                        what,
-                        event.email,
-                        event.email_id,
-                        event.detail or "no detail",
-                    )
-                return {
-                    **result,
-                    "action": "recorded",
-                    "reason": f"{what}: the address is not suppressed",
-                    "resend_id": event.email_id,
-                    "detail": event.detail,
-                }
-            return {
-                **result,
-                **self._suppress(event.email, status),
-                "resend_id": event.email_id,
-                "detail": event.detail,
-            }
-        if isinstance(event, SignupEvent):
-            contact = self.crm.upsert_contact(
-                ContactUpdate(
-                    email=event.email,
-                    first_name=event.first_name,
-                    business_name=event.business_name,
-                    # never move a contact already further down the funnel back to "Signed Up"
-                    initial_campaign_status="Signed Up",
-                )
-            )
-            return {**result, "action": "contact recorded", "campaign_status": contact.campaign_status}
-        if isinstance(event, BookingEvent):
-            self.crm.upsert_contact(
-                ContactUpdate(
-                    email=event.email,
-                    first_name=event.first_name,
-                    business_name=event.business_name,
-                    campaign_status="Pre-Call Prep",
-                    booking_status="Booked",
-                )
-            )
-            stopped = self._stop(event.email, _BOOKED, "booked")
-            return {**result, "action": "booking recorded", "stopped": stopped}
-        return {**result, **self._start_sequence(event, now, run_id)}
+        return HANDLERS[event.kind](self, event, now, run_id)
 
-    def _start_sequence(self, event: Event, now: datetime, run_id: str | None) -> dict[str, Any]:
-        sequence = _SEQUENCE_OF[type(event)]
+    def _signup(self, event: SignupEvent, now: datetime, run_id: str | None) -> Handled:
+        contact = self.crm.upsert_contact(
+            ContactUpdate(
+                email=event.email,
+                first_name=event.first_name,
+                business_name=event.business_name,
+                # never move a contact already further down the funnel back to "Signed Up"
+                initial_campaign_status=CampaignStatus.SIGNED_UP,
+            )
+        )
+        return Handled(event.kind, event.email, Action.CONTACT_RECORDED, "the contact is recorded; nothing is sent",
+                       campaign_status=contact.campaign_status)
+
+    def _booking(self, event: BookingEvent, now: datetime, run_id: str | None) -> Handled:
+        self.crm.upsert_contact(
+            ContactUpdate(
+                email=event.email,
+                first_name=event.first_name,
+                business_name=event.business_name,
+                campaign_status=CampaignStatus.PRE_CALL,
+                booking_status=BookingStatus.BOOKED,
+            )
+        )
+        stopped = self._stops(event)
+        return Handled(event.kind, event.email, Action.BOOKING_RECORDED, "the booking is recorded; the nurture stops",
+                       stopped=stopped)
+
+    def _unsubscribe(self, event: UnsubscribeEvent, now: datetime, run_id: str | None) -> Handled:
+        # a link's token must be the right one: an unsubscribe link cannot be forged for another address
+        if event.token is not None and event.token != self.campaign.unsubscribe_token(event.email):
+            raise InvalidInput("unsubscribe event", [Problem("token", "does not match this email address")])
+        return self._suppress(event, EmailStatus.UNSUBSCRIBED)
+
+    def _mail_event(self, event: EmailStatusEvent, now: datetime, run_id: str | None) -> Handled:
+        status = event.suppression
+        if status is not None:
+            return self._suppress(event, status)
+        what = f"{event.type} ({event.bounce} bounce)" if event.bounce else str(event.type)
+        if event.type != "delivered":
+            log.warning("%s for %s (provider id %s): recorded, not suppressed: %s", what, event.email,
+                        event.email_id, event.detail or "no detail")
+        return Handled(event.kind, event.email, Action.RECORDED, f"{what}: the address is not suppressed",
+                       mail_event=event.type, bounce=event.bounce, provider_id=event.email_id, detail=event.detail)
+
+    def _onboarding(self, event: OnboardingEvent, now: datetime, run_id: str | None) -> Handled:
+        if not event.payment_confirmed:
+            return Handled(event.kind, event.email, Action.NOTHING_TO_START,
+                           "payment_confirmed is false: no onboarding starts")
+        return self._start_sequence(event, now, run_id)
+
+    def _start_sequence(self, event: Event, now: datetime, run_id: str | None) -> Handled:
+        sequence = SEQUENCE_OF[event.kind]
         definition = self.catalogue.get(sequence)
         first_name = str(getattr(event, "first_name", ""))
         business_name = getattr(event, "business_name", None)
-        routed = route(event.red_systems, event.orange_systems) if isinstance(event, AssessmentEvent) else None
+        routed = event.route if isinstance(event, AssessmentEvent) else None
         segment = routed.segment.value if routed else None
         score = event.assessment_score if isinstance(event, AssessmentEvent) else None
-        stopped: list[str] = []
-        if type(event) in _BOOKING_STATUS:
-            stopped += self._stop(event.email, _BOOKED, "booked")
-        if isinstance(event, OnboardingEvent):
-            stopped += self._stop(event.email, _PAID, "paid")
+        stopped = self._stops(event)
         contact = self.crm.upsert_contact(
             ContactUpdate(
                 email=event.email,
                 first_name=first_name,
                 business_name=business_name,
                 campaign_status=definition.contact_status,
-                booking_status=_BOOKING_STATUS.get(type(event)),
+                booking_status=_BOOKING_STATUS.get(event.kind),
                 segment=segment,
                 assessment_score=score,
             )
@@ -232,18 +248,20 @@ class Funnel:
                 created_by=run_id,
             )
         )
-        out: dict[str, Any] = {"sequence": sequence, "sequence_key": key, "created": created, "stopped": stopped}
-        if routed:
-            out.update(segment=segment, priority=routed.priority, readiness_zone=routed.readiness_zone)
+        def handled(action: Action, reason: str, **more: Any) -> Handled:
+            more.setdefault("stopped", stopped)
+            return Handled(event.kind, event.email, action, reason, sequence=sequence, sequence_key=key,
+                           created=created, route=routed, **more)
+
         retry = not created and run_id is not None and record.created_by == run_id
         if not created and not retry:
-            out.update(action="already handled", plan=[])
-            return out
+            return handled(Action.ALREADY_HANDLED, "this event was handled before: nothing is planned again")
         if contact.suppressed:
-            stopped_record = self.crm.stop_sequence(record, contact.email_status)
-            out.update(action=f"contact is {contact.email_status}: nothing scheduled", plan=[])
-            out["stopped"] = [*stopped, stopped_record.key]
-            return out
+            known = contact.email_status in _STOP_REASON
+            stop = _STOP_REASON[EmailStatus(contact.email_status)] if known else contact.email_status
+            stopped_record = self.crm.stop_sequence(record, stop)
+            return handled(Action.NOT_SCHEDULED, f"the contact is {contact.email_status}: nothing is scheduled",
+                           stopped=(*stopped, stopped_record.key))
         planned = plan(
             definition,
             anchor,
@@ -252,50 +270,56 @@ class Funnel:
             already_sent=record.sent_numbers(),
             window=self.window,
         )
-        out.update(
-            action="sequence started" if created else "retry of the run that started it: unsent emails planned again",
-            plan=[{"sequence_key": key, **item.as_json()} for item in planned] if record.running else [],
+        schedule = tuple(ScheduledEmail(key, item.email_number, item.template, item.send_at) for item in planned)
+        alert = self._alert(event, key) if routed and routed.alert and created else None
+        action, reason = (
+            (Action.SEQUENCE_STARTED, f"the {sequence} sequence starts")
+            if created
+            else (Action.REPLANNED, "a retry of the run that started it: its unsent emails are planned again")
         )
-        if routed and routed.alert and created:
-            out["alert"] = self._alert(event, key)
-        return out
+        return handled(action, reason, plan=schedule if record.running else (), alert=alert)
 
-    def _alert(self, event: Event, key: str) -> str:
+    def _alert(self, event: Event, key: str) -> AlertStatus:
         if self.alerter is None:
-            return "not configured"
+            return AlertStatus.NOT_CONFIGURED
         name = getattr(event, "first_name", "")
         business = getattr(event, "business_name", None) or "no business name"
         text = f"CRITICAL lead: {name} ({business}) <{event.email}> finished the assessment. Sequence {key}."
         try:
-            return "sent" if self.alerter.alert(text) else "failed"
+            return AlertStatus.SENT if self.alerter.alert(text) else AlertStatus.FAILED
         except Exception:  # an alert never fails the funnel
             log.warning("the CRITICAL-lead alert raised; ignored", exc_info=True)
-            return "failed"
+            return AlertStatus.FAILED
 
-    def _token_matches(self, event: UnsubscribeEvent, body: Any) -> None:
-        """An unsubscribe carrying the link's token must carry the right one (links can't be forged)."""
-        token = body.get("token") if isinstance(body, dict) else None
-        if token is not None and str(token) != self.campaign.unsubscribe_token(event.email):
-            raise InvalidInput("unsubscribe event", [Problem("token", "does not match this email address")])
-
-    def _suppress(self, email: str, status: str) -> dict[str, Any]:
+    def _suppress(self, event: Event, status: EmailStatus) -> Handled:
         self.crm.upsert_contact(
             ContactUpdate(
-                email=email,
+                email=event.email,
                 email_status=status,
-                campaign_status="Unsubscribed" if status == "unsubscribed" else None,
+                campaign_status=CampaignStatus.UNSUBSCRIBED if status is EmailStatus.UNSUBSCRIBED else None,
             )
         )
-        stopped = self._stop(email, _ALL, status)
-        return {"action": f"contact {status}", "stopped": stopped}
+        stopped = tuple(self._stop(event.email, tuple(SequenceType), _STOP_REASON[status]))
+        mail = event if isinstance(event, EmailStatusEvent) else None
+        return Handled(event.kind, event.email, Action.SUPPRESSED, f"the address is {status}: no more email",
+                       stopped=stopped, email_status=status, mail_event=mail.type if mail else None,
+                       bounce=mail.bounce if mail else None, provider_id=mail.email_id if mail else None,
+                       detail=mail.detail if mail else None)
 
-    def _stop(self, email: str, sequences: tuple[str, ...], reason: str) -> list[str]:
-        records = self.crm.sequences_for(email, self.campaign.name, sequences)
+    def _stops(self, event: Event) -> tuple[str, ...]:
+        """Stop what this kind of event stops (`_STOPS`); the keys stopped."""
+        stopped: list[str] = []
+        for sequences, reason in _STOPS.get(event.kind, ()):
+            stopped += self._stop(event.email, sequences, reason)
+        return tuple(stopped)
+
+    def _stop(self, email: str, sequences: tuple[SequenceType, ...], reason: StopReason) -> list[str]:
+        records = self.crm.sequences_for(email, self.campaign.name, tuple(sequences))
         return [self.crm.stop_sequence(record, reason).key for record in records if record.running]
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, key: str, number: int, now: datetime, scheduled_for: datetime | None = None) -> dict[str, Any]:
+    def send(self, key: str, number: int, now: datetime, scheduled_for: datetime | None = None) -> EmailOutcome:
         """Send email `number` of the sequence `key`, with every check of SPEC §6, in order."""
         now = require_aware(now, "now")
         at = require_aware(scheduled_for, "scheduled_for") if scheduled_for else now
@@ -304,18 +328,18 @@ class Funnel:
             raise InvalidInput("sequence key", [Problem("sequence_key", f"belongs to campaign {slug!r}, not this one")])
         definition = self.catalogue.get(sequence)
         item = definition.email(number)
-        out: dict[str, Any] = {"sequence_key": key, "email_number": number, "template": item.template}
         # 1. the record
         record = self.crm.find_sequence(email, self.campaign.name, sequence, key)
         if record is None:
             raise NotFound(f"no sequence record with key {key!r}")
         # 2. reasons not to send, recorded
-        reason = self._skip_reason(record, number)
-        if reason:
-            if reason in ("unsubscribed", "bounced", "complained", "suppressed", "booked") and record.running:
-                self.crm.stop_sequence(record, reason)
-            self._log(record, item.template, number, "skipped", now, error=reason)
-            return {**out, "status": "skipped", "reason": reason}
+        skipped = self._skip(record, number, key, item.template)
+        if skipped is not None:
+            stop = _stop_reason_of(skipped)
+            if stop is not None and record.running:
+                self.crm.stop_sequence(record, stop)
+            self._log(record, item.template, number, "skipped", now, error=skipped.reason)
+            return skipped
         # 3. render (a missing/inactive template or unknown placeholder stops here, before sending)
         try:
             template = self.crm.get_template(item.template)
@@ -365,32 +389,33 @@ class Funnel:
                 number,
                 key,
                 result.message_id,
-                iso_utc(now + IDEMPOTENCY_WINDOW),
+                (now + IDEMPOTENCY_WINDOW).isoformat(),
                 number,
             )
             raise
         # 6. analytics (when configured)
         self._log(record, item.template, number, "sent", now, resend_id=result.message_id)
-        return {
-            **out,
-            "status": "sent",
-            "resend_id": result.message_id,
-            "duplicate": result.duplicate,
-            "sent_at": iso_utc(now),
-        }
+        return EmailOutcome(key, number, item.template, SendStatus.SENT, resend_id=result.message_id,
+                            duplicate=result.duplicate, sent_at=now)
 
-    def _skip_reason(self, record: SequenceRecord, number: int) -> str | None:
+    def _skip(self, record: SequenceRecord, number: int, key: str, template: str) -> EmailOutcome | None:
+        """Why this email must not go out, in SPEC §6's order; None when it may."""
+
+        def skip(reason: SkipReason, detail: str | None = None) -> EmailOutcome:
+            return EmailOutcome(key, number, template, SendStatus.SKIPPED, skip=reason, detail=detail)
+
         if number in record.sent_numbers():
-            return "already sent"
+            return skip(SkipReason.ALREADY_SENT)
         contact = self.crm.get_contact(record.email)
         if contact is not None and contact.suppressed:
-            return contact.email_status
+            return skip(SkipReason.SUPPRESSED, contact.email_status)
         if record.stopped_reason:
-            return f"sequence stopped: {record.stopped_reason}"
-        if record.sequence == "5day" and contact is not None and contact.booking_status not in (None, "", "Not Booked"):
-            return "booked"
+            return skip(SkipReason.STOPPED, record.stopped_reason)
+        booked = contact is not None and contact.booking_status not in (None, "", BookingStatus.NOT_BOOKED)
+        if record.sequence == SequenceType.NURTURE and booked:
+            return skip(SkipReason.BOOKED)
         if record.completed:
-            return "sequence completed"
+            return skip(SkipReason.COMPLETED)
         return None
 
     def _log(
@@ -409,3 +434,25 @@ class Funnel:
             )
         except Exception:  # analytics is best effort: the ledger is the record of truth
             log.warning("analytics write failed; ignored", exc_info=True)
+
+
+def _stop_reason_of(skipped: EmailOutcome) -> StopReason | None:
+    """The reason to stop the whole sequence a skip gives: a suppression of a known kind, or a booking."""
+    if skipped.skip is SkipReason.BOOKED:
+        return StopReason.BOOKED
+    if skipped.skip is SkipReason.SUPPRESSED and skipped.detail in _STOP_REASON:
+        return _STOP_REASON[EmailStatus(skipped.detail)]
+    return None
+
+
+# One handler per event kind.
+HANDLERS: dict[EventKind, Callable[[Funnel, Any, datetime, str | None], Handled]] = {
+    EventKind.SIGNUP: Funnel._signup,
+    EventKind.BOOKING: Funnel._booking,
+    EventKind.UNSUBSCRIBE: Funnel._unsubscribe,
+    EventKind.EMAIL_STATUS: Funnel._mail_event,
+    EventKind.ASSESSMENT: Funnel._start_sequence,
+    EventKind.NOSHOW: Funnel._start_sequence,
+    EventKind.POSTCALL: Funnel._start_sequence,
+    EventKind.ONBOARDING: Funnel._onboarding,
+}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from christmas_tasks.planning import zone
-from christmas_tasks.routing import route
+from christmas_tasks.vocabulary import STARTED_BY, SequenceType
 
 if TYPE_CHECKING:
     from christmas_tasks.events import Event
@@ -46,8 +46,6 @@ BASE_VARIABLES = (
     "sender_address",
 )
 DEFAULTS = {"first_name": "there", "business_name": "your business"}
-# The event whose fields a sequence's templates may also use.
-SEQUENCE_EVENT = {"5day": "assessment", "noshow": "noshow", "postcall": "postcall", "onboarding": "onboarding"}
 # A template must carry these (CASL, Gmail/Yahoo bulk-sender rules): an unsubscribe link, the sender footer.
 REQUIRED_PLACEHOLDERS = ("unsubscribe_url", "sender_address")
 
@@ -77,12 +75,12 @@ def variable_names(sequence: str) -> frozenset[str]:
     """The variable set a template of `sequence` is checked against."""
     from christmas_tasks.events import EVENT_MODELS  # pydantic: imported only by the commands that need it
 
-    event = EVENT_MODELS[SEQUENCE_EVENT[sequence]]
+    event = EVENT_MODELS[STARTED_BY[SequenceType(sequence)]]  # its fields, as the sequence's templates may use them
     return frozenset(BASE_VARIABLES) | frozenset(name for name in event.model_fields if name != "email")
 
 
 def all_variable_names() -> frozenset[str]:
-    return frozenset().union(*(variable_names(s) for s in SEQUENCE_EVENT))
+    return frozenset().union(*(variable_names(s) for s in SequenceType))
 
 
 _TIPS = {
@@ -135,6 +133,5 @@ def stored_variables(event: Event) -> dict[str, str]:
 
     values = event.variables()
     if isinstance(event, AssessmentEvent):
-        routed = route(event.red_systems, event.orange_systems)
-        values.update(segment=routed.segment.value, readiness_zone=routed.readiness_zone)
+        values.update(segment=event.route.segment.value, readiness_zone=event.route.readiness_zone)
     return values

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import resend
 
-from christmas_tasks.adapters.resend_mailer import RESEND_API_URL, ResendMailer, resend_tag
+from christmas_tasks.adapters.resend.mailer import RESEND_API_URL, ResendMailer, resend_tag
 from christmas_tasks.errors import ProviderError
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import Secret

@@ -1,6 +1,6 @@
-"""The Crm implementations the contract suite runs against: SqliteCrm on a temporary file, and
-NotionCrm replaying cassettes/notion/contract-*.yaml (recorded once against tests/fakes/fake_notion.py;
-see docs/recording.md). The Notion variant's sleep is a no-op."""
+"""The Crm implementations the contract suite runs against: SqliteCrm on a temporary file, NotionCrm replaying
+cassettes/notion/contract-*.yaml (recorded once against tests/fakes/fake_notion.py; see docs/recording.md), and
+the in-memory fake the use-case tests run on (tests/fakes/memory.py). The Notion variant's sleep is a no-op."""
 
 from __future__ import annotations
 
@@ -17,24 +17,28 @@ from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Crm
 from tests.fakes.fake_notion import FakeNotion, interactions, notion_crm
+from tests.fakes.memory import InMemoryCrm
 
 
-@pytest.fixture(params=["sqlite", pytest.param("notion", marks=pytest.mark.vcr)])
+@pytest.fixture(params=["sqlite", pytest.param("notion", marks=pytest.mark.vcr), "memory"])
 def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Crm:
     if request.param == "sqlite":
         return SqliteCrm(tmp_path / "crm.sqlite3")
+    if request.param == "memory":
+        return InMemoryCrm()
     return notion_crm(FakeNotion(), request)
 
 
 @pytest.fixture
 def logged_analytics(crm: Crm, request: pytest.FixtureRequest) -> Callable[[], list[dict[str, Any]]]:
     """What log_analytics stored: SQLite's rows, or the pages NotionCrm created in the analytics database."""
-    if isinstance(crm, SqliteCrm):
+    if isinstance(crm, SqliteCrm | InMemoryCrm):
         def rows() -> list[dict[str, Any]]:
+            entries = crm.analytics_entries() if isinstance(crm, SqliteCrm) else crm.analytics
             return [
                 {"email": e.email, "template": e.template, "email_number": e.email_number, "status": e.status,
                  "at": e.at, "campaign": e.campaign, "resend_id": e.resend_id, "error": e.error}
-                for e in crm.analytics_entries()
+                for e in entries
             ]
         return rows
     assert isinstance(crm, NotionCrm)

@@ -14,6 +14,7 @@ from typing import Any
 from christmas_tasks.adapters.outbox import OutboxMailer
 from christmas_tasks.ports import OutgoingEmail
 from tests.fakes.fake_resend import REPLY_TO, SENDER, TO, interactions, key
+from tests.fakes.memory import InMemoryMailer
 
 UNSUBSCRIBE = "https://example.com/unsubscribe?email=delivered%40resend.dev&token=0123456789abcdef0123456789abcdef"
 
@@ -69,6 +70,18 @@ def outbox_delivered(outbox: OutboxMailer) -> list[dict[str, Any]]:
                 name.removeprefix("X-Tag-"): str(value) for name, value in eml.items() if name.startswith("X-Tag-")
             },
             "key": str(eml["X-Idempotency-Key"]),
+        })
+    return out
+
+
+def memory_delivered(mailer: InMemoryMailer) -> list[dict[str, Any]]:
+    """What the in-memory mailer holds, in the shape the suite compares."""
+    out = []
+    for message, message_id in mailer.sent.values():
+        out.append({
+            "id": message_id, "from": message.sender, "to": message.to, "reply_to": message.reply_to,
+            "subject": message.subject, "html": message.html, "text": message.text, "headers": dict(message.headers),
+            "tags": dict(message.tags), "key": message.idempotency_key,
         })
     return out
 

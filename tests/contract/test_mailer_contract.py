@@ -1,4 +1,5 @@
-"""One behaviour suite for every Mailer (ports.Mailer): OutboxMailer and ResendMailer must not drift apart.
+"""One behaviour suite for every Mailer (ports.Mailer): OutboxMailer, ResendMailer and the in-memory fake the
+use-case tests run on (tests/fakes/memory.py) must not drift apart.
 
 The Resend variant replays cassettes/resend/contract-*.yaml (written against tests/fakes/fake_resend.py;
 see docs/recording.md, section Resend) with a no-op sleep; what it sent is read from the recorded
@@ -18,11 +19,12 @@ from typing import Any
 import pytest
 
 from christmas_tasks.adapters.outbox import INDEX, OutboxMailer
-from christmas_tasks.adapters.resend_mailer import ResendMailer
+from christmas_tasks.adapters.resend.mailer import ResendMailer
 from christmas_tasks.errors import ChristmasError, ProviderError
 from christmas_tasks.ports import Mailer
 from tests.contract.mailer_fixtures import (
     UNSUBSCRIBE,
+    memory_delivered,
     message,
     outbox_delivered,
     read_eml,
@@ -31,6 +33,7 @@ from tests.contract.mailer_fixtures import (
 )
 from tests.fakes.fake_resend import CASSETTE_DIR, FakeResend, resend_mailer
 from tests.fakes.fake_resend import vcr_config as resend_vcr_config
+from tests.fakes.memory import InMemoryMailer
 
 Delivered = Callable[[], list[dict[str, Any]]]
 
@@ -51,10 +54,12 @@ def default_cassette_name(request: pytest.FixtureRequest) -> str:
     return "contract-" + name.removeprefix("test_").replace("_", "-")
 
 
-@pytest.fixture(params=["outbox", pytest.param("resend", marks=pytest.mark.vcr)])
+@pytest.fixture(params=["outbox", pytest.param("resend", marks=pytest.mark.vcr), "memory"])
 def mailer(request: pytest.FixtureRequest, tmp_path: Path) -> Mailer:
     if request.param == "outbox":
         return OutboxMailer(tmp_path / "outbox")
+    if request.param == "memory":
+        return InMemoryMailer()
     return resend_mailer(FakeResend(), request)
 
 
@@ -64,6 +69,9 @@ def delivered(mailer: Mailer, request: pytest.FixtureRequest) -> Delivered:
     if isinstance(mailer, OutboxMailer):
         outbox = mailer
         return lambda: outbox_delivered(outbox)
+    if isinstance(mailer, InMemoryMailer):
+        memory = mailer
+        return lambda: memory_delivered(memory)
     assert isinstance(mailer, ResendMailer)
     cassette = request.getfixturevalue("vcr")
     return lambda: resend_delivered(cassette)

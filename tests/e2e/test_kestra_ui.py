@@ -9,8 +9,8 @@ pytest.importorskip("pytest_playwright", reason="the e2e extra is not installed 
 
 from playwright.sync_api import Page, expect
 
-from christmas_tasks.kestra_api import state_of
 from tests.e2e.harness import NAMESPACE, sample
+from tests.e2e.kestra import state_of
 from tests.e2e.pages import KestraUi
 from tests.e2e.stack import Stack
 from tests.engine.process import FLOWS

@@ -26,7 +26,8 @@ from christmas_tasks.planning import load_catalogue
 from christmas_tasks.rendering import RenderedEmail, render
 from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.template_files import load_templates
-from christmas_tasks.variables import SEQUENCE_EVENT, build_variables, stored_variables
+from christmas_tasks.variables import build_variables, stored_variables
+from christmas_tasks.vocabulary import STARTED_BY
 from tests.e2e.config import ROOT
 from tests.e2e.pages import EmailView
 
@@ -50,7 +51,7 @@ FREE_TEXT_FIELDS = ("first_name", "business_name", "weakest_system_1", "weakest_
 
 
 def sample_body(template: str) -> tuple[str, dict[str, Any]]:
-    kind = SEQUENCE_EVENT[SEQUENCE_OF[template]]
+    kind = STARTED_BY[SEQUENCE_OF[template]]
     return kind, json.loads((ROOT / "examples" / "events" / SAMPLES[SEQUENCE_OF[template]]).read_text())
 
 

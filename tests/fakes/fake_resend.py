@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 import pytest
 
-from christmas_tasks.adapters.resend_mailer import ResendMailer
+from christmas_tasks.adapters.resend.mailer import ResendMailer
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import Secret
 from tests.fakes import vcr_headers

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from christmas_tasks.settings import LIVE_REQUIRED, LIVE_SECRETS
-from christmas_tasks.variables import SEQUENCE_EVENT
+from christmas_tasks.vocabulary import STARTED_BY, EventKind
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "flows"
@@ -31,10 +31,8 @@ WEBHOOK = "io.kestra.plugin.core.trigger.Webhook"
 # The one variable that may stand for a runner-specific path: the image can set ENV_CHRISTMAS_CLI.
 CLI = "{{ envs.christmas_cli ?? 'christmas-tasks' }}"
 FAIL = "io.kestra.plugin.core.execution.Fail"
-HANDLERS = {
-    "assessment": "assessment", "signup": "signup", "booking": "booking", "noshow": "noshow",
-    "postcall": "postcall", "onboarding": "onboarding", "unsubscribe": "unsubscribe", "email-status": "email-status",
-}
+# One handler flow per event kind, named after it (the vocabulary is the list).
+HANDLERS = {kind.value: kind.value for kind in EventKind}
 # Values that must only ever come from secret(): credentials and the workspace's identifiers.
 SECRET_SETTINGS = {
     "NOTION_TOKEN", "NOTION_CONTACTS_DB_ID", "NOTION_EMAIL_SEQUENCE_DB_ID", "NOTION_EMAIL_TEMPLATES_DB_ID",
@@ -330,13 +328,13 @@ CATALOGUES = [
 @pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda p: p.name)
 def test_every_email_a_sequence_can_plan_has_a_guarded_subflow(catalogue: Path) -> None:
     raw = json.loads(catalogue.read_text(encoding="utf-8"))
-    for sequence, event in SEQUENCE_EVENT.items():
+    for sequence, event in STARTED_BY.items():
         numbers = {int(e["number"]) for e in raw[sequence]["emails"]}
         guarded = {int(t["id"].rsplit("_", 1)[1]) for t in schedules(ALL[event])}
         assert numbers == guarded, (
             f"{sequence}: the catalogue plans {sorted(numbers)}, {event}.yml schedules {sorted(guarded)}"
         )
-    for name in set(HANDLERS) - set(SEQUENCE_EVENT.values()):
+    for name in set(HANDLERS) - set(STARTED_BY.values()):
         assert not schedules(ALL[name]), f"{name} plans no email"
 
 

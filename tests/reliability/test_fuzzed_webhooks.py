@@ -77,7 +77,7 @@ def test_every_body_is_handled_or_rejected_by_field_and_nothing_half_written(
         assert error.problems and all(p.field for p in error.problems)
         assert snapshot(folder / "crm.sqlite3") == before, "a rejected event wrote something"
     else:
-        assert result["email"] == result["email"].strip().lower()
-        for item in result["plan"]:
-            assert item["sequence_key"].split("|")[2] == result["email"]
+        assert result.email == result.email.strip().lower()
+        for item in result.plan:
+            assert item.sequence_key.split("|")[2] == result.email
     assert outbox.messages() == []  # handling never sends

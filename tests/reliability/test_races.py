@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from christmas_tasks.outcomes import Action
 from christmas_tasks.ports import ContactUpdate
 from tests.conftest import EXAMPLES, NOW
 from tests.fakes.fake_notion import FakeNotion, crm_on_fake
@@ -83,7 +84,7 @@ def test_a_signup_and_an_assessment_at_once_then_a_booking_on_the_one_contact() 
     assert meeting.met and not [r for r in results if isinstance(r, Exception)], results
     booking = json.loads((EXAMPLES / "booking-calendly.json").read_text())
     outcome = world.funnel().handle("booking", booking, NOW)
-    assert outcome["action"] == "booking recorded" and len(outcome["stopped"]) == 1  # the 5-day nurture
+    assert outcome.action is Action.BOOKING_RECORDED and len(outcome.stopped) == 1  # the 5-day nurture
     contact = world.crm().get_contact(JANE)
     assert contact is not None and (contact.campaign_status, contact.booking_status) == ("Pre-Call Prep", "Booked")
     assert contact.business_name == "Jane's Salon" and contact.segment

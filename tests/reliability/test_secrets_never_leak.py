@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from christmas_tasks.adapters.resend_mailer import ResendMailer
+from christmas_tasks.adapters.resend.mailer import ResendMailer
 from christmas_tasks.app import build_funnel, push_templates
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import SAMPLE_TEMPLATES, Secret, Settings
@@ -120,13 +120,13 @@ def test_provider_failures_log_and_raise_without_secrets(caplog: pytest.LogCaptu
     )
     settings = Settings.from_env({**LIVE, "TESTING_MODE": "true"})
     funnel = build_funnel(settings, crm=crm, mailer=mailer)
-    plan = funnel.handle("noshow", json.loads((EXAMPLES / "noshow.json").read_text()), NOW)["plan"]
+    plan = funnel.handle("noshow", json.loads((EXAMPLES / "noshow.json").read_text()), NOW).plan
     resend.server_error(times=5)
     notion.inject(500, "internal_server_error", "Oops", times=5)
     errors = []
     for _ in range(2):
         try:
-            funnel.send(plan[0]["sequence_key"], 1, NOW)
+            funnel.send(plan[0].sequence_key, 1, NOW)
         except Exception as error:
             errors.append(f"{error!r} {error}")
     text = "\n".join(errors) + "\n".join(r.getMessage() for r in caplog.records) + repr(settings) + repr(crm)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import httpx
 
 from christmas_tasks.adapters.notion_crm import NotionCrm
-from christmas_tasks.adapters.resend_mailer import ResendMailer
+from christmas_tasks.adapters.resend.mailer import ResendMailer
 from christmas_tasks.app import build_funnel, push_templates
-from christmas_tasks.planning import parse_timestamp
+from christmas_tasks.outcomes import EmailOutcome, ScheduledEmail
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import SAMPLE_TEMPLATES, Secret, Settings
 from christmas_tasks.usecases import Funnel
@@ -46,15 +45,14 @@ class World:
         )
         return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=self.crm(), mailer=mailer)
 
-    def handle(self, name: str, kind: str) -> list[dict[str, Any]]:
+    def handle(self, name: str, kind: str) -> tuple[ScheduledEmail, ...]:
         body = json.loads((EXAMPLES / name).read_text())
-        return list(self.funnel().handle(kind, body, NOW)["plan"])
+        return self.funnel().handle(kind, body, NOW).plan
 
-    def send(self, item: dict[str, Any], *, late: timedelta = timedelta(0)) -> dict[str, Any]:
+    def send(self, item: ScheduledEmail, *, late: timedelta = timedelta(0)) -> EmailOutcome:
         """Send one planned email 5 s after its time (plus `late`: a retry or replay that long after)."""
-        at = parse_timestamp(item["send_at"])
-        self.now = at + timedelta(seconds=5) + late
-        return self.funnel().send(item["sequence_key"], item["email_number"], self.now, at)
+        self.now = item.send_at + timedelta(seconds=5) + late
+        return self.funnel().send(item.sequence_key, item.email_number, self.now, item.send_at)
 
     def delivered(self) -> list[str]:
         return sorted(body["subject"] for body in self.resend.emails.values())

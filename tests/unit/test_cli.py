@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,17 @@ def test_plan_needs_no_pydantic() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr.strip() == "False"
+
+
+def test_the_commands_word_lists_are_the_vocabulary() -> None:
+    """cli.py spells the events and sequences out so that --help imports nothing; they must stay the vocabulary's,
+    and so must scripts/post-sample's list of events."""
+    from christmas_tasks import cli
+    from christmas_tasks.vocabulary import EventKind, SequenceType
+
+    assert cli.EVENTS == tuple(EventKind) and cli.SEQUENCES == tuple(SequenceType)
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "post-sample").read_text(encoding="utf-8")
+    usage = re.search(r"EVENT: (.+?)\n#\s+(.+?)\n", script)
+    assert usage is not None
+    listed = re.findall(r"[a-z-]+", (usage.group(1) + " " + usage.group(2)).replace("(default)", ""))
+    assert sorted(listed) == sorted(EventKind)

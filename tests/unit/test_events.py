@@ -17,6 +17,7 @@ from christmas_tasks.events import (
     PostCallEvent,
     parse_event,
 )
+from christmas_tasks.vocabulary import Bounce, EmailStatus, MailEvent
 from tests.conftest import EXAMPLES, NOW
 
 
@@ -183,17 +184,18 @@ def test_resend_bounce_is_flattened() -> None:
     assert isinstance(event, EmailStatusEvent)
     assert event.email == "jane.doe@example.com" and event.suppression == "bounced"
     assert event.email_id == "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"
-    assert event.bounce_type == "Permanent" and event.detail == "The recipient's mailbox does not exist. / General"
+    assert event.type is MailEvent.BOUNCED and event.bounce is Bounce.PERMANENT
+    assert event.detail == "The recipient's mailbox does not exist. / General"
 
 
 @pytest.mark.parametrize(
     ("sample", "changes", "suppression", "detail"),
     [
-        ("email-bounced.json", {}, "bounced", "does not exist"),
+        ("email-bounced.json", {}, EmailStatus.BOUNCED, "does not exist"),
         ("email-bounced-transient.json", {}, None, "mailbox is full. / MailboxFull"),
         ("email-bounced-transient.json", {"type": "Undetermined"}, None, "mailbox is full"),
-        ("email-bounced.json", {"type": None}, "bounced", "does not exist"),  # email.bounced means permanent
-        ("email-suppressed.json", {}, "suppressed", "account-level suppression list. / OnAccountSuppressionList"),
+        ("email-bounced.json", {"type": None}, EmailStatus.BOUNCED, "does not exist"),  # email.bounced: permanent
+        ("email-suppressed.json", {}, EmailStatus.SUPPRESSED, "suppression list. / OnAccountSuppressionList"),
         ("email-failed.json", {}, None, "reached_daily_quota"),
     ],
 )
@@ -204,7 +206,7 @@ def test_each_resend_type_suppresses_as_resend_documents_it(
     if changes:
         body["data"]["bounce"] = {k: v for k, v in {**body["data"]["bounce"], **changes}.items() if v is not None}
     event = parse_event("email-status", body, NOW)
-    assert isinstance(event, EmailStatusEvent) and event.suppression == suppression
+    assert isinstance(event, EmailStatusEvent) and event.suppression is suppression
     assert detail in (event.detail or "")
 
 

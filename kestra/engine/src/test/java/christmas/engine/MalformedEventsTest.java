@@ -3,6 +3,7 @@ package christmas.engine;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -44,7 +45,13 @@ class MalformedEventsTest {
         Duration took = Duration.between(execution.getState().getStartDate(), execution.getState().getEndDate().orElseThrow());
         assertThat(took).as("failed at once").isLessThan(Duration.ofSeconds(5));
 
-        List<String> logs = funnel.logs(execution.getId());
+        // Log lines reach the repository through Kestra's log queue, a moment after the execution ends: wait for the
+        // errors branch's line, then check everything on that one reading.
+        List<String> logs = Funnel.eventually("the errors branch's log line", Duration.ofSeconds(15), () -> {
+            List<String> lines = funnel.logs(execution.getId());
+            return lines.stream().anyMatch(line -> line.contains(execution.getId()) && line.contains("failed:"))
+                ? Optional.of(lines) : Optional.empty();
+        });
         List<String> rejections = logs.stream().filter(line -> line.startsWith("error:")).toList();
         assertThat(rejections).as("the Fail task's message, once: %s", logs).hasSize(1);
         for (String field : fields.split(" ")) {

@@ -1,0 +1,166 @@
+"""In-memory implementations of the ports (Cosmic Python's fakes): a Crm and a Mailer that keep everything in
+dicts, for use-case tests that are pure and fast. They run through the same contract suites as SqliteCrm,
+NotionCrm, OutboxMailer and ResendMailer (tests/contract/), so they cannot drift from them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+from christmas_tasks.errors import InvalidInput, NotFound, Problem, ProviderError, TemplateError
+from christmas_tasks.planning import require_aware
+from christmas_tasks.ports import (
+    AnalyticsEntry,
+    Contact,
+    ContactUpdate,
+    EmailLedger,
+    OutgoingEmail,
+    SendResult,
+    SentMark,
+    SequenceRecord,
+)
+from christmas_tasks.rendering import Template
+from christmas_tasks.template_files import load_templates
+
+LEDGER_NUMBERS = range(1, 6)
+
+
+def _check_number(number: int) -> None:
+    if number not in LEDGER_NUMBERS:
+        raise InvalidInput("email number", [Problem("number", f"{number} is not 1 to 5 (the ledger's columns)")])
+
+
+class InMemoryCrm:
+    """The Crm port in memory. With `templates_dir`, that folder seeds the template store."""
+
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        self.contacts: dict[str, Contact] = {}
+        self.sequences: dict[str, SequenceRecord] = {}
+        self.templates: dict[str, Template] = dict(load_templates(templates_dir)) if templates_dir else {}
+        self.analytics: list[AnalyticsEntry] = []
+        self._created = 0
+
+    # ------------------------------------------------------------------ contacts
+
+    def get_contact(self, email: str) -> Contact | None:
+        return self.contacts.get(email)
+
+    def upsert_contact(self, update: ContactUpdate) -> Contact:
+        current = self.contacts.get(update.email) or Contact(update.email, ref=update.email)
+        changes: dict[str, object] = {}
+        for name in ("first_name", "campaign_status", "booking_status", "email_status", "assessment_score"):
+            value = getattr(update, name)
+            if value is not None:
+                changes[name] = value
+        for name in ("business_name", "segment"):  # empty text is stored as absent, as Notion does
+            value = getattr(update, name)
+            if value is not None:
+                changes[name] = value or None
+        if update.initial_campaign_status and update.campaign_status is None and not current.campaign_status:
+            changes["campaign_status"] = update.initial_campaign_status
+        contact = replace(current, **changes)  # type: ignore[arg-type]
+        self.contacts[update.email] = contact
+        return contact
+
+    # ------------------------------------------------------------------ sequences
+
+    def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
+        record = self.sequences.get(key)
+        if record is None or (record.email, record.campaign, record.sequence) != (email, campaign, sequence):
+            return None
+        return record
+
+    def create_sequence(self, record: SequenceRecord) -> tuple[SequenceRecord, bool]:
+        require_aware(record.anchor, "anchor")
+        require_aware(record.created_at, "created_at")
+        for number, entry in record.emails.items():
+            _check_number(number)
+            if entry.sent_at is not None:
+                require_aware(entry.sent_at, "sent_at")
+        existing = self.sequences.get(record.key)
+        if existing is not None:
+            if (existing.email, existing.campaign, existing.sequence) != (record.email, record.campaign,
+                                                                            record.sequence):
+                problem = f"{record.key!r} is already used by another email, campaign or sequence type"
+                raise InvalidInput("sequence record", [Problem("key", problem)])
+            return existing, False
+        self._created += 1
+        stored = replace(record, ref=f"memory-{self._created}", emails=dict(sorted(record.emails.items())))
+        self.sequences[record.key] = stored
+        return stored, True
+
+    def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
+        types = (sequence,) if isinstance(sequence, str) else tuple(sequence)
+        found = [r for r in self.sequences.values() if r.email == email and r.campaign == campaign
+                 and r.sequence in types]
+        return sorted(found, key=lambda r: (r.created_at, r.key))
+
+    def _require(self, record: SequenceRecord) -> SequenceRecord:
+        stored = self.find_sequence(record.email, record.campaign, record.sequence, record.key)
+        if stored is None:
+            raise NotFound(f"no sequence record with key {record.key!r}")
+        return stored
+
+    def mark_sent(self, record: SequenceRecord, mark: SentMark) -> SequenceRecord:
+        _check_number(mark.number)
+        require_aware(mark.sent_at, "sent_at")
+        stored = self._require(record)
+        emails = {**stored.emails, mark.number: EmailLedger(mark.number, mark.sent_at, mark.status, mark.resend_id,
+                                                            mark.sent_by)}
+        updated = replace(stored, emails=dict(sorted(emails.items())), completed=stored.completed or mark.completes)
+        self.sequences[record.key] = updated
+        return updated
+
+    def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord:
+        stored = self._require(record)
+        if stored.stopped_reason is None:  # a sequence already stopped keeps its first reason
+            stored = replace(stored, stopped_reason=reason)
+            self.sequences[record.key] = stored
+        return stored
+
+    # ------------------------------------------------------------------ templates
+
+    def get_template(self, name: str) -> Template:
+        template = self.templates.get(name)
+        if template is None:
+            raise TemplateError(f"template {name!r} not found in the in-memory template store")
+        if not template.active:
+            raise TemplateError(f"template {name!r} is Inactive")
+        return template
+
+    def list_templates(self) -> list[Template]:
+        return [self.templates[name] for name in sorted(self.templates)]
+
+    def put_template(self, template: Template) -> str:
+        current = self.templates.get(template.name)
+        self.templates[template.name] = template
+        if current is None:
+            return "created"
+        return "unchanged" if current == template else "updated"
+
+    # ------------------------------------------------------------------ analytics
+
+    def log_analytics(self, entry: AnalyticsEntry) -> None:
+        require_aware(entry.at, "at")
+        self.analytics.append(entry)
+
+
+class InMemoryMailer:
+    """The Mailer port in memory: one message per idempotency key, another payload for a known key refused."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, tuple[OutgoingEmail, str]] = {}  # idempotency key -> (message, id)
+
+    def send(self, message: OutgoingEmail) -> SendResult:
+        known = self.sent.get(message.idempotency_key)
+        if known is not None:
+            if known[0] != message:
+                raise ProviderError("memory", 409, "the idempotency key was already used with another payload")
+            return SendResult(known[1], duplicate=True)
+        message_id = "memory-" + hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:16]
+        self.sent[message.idempotency_key] = (message, message_id)
+        return SendResult(message_id)
+
+    def messages(self) -> list[OutgoingEmail]:
+        return [message for message, _ in self.sent.values()]
