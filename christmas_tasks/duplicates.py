@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 
 from christmas_tasks.ports import Contact
+from christmas_tasks.vocabulary import CampaignStatus, EmailStatus
 
-FIRST_STAGE = "Signed Up"  # what a signup writes only on a contact with no status yet
-UNSUBSCRIBED = "Unsubscribed"
+FIRST_STAGE = CampaignStatus.SIGNED_UP  # what a signup writes only on a contact with no status yet
+UNSUBSCRIBED = CampaignStatus.UNSUBSCRIBED
 
 
 def merge_contacts(oldest_first: Sequence[Contact]) -> Contact:
@@ -41,8 +42,8 @@ def merge_contacts(oldest_first: Sequence[Contact]) -> Contact:
             continue
         values = [getattr(contact, spec.name) for contact in newest_first]
         merged[spec.name] = next((value for value in values if value not in (None, "")), getattr(kept, spec.name))
-    suppressed = [contact.email_status for contact in newest_first if contact.email_status != "ok"]
-    merged["email_status"] = suppressed[0] if suppressed else "ok"
+    suppressed = [contact.email_status for contact in newest_first if contact.suppressed]
+    merged["email_status"] = suppressed[0] if suppressed else EmailStatus.OK
     statuses = [contact.campaign_status for contact in newest_first if contact.campaign_status]
     if UNSUBSCRIBED in statuses:
         merged["campaign_status"] = UNSUBSCRIBED

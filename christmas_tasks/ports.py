@@ -12,18 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from christmas_tasks.rendering import Template
-
-EMAIL_STATUSES = ("ok", "unsubscribed", "bounced", "complained", "suppressed")  # suppressed: by Resend
-CAMPAIGN_STATUSES = (
-    "Signed Up",
-    "Nurture Sequence",
-    "Pre-Call Prep",
-    "No-Show Recovery",
-    "Post-Call Follow-Up",
-    "Onboarding",
-    "Unsubscribed",
-)
-STOP_REASONS = ("booked", "paid", "unsubscribed", "bounced", "complained", "suppressed")
+from christmas_tasks.vocabulary import EmailStatus
 
 
 @dataclass(frozen=True)
@@ -33,14 +22,14 @@ class Contact:
     business_name: str | None = None
     campaign_status: str | None = None
     booking_status: str | None = None
-    email_status: str = "ok"
+    email_status: str = EmailStatus.OK  # a value a person typed in Notion is kept as it is: anything but ok suppresses
     segment: str | None = None
     assessment_score: float | None = None
     ref: str | None = None  # the backend's own id (a Notion page id, a row id)
 
     @property
     def suppressed(self) -> bool:
-        return self.email_status != "ok"
+        return self.email_status != EmailStatus.OK
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ from christmas_tasks.ports import (
 from christmas_tasks.rendering import Template
 from christmas_tasks.retry import RetryPolicy, call_with_retry, retry_after_seconds
 from christmas_tasks.settings import NotionSettings
+from christmas_tasks.vocabulary import EmailStatus
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +327,7 @@ def _contact(page: Page) -> Contact:
         business_name=_optional(page, Contacts.BUSINESS_NAME),
         campaign_status=_optional(page, Contacts.CAMPAIGN_STATUS),
         booking_status=_optional(page, Contacts.BOOKING_STATUS),
-        email_status=_optional(page, Contacts.EMAIL_STATUS) or "ok",
+        email_status=_optional(page, Contacts.EMAIL_STATUS) or EmailStatus.OK,
         segment=_optional(page, Contacts.SEGMENT),
         assessment_score=float(score) if score is not None else None,
         ref=str(page.get("id")),
@@ -737,7 +738,7 @@ class NotionCrm:
             values = {
                 Contacts.EMAIL: update.email,
                 Contacts.FIRST_NAME: "",
-                Contacts.EMAIL_STATUS: "ok",
+                Contacts.EMAIL_STATUS: EmailStatus.OK,
                 **({Contacts.CAMPAIGN_STATUS: initial} if initial else {}),
                 **wanted,
             }

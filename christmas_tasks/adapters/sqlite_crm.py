@@ -31,6 +31,7 @@ from christmas_tasks.ports import (
 )
 from christmas_tasks.rendering import Template
 from christmas_tasks.template_files import load_templates
+from christmas_tasks.vocabulary import EmailStatus
 
 LEDGER_NUMBERS = range(1, 6)  # as in Notion: ledger columns for emails 1..5
 
@@ -179,7 +180,7 @@ class SqliteCrm:
             if update.initial_campaign_status and update.campaign_status is None and not (exists and exists[0]):
                 changes["campaign_status"] = update.initial_campaign_status
             if exists is None:
-                values = {"email": update.email, "first_name": "", "email_status": "ok", **changes}
+                values = {"email": update.email, "first_name": "", "email_status": EmailStatus.OK, **changes}
                 columns = ", ".join(values)
                 marks = ", ".join("?" for _ in values)
                 db.execute(f"INSERT INTO contacts ({columns}) VALUES ({marks})", tuple(values.values()))  # noqa: S608
@@ -424,7 +425,7 @@ def _contact(row: sqlite3.Row) -> Contact:
         business_name=row["business_name"],
         campaign_status=row["campaign_status"],
         booking_status=row["booking_status"],
-        email_status=row["email_status"] or "ok",
+        email_status=row["email_status"] or EmailStatus.OK,
         segment=row["segment"],
         assessment_score=row["assessment_score"],
         ref=row["email"],

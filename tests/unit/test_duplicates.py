@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from christmas_tasks.duplicates import merge_contacts
-from christmas_tasks.ports import CAMPAIGN_STATUSES, EMAIL_STATUSES, Contact
+from christmas_tasks.ports import Contact
+from christmas_tasks.vocabulary import CampaignStatus, EmailStatus
 
 JANE = "jane@example.com"
 
@@ -16,9 +17,9 @@ contacts = st.builds(
     email=st.just(JANE),
     first_name=st.sampled_from(["", "Jane", "Janet"]),
     business_name=st.sampled_from([None, "Jane's Salon", "Salon J"]),
-    campaign_status=st.sampled_from([None, *CAMPAIGN_STATUSES]),
+    campaign_status=st.sampled_from([None, *CampaignStatus]),
     booking_status=st.sampled_from([None, "Booked", "No-Show"]),
-    email_status=st.sampled_from(EMAIL_STATUSES),
+    email_status=st.sampled_from(list(EmailStatus)),
     segment=st.sampled_from([None, "CRITICAL", "URGENT"]),
     assessment_score=st.sampled_from([None, 0.0, 42.0]),
     ref=st.uuids().map(str),
