@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from christmas_tasks.adapters.notion_crm import NotionCrm  # noqa: E402
+from christmas_tasks.adapters.notion import NotionCrm  # noqa: E402
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
 from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
 from christmas_tasks.cache import DiskCache  # noqa: E402

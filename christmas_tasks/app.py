@@ -14,11 +14,11 @@ from christmas_tasks.usecases import Funnel
 
 def build_crm(settings: Settings) -> Crm:
     if settings.backend == "live":
-        from christmas_tasks.adapters.notion_crm import NotionCrm
+        from christmas_tasks.adapters.notion import NotionCrm
         from christmas_tasks.cache import DiskCache
 
         assert settings.notion is not None
-        return NotionCrm.from_settings(
+        return NotionCrm.connect(
             settings.notion, cache=DiskCache(settings.cache_dir), template_ttl=settings.template_cache_seconds
         )
     from christmas_tasks.adapters.sqlite_crm import SqliteCrm
@@ -111,7 +111,9 @@ def push_templates(crm: Crm, folder: Path) -> dict[str, Any]:
 def check_notion(settings: Settings) -> dict[str, Any]:
     if settings.backend != "live" or settings.notion is None:
         raise ConfigError("notion check needs CHRISTMAS_BACKEND=live and the Notion settings")
-    from christmas_tasks.notion_schema import check_workspace
+    from christmas_tasks.adapters.notion import NotionCrm
+    from christmas_tasks.adapters.notion.workspace import check_workspace
 
     crm = build_crm(settings)
-    return check_workspace(crm)  # type: ignore[arg-type]
+    assert isinstance(crm, NotionCrm)  # the live backend
+    return check_workspace(crm)

@@ -1,8 +1,8 @@
 """The Notion workspace's schema (SPEC §7), as data, in one place.
 
 `NotionCrm` reads and writes these property names; `check_schema` names every property of a data
-source that is missing or of the wrong type; `check_workspace` runs that check on each configured
-database of a live workspace (the command `christmas-tasks notion check`).
+source that is missing or of the wrong type. A leaf: it imports nothing of the package, and does no I/O
+(`christmas_tasks.adapters.notion.workspace` runs the check on a live workspace: `christmas-tasks notion check`).
 
 A property is described by its Notion type name, or by a `Relation` (to another of the four databases) or a
 `Rollup` (of a related database's property), which are checked for what they point at as well: the shapes of
@@ -13,12 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from notion_client import Client
-
-    from christmas_tasks.adapters.notion_crm import NotionCrm
+from typing import Any, ClassVar
 
 NOTION_VERSION = "2025-09-03"
 # Notion's request limits (developers.notion.com/reference/request-limits, and the query guide for the last):
@@ -252,65 +247,3 @@ def check_schema(
                     f" through {spec.relation!r} with {spec.function}"
                 )
     return problems
-
-
-def check_workspace(
-    target: NotionCrm | Client,
-    *,
-    databases: Mapping[str, str | None] | None = None,
-) -> dict[str, Any]:
-    """Check each configured database of a live workspace against SCHEMA.
-
-    `target` is a NotionCrm (its database ids are used) or a notion_client.Client with `databases`
-    ({"contacts": id, "sequences": id, "templates": id, "analytics": id or None}). Costs two requests
-    per database (databases.retrieve, data_sources.retrieve). Returns a JSON-ready report; `ok` is
-    false when any database cannot be read or has a problem.
-    """
-    from christmas_tasks.adapters.notion_crm import NotionCrm
-    from christmas_tasks.errors import ChristmasError
-
-    if isinstance(target, NotionCrm):
-        crm = target
-    else:
-        ids = dict(databases or {})
-        missing = [SETTING[k] for k in KINDS if k not in OPTIONAL and not ids.get(k)]
-        if missing:
-            raise ValueError("check_workspace needs the database ids: " + ", ".join(missing))
-        crm = NotionCrm(
-            target,
-            contacts_db=str(ids["contacts"]),
-            sequence_db=str(ids["sequences"]),
-            templates_db=str(ids["templates"]),
-            analytics_db=ids.get("analytics") or None,
-        )
-    # Each configured database's data source first (1 databases.retrieve each): relations are checked against them.
-    sources: dict[str, str] = {}
-    unreadable: dict[str, str] = {}
-    for kind in KINDS:
-        if crm.database_id(kind):
-            try:
-                sources[kind] = crm.data_source_id(kind)
-            except ChristmasError as exc:
-                unreadable[kind] = f"cannot read the {LABEL[kind]}: {exc}"
-    report: dict[str, Any] = {}
-    ok = True
-    for kind in KINDS:
-        database_id = crm.database_id(kind)
-        entry: dict[str, Any] = {"setting": SETTING[kind], "database_id": database_id}
-        if database_id is None:
-            entry.update(configured=False, problems=[])
-            report[kind] = entry
-            continue
-        problems = [unreadable[kind]] if kind in unreadable else []
-        if not problems:
-            try:
-                properties = crm.data_source_properties(kind)
-            except ChristmasError as exc:
-                problems = [f"cannot read the {LABEL[kind]}: {exc}"]
-            else:
-                entry["data_source_id"] = sources[kind]
-                problems = check_schema(kind, properties, data_sources=sources)
-        entry.update(configured=True, problems=problems)
-        ok = ok and not problems
-        report[kind] = entry
-    return {"ok": ok, "notion_version": NOTION_VERSION, "databases": report}

@@ -16,31 +16,8 @@ from pathlib import Path
 from christmas_tasks.errors import ConfigError
 from christmas_tasks.notion_schema import SELECT_NAME_LIMIT
 from christmas_tasks.planning import SendWindow
+from christmas_tasks.secret import Secret
 from christmas_tasks.variables import Campaign
-
-
-class Secret:
-    """A secret value that never prints itself."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
 
 LIVE_SECRETS = ("NOTION_TOKEN", "RESEND_API_KEY", "UNSUBSCRIBE_SECRET")
 LIVE_REQUIRED = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.adapters.notion import NotionCrm
 from christmas_tasks.cache import DiskCache
 from christmas_tasks.errors import TemplateError
 from christmas_tasks.rendering import Template

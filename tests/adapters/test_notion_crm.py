@@ -18,9 +18,10 @@ import pytest
 from notion_client import Client
 from notion_client.errors import APIResponseError, RequestTimeoutError
 
-from christmas_tasks.adapters.notion_crm import AmbiguousRecord, NotionApiError, NotionCrm
+from christmas_tasks.adapters.notion import AmbiguousRecord, NotionApiError, NotionCrm
+from christmas_tasks.adapters.notion.workspace import check_workspace
 from christmas_tasks.errors import ConfigError, ProviderError, TemplateError
-from christmas_tasks.notion_schema import KINDS, SCHEMA, Sequences, check_workspace
+from christmas_tasks.notion_schema import KINDS, SCHEMA, Sequences
 from christmas_tasks.ports import AnalyticsEntry, ContactUpdate, EmailLedger, SentMark, SequenceRecord
 from christmas_tasks.rendering import Template
 from christmas_tasks.retry import RetryPolicy
@@ -235,7 +236,7 @@ def test_a_retry_after_longer_than_the_policy_allows_gives_up_at_once() -> None:
 
 def test_notion_clients_own_retries_are_switched_off() -> None:
     settings = NotionSettings(Secret("secret_test_token"), "c", "s", "t", None)
-    built = NotionCrm.from_settings(settings)
+    built = NotionCrm.connect(settings)
     assert built.client._max_retries == 0
     assert built.client.options.notion_version == "2025-09-03"
     given = Client(auth="secret_test_token")  # notion-client's default: 2 retries of its own
@@ -310,7 +311,7 @@ def test_duplicate_contacts_are_merged_into_the_oldest_and_the_others_trashed(
     fake.seed("contacts", {"email": JANE, "Business Name": "Jane's Salon", "Email Status": "ok"})
     crm.data_source_id("contacts")
     before = http_calls(vcr)
-    with caplog.at_level("WARNING", logger="christmas_tasks.adapters.notion_crm"):
+    with caplog.at_level("WARNING", logger="christmas_tasks.adapters.notion"):
         contact = crm.get_contact(JANE)
     assert contact is not None and contact.ref == oldest
     assert (contact.first_name, contact.business_name, contact.segment) == ("Jane", "Jane's Salon", "CRITICAL")

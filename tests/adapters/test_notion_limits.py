@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from christmas_tasks.adapters.notion_crm import NotionApiError
+from christmas_tasks.adapters.notion import NotionApiError
 from christmas_tasks.errors import InvalidInput
 from christmas_tasks.notion_schema import (
     EMAIL_LIMIT,

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from christmas_tasks.adapters.notion_crm import NotionCrm, join_text, split_text
+from christmas_tasks.adapters.notion import NotionCrm, join_text, split_text
+from christmas_tasks.adapters.notion.workspace import check_workspace
 from christmas_tasks.errors import InvalidInput
-from christmas_tasks.notion_schema import KINDS, SCHEMA, SETTING, check_schema, check_workspace
+from christmas_tasks.notion_schema import KINDS, SCHEMA, SETTING, check_schema
 from christmas_tasks.ports import SequenceRecord
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from christmas_tasks.adapters.notion_crm import NotionCrm, join_text
+from christmas_tasks.adapters.notion import NotionCrm, join_text
 from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Crm

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.adapters.notion import NotionCrm
 from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 from christmas_tasks.notion_schema import Analytics
 from christmas_tasks.ports import Contact, Crm, SequenceRecord
@@ -251,7 +251,7 @@ def external_stack(config: E2eConfig) -> Iterator[Stack]:
         crm: Crm
         cleanup = None
         if notion is not None:
-            crm = NotionCrm.from_settings(notion)
+            crm = NotionCrm.connect(notion)
             cleanup = LiveCleanup(client, crm, campaign)
         else:
             assert config.local_dir is not None

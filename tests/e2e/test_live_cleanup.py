@@ -11,7 +11,7 @@ import httpx
 import pytest
 from notion_client import Client
 
-from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.adapters.notion import NotionCrm
 from christmas_tasks.notion_schema import NOTION_VERSION
 from christmas_tasks.ports import AnalyticsEntry, ContactUpdate, SequenceRecord
 from christmas_tasks.usecases import sequence_key

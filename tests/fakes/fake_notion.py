@@ -55,7 +55,7 @@ import httpx
 import pytest
 from notion_client import Client
 
-from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.adapters.notion import NotionCrm
 from christmas_tasks.cache import DiskCache
 from christmas_tasks.notion_schema import (
     EMAIL_LIMIT,

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 
-from christmas_tasks.adapters.notion_crm import NotionCrm
+from christmas_tasks.adapters.notion import NotionCrm
 from christmas_tasks.adapters.resend.mailer import ResendMailer
 from christmas_tasks.app import build_funnel, push_templates
 from christmas_tasks.outcomes import EmailOutcome, ScheduledEmail

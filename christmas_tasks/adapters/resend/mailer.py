@@ -47,7 +47,7 @@ from resend.exceptions import NoContentError, ResendError
 from christmas_tasks.errors import ProviderError
 from christmas_tasks.ports import OutgoingEmail, SendResult
 from christmas_tasks.retry import RetryPolicy, call_with_retry, retry_after_seconds
-from christmas_tasks.settings import Secret
+from christmas_tasks.secret import Secret
 
 log = logging.getLogger(__name__)
 
