@@ -21,7 +21,7 @@ from notion_client.errors import APIResponseError, RequestTimeoutError
 from christmas_tasks.adapters.notion import AmbiguousRecord, NotionApiError, NotionCrm
 from christmas_tasks.adapters.notion.workspace import check_workspace
 from christmas_tasks.errors import ConfigError, ProviderError, TemplateError
-from christmas_tasks.notion_schema import KINDS, SCHEMA, Sequences
+from christmas_tasks.notion_schema import KINDS, NOTION_VERSION, SCHEMA, Sequences
 from christmas_tasks.ports import AnalyticsEntry, ContactUpdate, EmailLedger, SentMark, SequenceRecord
 from christmas_tasks.rendering import Template
 from christmas_tasks.retry import RetryPolicy
@@ -39,6 +39,7 @@ from tests.fakes.fake_notion import (
     notion_crm,
 )
 from tests.fakes.fake_notion import vcr_config as notion_vcr_config
+from tests.fakes.served import served
 
 T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 JANE = "jane@example.com"
@@ -234,15 +235,26 @@ def test_a_retry_after_longer_than_the_policy_allows_gives_up_at_once() -> None:
     assert caught.value.retry_after == 60.0 and caught.value.retryable and sleeps == []
 
 
-def test_notion_clients_own_retries_are_switched_off() -> None:
-    settings = NotionSettings(Secret("secret_test_token"), "c", "s", "t", None)
-    built = NotionCrm.connect(settings)
-    assert built.client._max_retries == 0
-    assert built.client.options.notion_version == "2025-09-03"
-    given = Client(auth="secret_test_token")  # notion-client's default: 2 retries of its own
-    assert given._max_retries == 2
-    NotionCrm(given, contacts_db="c", sequence_db="s", templates_db="t")
-    assert given._max_retries == 0
+def test_notion_clients_own_retries_never_add_requests() -> None:
+    """notion-client retries a 429 by itself (twice, with its own sleep): only the package's policy may retry, so
+    each of its attempts is exactly one request, for a client the adapter builds and for one it is given."""
+    fake = FakeNotion()
+    rate_limited = ("You have been rate limited.",)
+    with served(fake) as url:
+        settings = NotionSettings(Secret(TOKEN), DATABASES["contacts"], "s", "t", None, api_url=url)
+        built = NotionCrm.connect(settings, retry=RetryPolicy(attempts=2), sleep=lambda _: None)
+        fake.inject(429, "rate_limited", *rate_limited, headers={"Retry-After": "0"}, times=5)
+        with pytest.raises(NotionApiError, match="gave up after 2 attempts"):
+            built.data_source_id("contacts")
+        assert len(fake.requests) == 2
+    given = Client(auth=TOKEN, client=httpx.Client(transport=httpx.WSGITransport(app=fake)),
+                   notion_version=NOTION_VERSION)  # notion-client's default: retries of its own
+    crm = NotionCrm(given, contacts_db=DATABASES["contacts"], sequence_db="s", templates_db="t",
+                    retry=RetryPolicy(attempts=1), sleep=lambda _: None)
+    fake.inject(429, "rate_limited", *rate_limited, headers={"Retry-After": "0"}, times=5)
+    with pytest.raises(NotionApiError):
+        crm.data_source_id("contacts")
+    assert len(fake.requests) == 3  # the two above, then one
     with pytest.raises(ConfigError, match="2022-06-28"):
         NotionCrm(Client(auth="x", notion_version="2022-06-28"), contacts_db="c", sequence_db="s", templates_db="t")
 

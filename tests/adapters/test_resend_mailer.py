@@ -17,6 +17,7 @@ import resend
 
 from christmas_tasks.adapters.resend.mailer import RESEND_API_URL, ResendMailer, resend_tag
 from christmas_tasks.errors import ProviderError
+from christmas_tasks.ports import OutgoingEmail
 from christmas_tasks.retry import RetryPolicy
 from christmas_tasks.settings import Secret
 from tests.contract.mailer_fixtures import message
@@ -63,10 +64,10 @@ def sleeps() -> list[float]:
     return []
 
 
-def spy(mailer: ResendMailer) -> SpyClient:
-    client = mailer._http._client
-    assert isinstance(client, SpyClient)
-    return client
+def spied(fake: FakeResend, request: pytest.FixtureRequest, **options: Any) -> tuple[ResendMailer, SpyClient]:
+    """A mailer of this mode, and the client it sends through (which keeps every request it sends)."""
+    client = resend_client(fake, request)
+    return resend_mailer(fake, request, client=client, **options), client
 
 
 def idempotency_keys(client: SpyClient) -> list[str | None]:
@@ -80,24 +81,24 @@ def idempotency_keys(client: SpyClient) -> list[str | None]:
 def test_a_send_posts_one_request_with_the_key_and_the_payload(
     fake: FakeResend, request: pytest.FixtureRequest
 ) -> None:
-    mailer = resend_mailer(fake, request)
+    mailer, client = spied(fake, request)
     outgoing = message("resend-success")
     result = mailer.send(outgoing)
     assert result.message_id and result.duplicate is False
     cassette = request.getfixturevalue("vcr")
     ((sent, answer),) = interactions(cassette)
     assert (sent.method, sent.uri) == ("POST", f"{RESEND_API_URL}/emails")
-    assert json.loads(sent.body) == ResendMailer.params(outgoing)
+    assert json.loads(sent.body) == resend_payload(outgoing)
     assert json.loads(answer["body"]["string"]) == {"id": result.message_id}
-    (sent_now,) = spy(mailer).sent
+    (sent_now,) = client.sent
     assert sent_now.headers["idempotency-key"] == outgoing.idempotency_key
     assert sent_now.headers["user-agent"].startswith("resend-python:")
-    assert sent_now.headers["authorization"] == f"Bearer {mailer._key.reveal()}"
+    assert sent_now.headers["authorization"] == f"Bearer {API_KEY}"
 
 
-def test_the_payload_is_resends_send_params() -> None:
-    outgoing = message("params")
-    assert ResendMailer.params(outgoing) == {
+def resend_payload(outgoing: OutgoingEmail) -> dict[str, Any]:
+    """Resend's send-email body for the message, as Resend's API reference spells it."""
+    return {
         "from": outgoing.sender,
         "to": [outgoing.to],
         "subject": outgoing.subject,
@@ -119,7 +120,7 @@ def test_a_429_is_retried_after_the_seconds_retry_after_asks(
     fake: FakeResend, request: pytest.FixtureRequest, sleeps: list[float]
 ) -> None:
     fake.rate_limit(retry_after=2)
-    mailer = resend_mailer(fake, request, sleep=sleeps.append)
+    mailer, client = spied(fake, request, sleep=sleeps.append)
     outgoing = message("resend-429")
     result = mailer.send(outgoing)
     assert sleeps == [2.0]  # the header's value, not the backoff's 0.5
@@ -127,8 +128,8 @@ def test_a_429_is_retried_after_the_seconds_retry_after_asks(
     statuses = [answer["status"]["code"] for _, answer in interactions(cassette)]
     assert statuses == [429, 200]
     first, second = sent_bodies(cassette)
-    assert first == second == ResendMailer.params(outgoing)  # the exact same payload
-    assert idempotency_keys(spy(mailer)) == [outgoing.idempotency_key] * 2
+    assert first == second == resend_payload(outgoing)  # the exact same payload
+    assert idempotency_keys(client) == [outgoing.idempotency_key] * 2
     assert result.message_id
 
 
@@ -138,14 +139,14 @@ def test_a_500_is_retried_with_backoff_then_succeeds(
     fake: FakeResend, request: pytest.FixtureRequest, sleeps: list[float]
 ) -> None:
     fake.server_error(times=2)
-    mailer = resend_mailer(fake, request, sleep=sleeps.append)
+    mailer, client = spied(fake, request, sleep=sleeps.append)
     outgoing = message("resend-500")
     result = mailer.send(outgoing)
     assert sleeps == [0.5, 1.0]
     cassette = request.getfixturevalue("vcr")
     assert [answer["status"]["code"] for _, answer in interactions(cassette)] == [500, 500, 200]
     assert len({json.dumps(body, sort_keys=True) for body in sent_bodies(cassette)}) == 1
-    assert idempotency_keys(spy(mailer)) == [outgoing.idempotency_key] * 3
+    assert idempotency_keys(client) == [outgoing.idempotency_key] * 3
     assert result.message_id
 
 
