@@ -1,6 +1,11 @@
 """One retry rule for every provider (SPEC §6): 429 and 5xx (and dropped connections) are retried
 with exponential backoff that honours `Retry-After`, bounded in attempts and in total time; any
 other 4xx fails at once. The sleep and the clock are injected so tests run instantly and exactly.
+
+Why not tenacity: each of the three rules that make this one (the provider's Retry-After before the backoff,
+giving up rather than waiting past `max_delay`, the budget on an injected clock, which tenacity's own
+`stop_after_delay` cannot take) would be a custom callable on its `wait`/`stop` hooks: as long as this loop, and
+one more dependency in every Kestra step.
 """
 
 from __future__ import annotations

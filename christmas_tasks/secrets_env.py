@@ -18,6 +18,10 @@ The input is read the way Compose reads a `.env` file, restricted to what secret
 
 Every malformed line is reported, by line number, in one `InvalidInput`. No message ever contains a
 value or the text of a line: a line that fails to parse may be a pasted secret.
+
+Why not python-dotenv: it reads quoting and escapes its own way (not Compose's, which reads the output here), it
+returns the values without the comment lines this keeps in place, and it skips a malformed line with a logged
+warning where this must refuse the whole file, naming every bad line.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 `CHRISTMAS_BACKEND=local` (the default) runs on the embedded backends with sample campaign facts;
 `live` needs every Notion/Resend secret and campaign fact, and fails at once naming each one missing.
 Secret values are wrapped so that no repr, log line or error can show them.
+
+Why not pydantic-settings: `plan` and `--help` read the settings and must start without importing pydantic (their
+cold-start budget, benchmarks/cold_start.py); and the Kestra step passes its settings as a mapping read from a
+file, not as the process environment.
 """
 
 from __future__ import annotations
