@@ -57,6 +57,10 @@ class Sequences:
     LAST_EMAIL_SENT_AT = "Last Email Sent At"
     COMPLETED = "Sequence Completed"
     STOPPED_REASON = "Stopped Reason"
+    # The contact, and its statuses read through that relation: a send reads them with the record, in one query.
+    CONTACT = "Contact"
+    CONTACT_EMAIL_STATUS = "Contact Email Status"
+    CONTACT_BOOKING_STATUS = "Contact Booking Status"
 
     @staticmethod
     def sent(n: int) -> str:
@@ -131,8 +135,8 @@ def type_of(spec: PropertySpec) -> str:
     return spec if isinstance(spec, str) else spec.type
 
 
-# kind -> {property name: Notion property type}
-SCHEMA: dict[str, dict[str, str]] = {
+# kind -> {property name: its Notion type, or a Relation / Rollup}
+SCHEMA: dict[str, dict[str, PropertySpec]] = {
     "contacts": {
         Contacts.EMAIL: "email",
         Contacts.FIRST_NAME: "title",
@@ -164,6 +168,9 @@ SCHEMA: dict[str, dict[str, str]] = {
         Sequences.LAST_EMAIL_SENT_AT: "date",
         Sequences.COMPLETED: "checkbox",
         Sequences.STOPPED_REASON: "select",
+        Sequences.CONTACT: Relation(to="contacts"),
+        Sequences.CONTACT_EMAIL_STATUS: Rollup(relation=Sequences.CONTACT, property=Contacts.EMAIL_STATUS),
+        Sequences.CONTACT_BOOKING_STATUS: Rollup(relation=Sequences.CONTACT, property=Contacts.BOOKING_STATUS),
     },
     "templates": {
         Templates.NAME: "title",

@@ -60,6 +60,18 @@ class EmailLedger:
 
 
 @dataclass(frozen=True)
+class ContactStatus:
+    """What sending needs of a contact, as it is now: read with the sequence record, in the same request."""
+
+    email_status: str
+    booking_status: str | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.email_status != EmailStatus.OK
+
+
+@dataclass(frozen=True)
 class SequenceRecord:
     """One contact's run of one sequence for one event, with its ledger."""
 
@@ -80,6 +92,10 @@ class SequenceRecord:
     ref: str | None = None
     # The run (Kestra execution) that created the record: its own retry may plan again, a duplicate may not.
     created_by: str | None = None
+    # The contact's record (Contact.ref), linked from the sequence record where the backend keeps links.
+    contact_ref: str | None = None
+    # The contact's status as of the read, where the backend reads it with the record (None: read the contact).
+    contact: ContactStatus | None = None
 
     @property
     def running(self) -> bool:
@@ -117,11 +133,14 @@ class Crm(Protocol):
     def upsert_contact(self, update: ContactUpdate) -> Contact: ...
 
     def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
-        """The record with this key, looked up by email, campaign and sequence type too."""
+        """The record with this key, looked up by email, campaign and sequence type too; with `contact`, the
+        contact's status as it is now, when the backend reads it in the same request."""
         ...
 
-    def create_sequence(self, record: SequenceRecord) -> tuple[SequenceRecord, bool]:
-        """Create the record unless its key exists; returns (the stored record, created?)."""
+    def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
+        """Create the record unless its key exists; returns (the stored record, created?). `absent`: the caller
+        has just listed this contact's records (`sequences_for`) and the key was not among them, so the backend
+        may skip its own look-up (the funnel queues every event, so nothing can create it in between)."""
         ...
 
     def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:

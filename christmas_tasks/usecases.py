@@ -164,8 +164,13 @@ class Funnel:
                 initial_campaign_status=CampaignStatus.SIGNED_UP,
             )
         )
-        return Handled(event.kind, event.email, Action.CONTACT_RECORDED, "the contact is recorded; nothing is sent",
-                       campaign_status=contact.campaign_status)
+        return Handled(
+            event.kind,
+            event.email,
+            Action.CONTACT_RECORDED,
+            "the contact is recorded; nothing is sent",
+            campaign_status=contact.campaign_status,
+        )
 
     def _booking(self, event: BookingEvent, now: datetime, run_id: str | None) -> Handled:
         self.crm.upsert_contact(
@@ -177,9 +182,14 @@ class Funnel:
                 booking_status=BookingStatus.BOOKED,
             )
         )
-        stopped = self._stops(event)
-        return Handled(event.kind, event.email, Action.BOOKING_RECORDED, "the booking is recorded; the nurture stops",
-                       stopped=stopped)
+        stopped = self._stops(event, self._records(event.email, _stopped_by(event.kind)))
+        return Handled(
+            event.kind,
+            event.email,
+            Action.BOOKING_RECORDED,
+            "the booking is recorded; the nurture stops",
+            stopped=stopped,
+        )
 
     def _unsubscribe(self, event: UnsubscribeEvent, now: datetime, run_id: str | None) -> Handled:
         # a link's token must be the right one: an unsubscribe link cannot be forged for another address
@@ -193,15 +203,29 @@ class Funnel:
             return self._suppress(event, status)
         what = f"{event.type} ({event.bounce} bounce)" if event.bounce else str(event.type)
         if event.type != "delivered":
-            log.warning("%s for %s (provider id %s): recorded, not suppressed: %s", what, event.email,
-                        event.email_id, event.detail or "no detail")
-        return Handled(event.kind, event.email, Action.RECORDED, f"{what}: the address is not suppressed",
-                       mail_event=event.type, bounce=event.bounce, provider_id=event.email_id, detail=event.detail)
+            log.warning(
+                "%s for %s (provider id %s): recorded, not suppressed: %s",
+                what,
+                event.email,
+                event.email_id,
+                event.detail or "no detail",
+            )
+        return Handled(
+            event.kind,
+            event.email,
+            Action.RECORDED,
+            f"{what}: the address is not suppressed",
+            mail_event=event.type,
+            bounce=event.bounce,
+            provider_id=event.email_id,
+            detail=event.detail,
+        )
 
     def _onboarding(self, event: OnboardingEvent, now: datetime, run_id: str | None) -> Handled:
         if not event.payment_confirmed:
-            return Handled(event.kind, event.email, Action.NOTHING_TO_START,
-                           "payment_confirmed is false: no onboarding starts")
+            return Handled(
+                event.kind, event.email, Action.NOTHING_TO_START, "payment_confirmed is false: no onboarding starts"
+            )
         return self._start_sequence(event, now, run_id)
 
     def _start_sequence(self, event: Event, now: datetime, run_id: str | None) -> Handled:
@@ -212,7 +236,9 @@ class Funnel:
         routed = event.route if isinstance(event, AssessmentEvent) else None
         segment = routed.segment.value if routed else None
         score = event.assessment_score if isinstance(event, AssessmentEvent) else None
-        stopped = self._stops(event)
+        # One query of this contact's records serves both the stops and the look-up of this event's record.
+        records = self._records(event.email, tuple(SequenceType))
+        stopped = self._stops(event, records)
         contact = self.crm.upsert_contact(
             ContactUpdate(
                 email=event.email,
@@ -231,37 +257,57 @@ class Funnel:
         if isinstance(event, AssessmentEvent):
             # Email 1 went out from the website; the ledger records it so the sequence is whole.
             emails[1] = EmailLedger(1, anchor, event.email_1_status, None, "website")
-        record, created = self.crm.create_sequence(
-            SequenceRecord(
-                key=key,
-                email=event.email,
-                campaign=self.campaign.name,
-                sequence=sequence,
-                event_id=eid,
-                first_name=first_name,
-                anchor=anchor,
-                created_at=now,
-                business_name=business_name,
-                segment=segment,
-                variables=stored_variables(event),
-                emails=emails,
-                created_by=run_id,
+        existing = next((r for r in records if r.key == key), None)
+        record, created = (
+            (existing, False)
+            if existing is not None
+            else self.crm.create_sequence(
+                SequenceRecord(
+                    key=key,
+                    email=event.email,
+                    campaign=self.campaign.name,
+                    sequence=sequence,
+                    event_id=eid,
+                    first_name=first_name,
+                    anchor=anchor,
+                    created_at=now,
+                    business_name=business_name,
+                    segment=segment,
+                    variables=stored_variables(event),
+                    emails=emails,
+                    created_by=run_id,
+                    contact_ref=contact.ref,
+                ),
+                absent=True,
             )
         )
+
         def handled(action: Action, reason: str, **more: Any) -> Handled:
             more.setdefault("stopped", stopped)
-            return Handled(event.kind, event.email, action, reason, sequence=sequence, sequence_key=key,
-                           created=created, route=routed, **more)
+            return Handled(
+                event.kind,
+                event.email,
+                action,
+                reason,
+                sequence=sequence,
+                sequence_key=key,
+                created=created,
+                route=routed,
+                **more,
+            )
 
         retry = not created and run_id is not None and record.created_by == run_id
         if not created and not retry:
             return handled(Action.ALREADY_HANDLED, "this event was handled before: nothing is planned again")
         if contact.suppressed:
-            known = contact.email_status in _STOP_REASON
-            stop = _STOP_REASON[EmailStatus(contact.email_status)] if known else contact.email_status
+            recognised = contact.email_status in _STOP_REASON
+            stop = _STOP_REASON[EmailStatus(contact.email_status)] if recognised else contact.email_status
             stopped_record = self.crm.stop_sequence(record, stop)
-            return handled(Action.NOT_SCHEDULED, f"the contact is {contact.email_status}: nothing is scheduled",
-                           stopped=(*stopped, stopped_record.key))
+            return handled(
+                Action.NOT_SCHEDULED,
+                f"the contact is {contact.email_status}: nothing is scheduled",
+                stopped=(*stopped, stopped_record.key),
+            )
         planned = plan(
             definition,
             anchor,
@@ -299,23 +345,36 @@ class Funnel:
                 campaign_status=CampaignStatus.UNSUBSCRIBED if status is EmailStatus.UNSUBSCRIBED else None,
             )
         )
-        stopped = tuple(self._stop(event.email, tuple(SequenceType), _STOP_REASON[status]))
+        reason = _STOP_REASON[status]
+        stopped = tuple(
+            self.crm.stop_sequence(r, reason).key for r in self._records(event.email, tuple(SequenceType)) if r.running
+        )
         mail = event if isinstance(event, EmailStatusEvent) else None
-        return Handled(event.kind, event.email, Action.SUPPRESSED, f"the address is {status}: no more email",
-                       stopped=stopped, email_status=status, mail_event=mail.type if mail else None,
-                       bounce=mail.bounce if mail else None, provider_id=mail.email_id if mail else None,
-                       detail=mail.detail if mail else None)
+        return Handled(
+            event.kind,
+            event.email,
+            Action.SUPPRESSED,
+            f"the address is {status}: no more email",
+            stopped=stopped,
+            email_status=status,
+            mail_event=mail.type if mail else None,
+            bounce=mail.bounce if mail else None,
+            provider_id=mail.email_id if mail else None,
+            detail=mail.detail if mail else None,
+        )
 
-    def _stops(self, event: Event) -> tuple[str, ...]:
-        """Stop what this kind of event stops (`_STOPS`); the keys stopped."""
-        stopped: list[str] = []
+    def _records(self, email: str, sequences: tuple[SequenceType, ...]) -> list[SequenceRecord]:
+        """The contact's records of those sequences in this campaign (1 query; none asked for, none made)."""
+        return self.crm.sequences_for(email, self.campaign.name, sequences) if sequences else []
+
+    def _stops(self, event: Event, records: list[SequenceRecord]) -> tuple[str, ...]:
+        """Stop, among `records`, what this kind of event stops (`_STOPS`); the keys stopped."""
+        stopped = []
         for sequences, reason in _STOPS.get(event.kind, ()):
-            stopped += self._stop(event.email, sequences, reason)
+            for record in records:
+                if record.sequence in sequences and record.running:
+                    stopped.append(self.crm.stop_sequence(record, reason).key)
         return tuple(stopped)
-
-    def _stop(self, email: str, sequences: tuple[SequenceType, ...], reason: StopReason) -> list[str]:
-        records = self.crm.sequences_for(email, self.campaign.name, tuple(sequences))
-        return [self.crm.stop_sequence(record, reason).key for record in records if record.running]
 
     # ------------------------------------------------------------------ sending
 
@@ -395,8 +454,15 @@ class Funnel:
             raise
         # 6. analytics (when configured)
         self._log(record, item.template, number, "sent", now, resend_id=result.message_id)
-        return EmailOutcome(key, number, item.template, SendStatus.SENT, resend_id=result.message_id,
-                            duplicate=result.duplicate, sent_at=now)
+        return EmailOutcome(
+            key,
+            number,
+            item.template,
+            SendStatus.SENT,
+            resend_id=result.message_id,
+            duplicate=result.duplicate,
+            sent_at=now,
+        )
 
     def _skip(self, record: SequenceRecord, number: int, key: str, template: str) -> EmailOutcome | None:
         """Why this email must not go out, in SPEC §6's order; None when it may."""
@@ -406,7 +472,8 @@ class Funnel:
 
         if number in record.sent_numbers():
             return skip(SkipReason.ALREADY_SENT)
-        contact = self.crm.get_contact(record.email)
+        # the contact as it is now: read with the record where the backend can (a Notion rollup), else read here
+        contact = record.contact if record.contact is not None else self.crm.get_contact(record.email)
         if contact is not None and contact.suppressed:
             return skip(SkipReason.SUPPRESSED, contact.email_status)
         if record.stopped_reason:
@@ -434,6 +501,11 @@ class Funnel:
             )
         except Exception:  # analytics is best effort: the ledger is the record of truth
             log.warning("analytics write failed; ignored", exc_info=True)
+
+
+def _stopped_by(kind: EventKind) -> tuple[SequenceType, ...]:
+    """Every sequence type an event of this kind may stop."""
+    return tuple(sorted({sequence for sequences, _ in _STOPS.get(kind, ()) for sequence in sequences}))
 
 
 def _stop_reason_of(skipped: EmailOutcome) -> StopReason | None:

@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from christmas_tasks.planning import require_aware
 from christmas_tasks.ports import (
     AnalyticsEntry,
     Contact,
+    ContactStatus,
     ContactUpdate,
     EmailLedger,
     SentMark,
@@ -196,12 +198,18 @@ class SqliteCrm:
     # ------------------------------------------------------------------ sequences
 
     def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
+        """The record, with its contact's status as it is now (the contact of the same address)."""
         with self._connect() as db:
             row = self._locate(db, email, campaign, sequence, key)
-            return _record(db, row) if row is not None else None
+            if row is None:
+                return None
+            found = db.execute("SELECT email_status, booking_status FROM contacts WHERE email = ?", (email,)).fetchone()
+            contact = ContactStatus(found[0] or EmailStatus.OK, found[1]) if found is not None else None
+            return replace(_record(db, row), contact=contact)
 
-    def create_sequence(self, record: SequenceRecord) -> tuple[SequenceRecord, bool]:
-        """Create the record unless its key exists; (the stored record, created?). Safe under races."""
+    def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
+        """Create the record unless its key exists; (the stored record, created?). Safe under races (so
+        `absent` changes nothing here: the insert itself refuses a second record with the key)."""
         anchor = _ts(record.anchor, "anchor")
         created_at = _ts(record.created_at, "created_at")
         ledger = [(n, e) for n, e in sorted(record.emails.items())]

@@ -57,6 +57,7 @@ CALLS = {
     "find_sequence": 1,
     "create_sequence, new": 2,
     "create_sequence, exists": 1,
+    "create_sequence, after a listing (absent)": 1,
     "sequences_for (per 100 records)": 1,
     "mark_sent": 1,
     "stop_sequence, running": 2,
@@ -390,6 +391,8 @@ def test_the_http_calls_each_operation_costs(fake: FakeNotion, request: Any, vcr
     cost("find_sequence", lambda: crm.find_sequence(JANE, CAMPAIGN, "5day", KEY))
     record, _ = cost("create_sequence, new", lambda: crm.create_sequence(sequence()))
     cost("create_sequence, exists", lambda: crm.create_sequence(sequence()))
+    other = sequence(key=KEY.replace("assessment", "again"), event_id="again")
+    cost("create_sequence, after a listing (absent)", lambda: crm.create_sequence(other, absent=True))
     cost("sequences_for (per 100 records)", lambda: crm.sequences_for(JANE, CAMPAIGN, "5day"))
     record = cost("mark_sent", lambda: crm.mark_sent(record, SentMark(2, T0 + timedelta(days=1), "re_2")))
     stopped = cost("stop_sequence, running", lambda: crm.stop_sequence(record, "booked"))

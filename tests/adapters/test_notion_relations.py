@@ -14,15 +14,14 @@ import pytest
 from christmas_tasks.notion_schema import SCHEMA, Relation, Rollup, Sequences, check_schema
 from tests.fakes.fake_notion import NOTION_VERSION, TOKEN, FakeNotion, crm_on_fake
 
-CONTACT = "Contact"
-CONTACT_STATUS = "Contact Email Status"
-# The sequence records, with a relation to their contact and two rollups of it.
+CONTACT = Sequences.CONTACT
+CONTACT_STATUS = Sequences.CONTACT_EMAIL_STATUS
+# The sequence records as SCHEMA has them (a relation to their contact, rollups of its statuses), and a count.
 SEQUENCES: dict[str, Any] = {
     **SCHEMA["sequences"],
-    CONTACT: Relation(to="contacts"),
-    CONTACT_STATUS: Rollup(relation=CONTACT, property="Email Status"),
     "Contacts": Rollup(relation=CONTACT, property="email", function="count"),
 }
+WITHOUT_LINK = {name: spec for name, spec in SCHEMA["sequences"].items() if not isinstance(spec, Relation | Rollup)}
 
 
 def request(fake: FakeNotion, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -164,7 +163,41 @@ def test_the_schema_check_checks_what_a_relation_and_a_rollup_point_at(fake: Fak
         f"'Contacts': rolls up 'email' through '{CONTACT}' with count, expected 'email' through '{CONTACT}' with "
         "count_values",
     ]
-    plain = FakeNotion()  # a workspace without the relation
-    missing = check_schema("sequences", crm_on_fake(plain).data_source_properties("sequences"), schema=SEQUENCES)
+    plain = FakeNotion(schemas={"sequences": WITHOUT_LINK})  # a workspace made before the link
+    missing = check_schema("sequences", crm_on_fake(plain).data_source_properties("sequences"))
     assert f"'{CONTACT}': missing (expected a property of type relation)" in missing
     assert f"'{CONTACT_STATUS}': missing (expected a property of type rollup)" in missing
+
+
+def test_a_send_reads_a_hand_edited_unsubscribe_through_the_record_in_one_query() -> None:
+    from christmas_tasks.outcomes import SkipReason
+    from christmas_tasks.ports import ContactUpdate
+    from tests.reliability.world import World
+
+    world = World()
+    plan = world.handle("noshow.json", "noshow")
+    contact = world.crm().get_contact("jane.doe@example.com")
+    assert contact is not None
+    record = next(p for p in world.notion.pages_of("sequences"))
+    assert record["properties"][CONTACT]["relation"] == [{"id": contact.ref}]  # the record links its contact
+    world.crm().upsert_contact(ContactUpdate("jane.doe@example.com", email_status="unsubscribed"))  # by hand
+    before = len(world.notion.requests)
+    outcome = world.send(plan[0])
+    assert (outcome.skip, outcome.detail) == (SkipReason.SUPPRESSED, "unsubscribed")
+    queries = [path for method, path in world.notion.requests[before:] if path.endswith("/query")]
+    assert len(queries) == 1, "the contact's status came with the sequence record"
+
+
+def test_a_record_written_before_the_link_reads_the_contact_instead() -> None:
+    from christmas_tasks.outcomes import SendStatus
+    from tests.reliability.world import World
+
+    world = World()
+    plan = world.handle("noshow.json", "noshow")
+    (record,) = world.notion.pages_of("sequences")
+    record["properties"][CONTACT]["relation"] = []  # as a record made before the link has it
+    before = len(world.notion.requests)
+    assert world.send(plan[0]).status is SendStatus.SENT
+    read = {source_of(world.notion, kind): kind for kind in ("sequences", "contacts", "templates")}
+    queries = [read[path.split("/")[3]] for method, path in world.notion.requests[before:] if path.endswith("/query")]
+    assert queries == ["sequences", "contacts", "templates"], "the record, then its contact (and the template)"

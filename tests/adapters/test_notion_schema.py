@@ -11,12 +11,22 @@ import pytest
 from christmas_tasks.adapters.notion import NotionCrm, join_text, split_text
 from christmas_tasks.adapters.notion.workspace import check_workspace
 from christmas_tasks.errors import InvalidInput
-from christmas_tasks.notion_schema import KINDS, SCHEMA, SETTING, check_schema
+from christmas_tasks.notion_schema import KINDS, SCHEMA, SETTING, Relation, Rollup, check_schema, type_of
 from christmas_tasks.ports import SequenceRecord
 
 
-def data_source_properties(schema: dict[str, str]) -> dict[str, Any]:
-    return {name: {"id": name[:4], "name": name, "type": kind, kind: {}} for name, kind in schema.items()}
+def data_source_properties(schema: dict[str, Any]) -> dict[str, Any]:
+    """A data source's properties, as Notion describes them, for a schema of type names, relations and rollups."""
+    out = {}
+    for name, spec in schema.items():
+        config: dict[str, Any] = {}
+        if isinstance(spec, Relation):
+            config = {"data_source_id": f"source-of-{spec.to}", "type": "single_property", "single_property": {}}
+        elif isinstance(spec, Rollup):
+            config = {"relation_property_name": spec.relation, "rollup_property_name": spec.property,
+                      "function": spec.function}
+        out[name] = {"id": name[:4], "name": name, "type": type_of(spec), type_of(spec): config}
+    return out
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from christmas_tasks.errors import ChristmasError, InvalidInput, TemplateError
-from christmas_tasks.ports import AnalyticsEntry, ContactUpdate, Crm, EmailLedger, SentMark, SequenceRecord
+from christmas_tasks.ports import (
+    AnalyticsEntry,
+    ContactStatus,
+    ContactUpdate,
+    Crm,
+    EmailLedger,
+    SentMark,
+    SequenceRecord,
+)
 from christmas_tasks.rendering import Template
 from tests.fakes.fake_notion import CASSETTE_DIR
 from tests.fakes.fake_notion import vcr_config as notion_vcr_config
@@ -129,6 +137,25 @@ def test_find_sequence_matches_email_campaign_type_and_key(crm: Crm) -> None:
     assert crm.find_sequence(JANE, CAMPAIGN, "5day", key + "-2") is None
     other = crm.find_sequence("jane@example.co", CAMPAIGN, "5day", "christmas-2025|5day|jane@example.co|assessment")
     assert other is not None and other.email == "jane@example.co" and other.ref != target.ref
+
+
+def test_find_sequence_reads_the_contacts_status_as_it_is_now(crm: Crm) -> None:
+    """What a send checks of the contact comes with the record, in the same request (on Notion, rollups through
+    the record's link to its contact), and is the contact as it is now, not as it was at the record's creation."""
+    contact = crm.upsert_contact(ContactUpdate(JANE, first_name="Jane"))
+    stored, _ = crm.create_sequence(record(contact_ref=contact.ref))
+    found = crm.find_sequence(JANE, CAMPAIGN, "5day", stored.key)
+    assert found is not None and found.contact == ContactStatus("ok", None)
+    crm.upsert_contact(ContactUpdate(JANE, email_status="unsubscribed", booking_status="Booked"))
+    again = crm.find_sequence(JANE, CAMPAIGN, "5day", stored.key)
+    assert again is not None and again.contact == ContactStatus("unsubscribed", "Booked")
+    assert again.contact.suppressed
+
+
+def test_a_create_the_caller_has_listed_for_makes_one_record(crm: Crm) -> None:
+    assert crm.sequences_for(JANE, CAMPAIGN, ("5day", "noshow", "postcall", "onboarding")) == []
+    stored, created = crm.create_sequence(record(), absent=True)
+    assert created and [r.key for r in crm.sequences_for(JANE, CAMPAIGN, "5day")] == [stored.key]
 
 
 def test_long_variables_round_trip(crm: Crm) -> None:

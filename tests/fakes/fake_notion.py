@@ -305,10 +305,11 @@ class FakeNotion:
             return {"database_id": self.sources[target]["database"], "data_source_id": target,
                     "type": "single_property", "single_property": {}}
         relation = self.sources[source_id]["properties"][spec.relation]
-        related = self.sources[relation["relation"]["data_source_id"]]["properties"][spec.property]
+        # A test may build a workspace missing the rolled-up property: the rollup then rolls up nothing.
+        related = self.sources[relation["relation"]["data_source_id"]]["properties"].get(spec.property, {})
         return {"function": spec.function, "relation_property_name": spec.relation,
                 "relation_property_id": relation["id"], "rollup_property_name": spec.property,
-                "rollup_property_id": related["id"]}
+                "rollup_property_id": related.get("id")}
 
     def seed(self, kind: str, values: dict[str, Any]) -> str:
         """Add a page as a person would in Notion's own app: not through the API, so in no cassette."""
@@ -598,7 +599,7 @@ class FakeNotion:
     @staticmethod
     def _empty(spec: dict[str, Any]) -> dict[str, Any]:
         kind = spec["type"]
-        empty: Any = [] if kind in ("title", "rich_text") else (False if kind == "checkbox" else None)
+        empty: Any = [] if kind in ("title", "rich_text", "relation") else (False if kind == "checkbox" else None)
         return {"id": spec["id"], "type": kind, kind: empty}
 
     def _write(self, source: dict[str, Any], page: dict[str, Any], values: dict[str, Any]) -> None:
@@ -759,8 +760,9 @@ class FakeNotion:
                 value["relation"] = value["relation"][:RELATED_SHOWN]
             elif value["type"] == "rollup":
                 config = schema[name]["rollup"]
-                related = page["properties"][config["relation_property_name"]]["relation"][:RELATED_SHOWN]
-                cells = [self.pages[item["id"]]["properties"][config["rollup_property_name"]] for item in related]
+                related = (page["properties"][config["relation_property_name"]]["relation"] or [])[:RELATED_SHOWN]
+                cells = [cell for item in related
+                         if (cell := self.pages[item["id"]]["properties"].get(config["rollup_property_name"]))]
                 value["rollup"] = _rolled_up(config["function"], cells)
         return shown
 

@@ -13,6 +13,7 @@ from christmas_tasks.planning import require_aware
 from christmas_tasks.ports import (
     AnalyticsEntry,
     Contact,
+    ContactStatus,
     ContactUpdate,
     EmailLedger,
     OutgoingEmail,
@@ -69,9 +70,11 @@ class InMemoryCrm:
         record = self.sequences.get(key)
         if record is None or (record.email, record.campaign, record.sequence) != (email, campaign, sequence):
             return None
-        return record
+        contact = self.contacts.get(email)
+        status = ContactStatus(contact.email_status, contact.booking_status) if contact is not None else None
+        return replace(record, contact=status)
 
-    def create_sequence(self, record: SequenceRecord) -> tuple[SequenceRecord, bool]:
+    def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
         require_aware(record.anchor, "anchor")
         require_aware(record.created_at, "created_at")
         for number, entry in record.emails.items():

@@ -109,8 +109,8 @@ class NotionCrm:
     def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
         return self._sequences.find_sequence(email, campaign, sequence, key)
 
-    def create_sequence(self, record: SequenceRecord) -> tuple[SequenceRecord, bool]:
-        return self._sequences.create_sequence(record)
+    def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
+        return self._sequences.create_sequence(record, absent=absent)
 
     def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
         return self._sequences.sequences_for(email, campaign, sequence)

@@ -24,9 +24,10 @@ from christmas_tasks.notion_schema import (
     Contacts,
     Sequences,
     Templates,
+    type_of,
 )
 from christmas_tasks.planning import require_aware
-from christmas_tasks.ports import Contact, EmailLedger, SequenceRecord
+from christmas_tasks.ports import Contact, ContactStatus, EmailLedger, SequenceRecord
 from christmas_tasks.rendering import Template
 from christmas_tasks.vocabulary import EmailStatus
 
@@ -102,7 +103,7 @@ def encode(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
     schema = SCHEMA[kind]
     out: dict[str, Any] = {}
     for name, value in values.items():
-        kind_of = schema[name]
+        kind_of = type_of(schema[name])
         if kind_of in ("title", "rich_text"):
             segments = split_text(str(value or ""))
             if len(segments) > RICH_TEXT_SEGMENTS:
@@ -128,7 +129,9 @@ def encode(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = {"date": {"start": iso(value, name)} if value is not None else None}
         elif kind_of == "checkbox":
             out[name] = {"checkbox": bool(value)}
-        else:  # pragma: no cover - SCHEMA only uses the types above
+        elif kind_of == "relation":  # page ids, written as Notion wants them: [{"id": ...}]
+            out[name] = {"relation": [{"id": page_id} for page_id in value or ()]}
+        else:  # pragma: no cover - SCHEMA writes only the types above (a rollup is computed by Notion)
             raise ValueError(f"unsupported Notion property type {kind_of!r}")
     return out
 
@@ -171,11 +174,11 @@ def new_page(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prop(page: Page, name: str) -> Any:
-    prop = (page.get("properties") or {}).get(name)
-    if not isinstance(prop, Mapping):
+    cell = (page.get("properties") or {}).get(name)
+    if not isinstance(cell, Mapping):
         return None
-    kind_of = prop.get("type")
-    raw = prop.get(kind_of) if isinstance(kind_of, str) else None
+    kind_of = cell.get("type")
+    raw = cell.get(kind_of) if isinstance(kind_of, str) else None
     if kind_of in ("title", "rich_text"):
         return join_text(raw)
     if kind_of == "select":
@@ -185,7 +188,27 @@ def prop(page: Page, name: str) -> Any:
         return parse_date(start) if start else None
     if kind_of == "checkbox":
         return bool(raw)
+    if kind_of == "relation":
+        return [str(item["id"]) for item in raw or () if isinstance(item, Mapping) and item.get("id")]
+    if kind_of == "rollup":  # {"type": "array" | "number" | "date", ...}: the values it rolls up
+        rolled = raw if isinstance(raw, Mapping) else {}
+        if rolled.get("type") == "array":
+            return [prop({"properties": {name: item}}, name) for item in rolled.get("array") or ()]
+        return rolled.get(str(rolled.get("type")))
     return raw
+
+
+def contact_status_of(page: Page) -> ContactStatus | None:
+    """The contact's statuses as the sequence page's rollups show them (Notion computes them as it answers); None
+    for a record with no contact linked (one written before the link existed: the contact is read instead)."""
+    if not prop(page, Sequences.CONTACT):
+        return None
+    email_status = prop(page, Sequences.CONTACT_EMAIL_STATUS) or []
+    booking_status = prop(page, Sequences.CONTACT_BOOKING_STATUS) or []
+    return ContactStatus(
+        email_status=str(email_status[0]) if email_status and email_status[0] else EmailStatus.OK,
+        booking_status=str(booking_status[0]) if booking_status and booking_status[0] else None,
+    )
 
 
 def text_of(page: Page, name: str) -> str:
@@ -309,6 +332,8 @@ def record_of(page: Page) -> SequenceRecord:
         stopped_reason=optional(page, Sequences.STOPPED_REASON),
         ref=str(page.get("id")),
         created_by=data.get("created_by") if isinstance(data.get("created_by"), str) else None,
+        contact_ref=next(iter(prop(page, Sequences.CONTACT) or ()), None),
+        contact=contact_status_of(page),
     )
 
 

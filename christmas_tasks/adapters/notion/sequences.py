@@ -39,17 +39,18 @@ class SequenceStore:
         )
         return record_of(page) if page is not None else None
 
-    def create_sequence(self, record: SequenceRecord) -> tuple[SequenceRecord, bool]:
+    def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
         """Create the record unless its key exists; (the stored record, created?).
 
-        1 query when it exists; 1 query + 1 pages.create when not. A create that failed with a 5xx or
-        a timeout is followed, before any new create, by 1 query for its key: found, it is returned.
+        1 query when it exists; 1 query + 1 pages.create when not; 1 pages.create when the caller has just
+        listed the contact's records (`absent`). A create that failed with a 5xx or a timeout is followed,
+        before any new create, by 1 query for its key: found, it is returned.
         """
         properties = new_page("sequences", self._sequence_values(record))  # checked before any request
         flt = sequence_filter(record.email, record.campaign, record.sequence, record.key)
         name = f"Sequence Key {record.key!r}"
         what = f"look up the sequence {record.key}"
-        existing = self.api.lookup("sequences", what, flt, name)
+        existing = None if absent else self.api.lookup("sequences", what, flt, name)
         if existing is not None:
             return record_of(existing), False
         tried = False
@@ -95,6 +96,7 @@ class SequenceStore:
             values[Sequences.LAST_EMAIL_SENT], values[Sequences.LAST_EMAIL_SENT_AT] = last
         values[Sequences.COMPLETED] = record.completed or None
         values[Sequences.STOPPED_REASON] = record.stopped_reason
+        values[Sequences.CONTACT] = [record.contact_ref] if record.contact_ref else None
         return values
 
     def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
