@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import re
-import secrets
 import shutil
 import sys
 import tempfile
@@ -38,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
 from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
 from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
-from tests.engine.process import engine, live_settings  # noqa: E402
-from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion, crm_on_fake  # noqa: E402
-from tests.fakes.fake_resend import API_KEY, FakeResend  # noqa: E402
+from tests.engine.process import engine, fakes_credentials, live_settings  # noqa: E402
+from tests.fakes.fake_notion import FakeNotion, crm_on_fake  # noqa: E402
+from tests.fakes.fake_resend import FakeResend  # noqa: E402
 from tests.fakes.served import served  # noqa: E402
 
 TERMINAL = {"SUCCESS", "FAILED", "KILLED", "WARNING", "CANCELLED"}
@@ -127,14 +126,7 @@ def main() -> int:
     )
     flows = flows_with_limit(work, args.limit)
     limit = re.search(r"(?m)^concurrency:\n  limit: (\d+)$", (flows / "send-email.yml").read_text())
-    secret_values = {
-        "NOTION_TOKEN": TOKEN,
-        "NOTION_CONTACTS_DB_ID": DATABASES["contacts"],
-        "NOTION_EMAIL_SEQUENCE_DB_ID": DATABASES["sequences"],
-        "NOTION_EMAIL_TEMPLATES_DB_ID": DATABASES["templates"],
-        "RESEND_API_KEY": API_KEY,
-        "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(16),
-    }
+    secret_values = fakes_credentials()
     with served(notion_limit) as notion_url, served(resend_limit) as resend_url:
         settings = {**live_settings(notion_url, resend_url, secret_values), "ENV_CAMPAIGN_DEADLINE": "2025-12-20"}
         (work / "engine").mkdir()

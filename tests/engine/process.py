@@ -79,6 +79,22 @@ def webhook_key_secret(flow: str) -> str:
     return "WEBHOOK_KEY_" + flow.upper().replace("-", "_")
 
 
+def fakes_credentials() -> dict[str, str]:
+    """The secrets for the live backends against the fakes (tests/fakes): their token, database ids and key, and
+    a fresh unsubscribe secret."""
+    from tests.fakes.fake_notion import DATABASES, TOKEN
+    from tests.fakes.fake_resend import API_KEY
+
+    return {
+        "NOTION_TOKEN": TOKEN,
+        "NOTION_CONTACTS_DB_ID": DATABASES["contacts"],
+        "NOTION_EMAIL_SEQUENCE_DB_ID": DATABASES["sequences"],
+        "NOTION_EMAIL_TEMPLATES_DB_ID": DATABASES["templates"],
+        "RESEND_API_KEY": API_KEY,
+        "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(16),
+    }
+
+
 def live_settings(notion_url: str, resend_url: str, secret_values: Mapping[str, str]) -> dict[str, str]:
     """The live backends against the fakes at those URLs; `secret_values` as the fakes expect them."""
     return {
@@ -136,7 +152,7 @@ def engine(
                 raise EngineDidNotStart(
                     f"Kestra's engine did not start (scripts/engine run, exit {process.poll()}):\n{tail}"
                 )
-            time.sleep(0.25)
+            time.sleep(0.1)
         yield RunningEngine(port, keys, log_path)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 
 from tests.conftest import EXAMPLES
-from tests.engine.process import FLOWS, RunningEngine, engine, live_settings
-from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion, Rendezvous, crm_on_fake
-from tests.fakes.fake_resend import API_KEY, FakeResend
+from tests.engine.process import FLOWS, RunningEngine, engine, fakes_credentials, live_settings
+from tests.fakes.fake_notion import FakeNotion, Rendezvous, crm_on_fake
+from tests.fakes.fake_resend import FakeResend
 from tests.fakes.served import served
 
 JANE = "jane.doe@example.com"
@@ -54,14 +54,7 @@ def flows_with_queue_limit(folder: Path, limit: int) -> Path:
 @contextmanager
 def fakes_and_engine(base: Path, flows: Path) -> Iterator[tuple[FakeNotion, RunningEngine]]:
     notion, resend = FakeNotion(), FakeResend()
-    secret_values = {
-        "NOTION_TOKEN": TOKEN,
-        "NOTION_CONTACTS_DB_ID": DATABASES["contacts"],
-        "NOTION_EMAIL_SEQUENCE_DB_ID": DATABASES["sequences"],
-        "NOTION_EMAIL_TEMPLATES_DB_ID": DATABASES["templates"],
-        "RESEND_API_KEY": API_KEY,
-        "UNSUBSCRIBE_SECRET": "an-unsubscribe-secret-for-the-race-tests",
-    }
+    secret_values = fakes_credentials()
     # emails planned days ahead: none is due while the test runs
     deadline = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
     with served(notion) as notion_url, served(resend) as resend_url:
