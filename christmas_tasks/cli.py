@@ -21,7 +21,17 @@ if TYPE_CHECKING:
     from christmas_tasks.settings import Settings
 
 # The vocabulary's words, spelled out so that `--help` imports nothing (tests/unit/test_cli.py checks they match).
-EVENTS = ("signup", "assessment", "booking", "noshow", "postcall", "onboarding", "unsubscribe", "email-status")
+EVENTS = (
+    "signup",
+    "assessment",
+    "booking",
+    "noshow",
+    "postcall",
+    "onboarding",
+    "unsubscribe",
+    "email-status",
+    "unsubscribe-link",
+)
 SEQUENCES = ("5day", "noshow", "postcall", "onboarding")
 
 
@@ -157,7 +167,7 @@ def cmd_step(args: argparse.Namespace) -> int:
         lines = kestra_step.scrub(kestra_step.rejection_lines(exc), values)
         for line in lines:
             print(line, file=sys.stderr)
-        Kestra.outputs({"rejected": True, "message": "\n".join(lines)})
+        Kestra.outputs(kestra_step.rejection_outputs(exc, lines))
         return 0
     outputs = kestra_step.scrub(outputs, values)
     Kestra.outputs({"rejected": False, **outputs})

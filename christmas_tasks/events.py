@@ -218,6 +218,15 @@ class UnsubscribeEvent(Event):
     token: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 
 
+class UnsubscribeLinkEvent(Event):
+    """The unsubscribe link opened or one-click POSTed (christmas_tasks/unsubscribe_link.py): the token is required,
+    and it is what authorises the request."""
+
+    kind: ClassVar[EventKind] = EventKind.UNSUBSCRIBE_LINK
+    token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    one_click: bool = False  # RFC 8058's POST, from a mailbox provider (else a person's GET)
+
+
 class EmailStatusEvent(Event):
     """What the mail provider reports about an email it sent (read from Resend's webhook by
     adapters/resend/webhooks.py): the recipient, what happened, the provider's message id.
@@ -259,6 +268,7 @@ EVENT_MODELS: dict[EventKind, type[Event]] = {
         OnboardingEvent,
         UnsubscribeEvent,
         EmailStatusEvent,
+        UnsubscribeLinkEvent,
     )
 }
 
@@ -304,6 +314,10 @@ def parse_event(name: str, body: Any, now: datetime) -> Event:
         from christmas_tasks.adapters.resend import webhooks
 
         data, paths = webhooks.read(body)
+    elif kind is EventKind.UNSUBSCRIBE_LINK:
+        from christmas_tasks import unsubscribe_link
+
+        data, paths = unsubscribe_link.read(body)
     try:
         event = EVENT_MODELS[kind].model_validate(data)
     except ValidationError as exc:

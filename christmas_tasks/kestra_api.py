@@ -32,6 +32,7 @@ REQUIRED_SETTINGS = ("KESTRA_URL", "KESTRA_USERNAME", "KESTRA_PASSWORD")
 # A webhook key is the only authentication of a public URL: long, random, URL-safe.
 WEBHOOK_KEY = re.compile(r"[A-Za-z0-9_-]{32,256}")
 _KEY_EXPRESSION = r"\{\{\s*secret\(\s*'(?P<name>WEBHOOK_KEY_[A-Z0-9_]+)'\s*\)\s*\}\}"
+_KEY_CALL = r"secret\(\s*'(?P<name>WEBHOOK_KEY_[A-Z0-9_]+)'\s*\)"
 
 
 class KestraError(ChristmasError):
@@ -221,7 +222,8 @@ def prepare_flow(path: Path, namespace: str, render: Mapping[str, str] | None) -
 
 
 def render_webhook_keys(source: str, keys: Mapping[str, str], where: str = "flow") -> str:
-    """Replace `{{ secret('WEBHOOK_KEY_X') }}` by the key given for WEBHOOK_KEY_X (others stay as they are)."""
+    """Replace `{{ secret('WEBHOOK_KEY_X') }}` by the key given for WEBHOOK_KEY_X, and `secret('WEBHOOK_KEY_X')` within
+    a larger expression by the key as a string literal (others stay as they are)."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group("name")
@@ -232,7 +234,14 @@ def render_webhook_keys(source: str, keys: Mapping[str, str], where: str = "flow
             raise ConfigError(f"{name} must be 32 to 256 characters of A-Z, a-z, 0-9, '-' or '_' ({where})")
         return key
 
-    return re.sub(_KEY_EXPRESSION, replace, source)
+    rendered = re.sub(_KEY_EXPRESSION, replace, source)
+
+    # a key read inside a larger expression (the step's settings read the unsubscribe link's): a string literal
+    def inside(match: re.Match[str]) -> str:
+        replaced = replace(match)
+        return match.group(0) if replaced == match.group(0) else f"'{replaced}'"
+
+    return re.sub(_KEY_CALL, inside, rendered)
 
 
 def deploy_from_env(env: Mapping[str, str], flows_dir: Path) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from christmas_tasks.errors import ChristmasError, InvalidInput, Problem, ProviderError
+from christmas_tasks.vocabulary import EventKind
 
 COMMANDS = ("handle", "send", "health")
 
@@ -69,6 +70,18 @@ def rejection_lines(error: ChristmasError) -> list[str]:
     return [f"error: {error}"]
 
 
+def rejection_outputs(error: ChristmasError, lines: list[str]) -> dict[str, Any]:
+    """The step's outputs for a request it refuses: the package's message, and what a webhook caller waiting on
+    the flow is answered (the unsubscribe link's): 400 and one line saying nothing was changed."""
+    first = lines[0].removeprefix("error: ") if lines else str(error)
+    return {
+        "rejected": True,
+        "message": "\n".join(lines),
+        "response_code": 400,
+        "response_text": f"Nothing was changed: {first}.",
+    }
+
+
 def is_rejection(error: ChristmasError) -> bool:
     """Everything deliberate but a provider's failure: retrying the same request cannot change the answer."""
     return not isinstance(error, ProviderError)
@@ -103,6 +116,12 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         run_id = request.get("run_id")
         handled = funnel.handle(event, payload, now, run_id if isinstance(run_id, str) and run_id else None)
         outputs: dict[str, Any] = {"result": handled.as_json(), "planned": len(handled.plan)}
+        if handled.event is EventKind.UNSUBSCRIBE_LINK:  # what the person, or the mailbox provider, is answered
+            sender = funnel.campaign.sender_name
+            outputs.update(
+                response_code=200,
+                response_text=f"You are unsubscribed: {sender} will send no more email to {handled.email}.",
+            )
         for item in handled.plan:  # what the handler flow's schedule_email_<n> tasks read
             fields = item.as_json()
             outputs[f"email_{item.email_number}"] = {

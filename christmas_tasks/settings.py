@@ -30,7 +30,6 @@ LIVE_REQUIRED = (
     "NOTION_EMAIL_TEMPLATES_DB_ID",
     "EMAIL_FROM",
     "SENDER_ADDRESS",
-    "UNSUBSCRIBE_URL",
     "CALENDLY_LINK",
     "CAMPAIGN_DEADLINE",
 )
@@ -39,13 +38,36 @@ LOCAL_DEFAULTS = {
     "EMAIL_FROM": "Christmas Campaign <hello@example.com>",
     "SENDER_NAME": "Example Consulting",
     "SENDER_ADDRESS": "123 Example Street, Toronto, ON M5V 0A1, Canada",
-    "UNSUBSCRIBE_URL": "http://localhost:8080/unsubscribe",
     "UNSUBSCRIBE_SECRET": "local-unsubscribe-secret",
     "CALENDLY_LINK": "https://calendly.com/example/christmas-call",
     "CAMPAIGN_DEADLINE": "2025-12-20",
 }
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
+
+
+# Where the local backends' links point when neither a page nor a Kestra serves them (the command line alone).
+LOCAL_UNSUBSCRIBE_URL = "http://localhost:8080/unsubscribe"
+
+
+def _unsubscribe_url(values: Mapping[str, str], live: bool) -> str:
+    """Every email's unsubscribe link (its address and token are appended): UNSUBSCRIBE_URL, a business's own page,
+    when set; else the `unsubscribe-link` flow on the public Kestra (KESTRA_PUBLIC_URL, which the step reads from
+    Kestra's own `kestra.url`, and that flow's key, UNSUBSCRIBE_LINK_KEY)."""
+    own_page = values.get("UNSUBSCRIBE_URL", "").strip()
+    public, key = values.get("KESTRA_PUBLIC_URL", "").strip(), values.get("UNSUBSCRIBE_LINK_KEY", "").strip()
+    if own_page:
+        return own_page
+    if public and key:
+        from christmas_tasks.unsubscribe_link import link_base
+
+        return link_base(public, key)
+    if not live:
+        return LOCAL_UNSUBSCRIBE_URL
+    raise ConfigError(
+        "live backend: no unsubscribe link: set UNSUBSCRIBE_URL (a page of your own), or run in Kestra with its "
+        "public URL (kestra.url) and the secret WEBHOOK_KEY_UNSUBSCRIBE_LINK"
+    )
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -127,11 +149,11 @@ class Settings:
             )
         campaign = Campaign(
             name=campaign_name,
+            unsubscribe_url=_unsubscribe_url(values, live),
             deadline=deadline,
             calendly_link=values["CALENDLY_LINK"].strip(),
             sender_name=values.get("SENDER_NAME", "").strip() or values["EMAIL_FROM"].split("<")[0].strip(),
             sender_address=values["SENDER_ADDRESS"].strip(),
-            unsubscribe_url=values["UNSUBSCRIBE_URL"].strip(),
             unsubscribe_secret=values["UNSUBSCRIBE_SECRET"],
             timezone=timezone,
         )

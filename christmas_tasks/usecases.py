@@ -7,6 +7,7 @@ argument too. Events are dispatched through a table, one handler per kind (`HAND
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from christmas_tasks.events import (
     PostCallEvent,
     SignupEvent,
     UnsubscribeEvent,
+    UnsubscribeLinkEvent,
     parse_event,
 )
 from christmas_tasks.outcomes import (
@@ -193,9 +195,19 @@ class Funnel:
 
     def _unsubscribe(self, event: UnsubscribeEvent, now: datetime, run_id: str | None) -> Handled:
         # a link's token must be the right one: an unsubscribe link cannot be forged for another address
-        if event.token is not None and event.token != self.campaign.unsubscribe_token(event.email):
-            raise InvalidInput("unsubscribe event", [Problem("token", "does not match this email address")])
+        if event.token is not None:
+            self._check_token(event.email, event.token, "unsubscribe event")
         return self._suppress(event, EmailStatus.UNSUBSCRIBED)
+
+    def _unsubscribe_link(self, event: UnsubscribeLinkEvent, now: datetime, run_id: str | None) -> Handled:
+        # The link's webhook key is in every email: the token alone authorises it. A repeat finds the address
+        # already unsubscribed and nothing left running: it changes nothing.
+        self._check_token(event.email, event.token, "unsubscribe link")
+        return self._suppress(event, EmailStatus.UNSUBSCRIBED)
+
+    def _check_token(self, email: str, token: str, what: str) -> None:
+        if not hmac.compare_digest(token.encode(), self.campaign.unsubscribe_token(email).encode()):
+            raise InvalidInput(what, [Problem("token", "does not match this email address")])
 
     def _mail_event(self, event: EmailStatusEvent, now: datetime, run_id: str | None) -> Handled:
         status = event.suppression
@@ -527,4 +539,5 @@ HANDLERS: dict[EventKind, Callable[[Funnel, Any, datetime, str | None], Handled]
     EventKind.NOSHOW: Funnel._start_sequence,
     EventKind.POSTCALL: Funnel._start_sequence,
     EventKind.ONBOARDING: Funnel._onboarding,
+    EventKind.UNSUBSCRIBE_LINK: Funnel._unsubscribe_link,
 }

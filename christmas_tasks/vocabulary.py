@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     ONBOARDING = "onboarding"
     UNSUBSCRIBE = "unsubscribe"
     EMAIL_STATUS = "email-status"
+    UNSUBSCRIBE_LINK = "unsubscribe-link"  # the link in every email (RFC 8058 one-click, or a person's click)
 
 
 class SequenceType(StrEnum):

@@ -222,6 +222,16 @@ def test_webhook_keys_can_be_rendered_in_at_upload(client: KestraClient, fake: F
     assert client.deploy_flows(flows, render={"WEBHOOK_KEY_ASSESSMENT": KEY})[0]["status"] == "unchanged"
 
 
+def test_a_key_read_inside_a_larger_expression_is_rendered_as_a_string_literal(
+    client: KestraClient, fake: FakeKestra, flows: Path
+) -> None:
+    """The step's settings read the unsubscribe link's key inside one big expression: rendered, it is a literal."""
+    client.deploy_flows(flows, render={"WEBHOOK_KEY_UNSUBSCRIBE_LINK": KEY})
+    step = fake.flows[("christmas", "step")]
+    assert f'"UNSUBSCRIBE_LINK_KEY": \'{KEY}\',' in step and "WEBHOOK_KEY_UNSUBSCRIBE_LINK" not in step
+    assert f'key: "{KEY}"' in fake.flows[("christmas", "unsubscribe-link")]
+
+
 @pytest.mark.parametrize("bad", ["short", "has space" + "x" * 40, 'quote"' + "x" * 40, "x" * 257])
 def test_a_weak_or_unsafe_webhook_key_is_refused(bad: str) -> None:
     source = "key: \"{{ secret('WEBHOOK_KEY_SIGNUP') }}\"\n"

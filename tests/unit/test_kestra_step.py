@@ -153,3 +153,24 @@ def test_secrets_of_the_settings_never_reach_the_outputs() -> None:
     values = {"NOTION_TOKEN": "ntn_secret_value_123", "RESEND_API_KEY": "short"}
     scrubbed = kestra_step.scrub({"a": ["x ntn_secret_value_123 y"], "b": "short"}, values)
     assert scrubbed == {"a": ["x *** y"], "b": "short"}, "values under 8 characters are not secrets to scrub"
+
+
+def test_the_unsubscribe_link_answers_a_line_for_the_person_or_400(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any]
+) -> None:
+    from christmas_tasks.settings import Settings
+
+    token = Settings.from_env(files["settings"]).campaign.unsubscribe_token("jane.doe@example.com")
+    query = {"email": ["jane.doe@example.com"], "token": [token]}
+    request = {"command": "handle", "event": "unsubscribe-link", "payload": {"parameters": query, "body": None}}
+    code, outputs, _ = step(capsys, files, request)
+    assert code == 0 and outputs["rejected"] is False and outputs["response_code"] == 200
+    assert outputs["response_text"] == (
+        "You are unsubscribed: Example Consulting will send no more email to jane.doe@example.com."
+    )
+    forged = {**request, "payload": {"parameters": {**query, "token": ["0" * 32]}, "body": None}}
+    code, outputs, _ = step(capsys, files, forged)
+    assert code == 0 and outputs["rejected"] is True and outputs["response_code"] == 400
+    assert outputs["response_text"] == (
+        "Nothing was changed: unsubscribe link: token: does not match this email address."
+    )

@@ -85,3 +85,19 @@ def test_the_provider_api_urls_default_to_the_providers_and_refuse_plain_http_of
     assert gateway.resend_api_url == "https://r.example"
     with pytest.raises(ConfigError, match="NOTION_API_URL must be an https URL"):
         Settings.from_env({**LIVE, "NOTION_API_URL": "http://notion.example"})
+
+
+def test_the_unsubscribe_link_is_the_businesss_page_else_kestras_own_flow() -> None:
+    key = "k" * 40
+    kestra = {**LIVE, "UNSUBSCRIBE_URL": "", "KESTRA_PUBLIC_URL": "https://kestra.example.com/",
+              "UNSUBSCRIBE_LINK_KEY": key}
+    assert Settings.from_env(kestra).campaign.unsubscribe_url == (
+        f"https://kestra.example.com/api/v1/main/executions/webhook/christmas/unsubscribe-link/{key}"
+    )
+    assert Settings.from_env({**kestra, "UNSUBSCRIBE_URL": "https://example.com/bye"}).campaign.unsubscribe_url == (
+        "https://example.com/bye"
+    )
+    with pytest.raises(ConfigError, match=r"set UNSUBSCRIBE_URL .* or run in Kestra with its public URL"):
+        Settings.from_env({**kestra, "UNSUBSCRIBE_LINK_KEY": ""})
+    # locally, on the command line alone (no Kestra to serve the link), a placeholder
+    assert Settings.from_env({}).campaign.unsubscribe_url == "http://localhost:8080/unsubscribe"

@@ -383,3 +383,51 @@ def test_the_outbox_eml_carries_the_one_click_headers(tmp_path: Path) -> None:
     assert "List-Unsubscribe: <http://localhost:8080/unsubscribe?email=jane.doe%40example.com&token=" in eml
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in eml
     assert "text/plain" in eml and "text/html" in eml
+
+
+# ---------------------------------------------------------------------- the unsubscribe link
+
+
+def link_request(email: str, token: str | None, *, one_click: bool = True) -> dict[str, Any]:
+    """What the unsubscribe-link flow passes on: Kestra's query parameters (lists) and the body."""
+    parameters: dict[str, list[str]] = {"email": [email]}
+    if token is not None:
+        parameters["token"] = [token]
+    return {"parameters": parameters, "body": "List-Unsubscribe=One-Click" if one_click else None}
+
+
+def test_the_unsubscribe_link_unsubscribes_and_stops_everything_at_once(funnel: Funnel, crm: InMemoryCrm) -> None:
+    plan = funnel.handle("assessment", body("assessment.json"), NOW).plan
+    token = funnel.campaign.unsubscribe_token(JANE)
+    handled = funnel.handle("unsubscribe-link", link_request(JANE, token), NOW + M)
+    assert handled.action is Action.SUPPRESSED and handled.email_status is EmailStatus.UNSUBSCRIBED
+    assert handled.stopped == (plan[0].sequence_key,)
+    assert send_all(funnel, plan[1:2])[0].skip is SkipReason.SUPPRESSED
+    again = funnel.handle("unsubscribe-link", link_request(JANE, token, one_click=False), NOW + 2 * M)  # a GET
+    assert again.action is Action.SUPPRESSED and again.stopped == ()  # a repeat changes nothing
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("another", "token: does not match this email address"),
+        ("truncated", "token: does not match this email address"),
+        (None, "query.token: is required"),
+        ("é" * 5, "token: does not match this email address"),
+    ],
+)
+def test_a_forged_or_missing_token_changes_nothing(
+    funnel: Funnel, crm: InMemoryCrm, token: str | None, problem: str
+) -> None:
+    plan = funnel.handle("noshow", body("noshow.json"), NOW).plan
+    real = funnel.campaign.unsubscribe_token(JANE)
+    given = {"another": funnel.campaign.unsubscribe_token("john@example.com"), "truncated": real[:-1]}.get(
+        str(token), token
+    )
+    with pytest.raises(InvalidInput) as caught:
+        funnel.handle("unsubscribe-link", link_request(JANE, given), NOW + M)
+    assert problem in str(caught.value)
+    contact = crm.get_contact(JANE)
+    assert contact is not None and contact.email_status == EmailStatus.OK
+    assert all(record.running for record in crm.sequences.values())
+    assert send_all(funnel, plan[:1])[0].status is SendStatus.SENT
