@@ -22,10 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from christmas_tasks.vocabulary import EventKind
+
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "scripts" / "engine"
 FLOWS = ROOT / "flows"
-EVENTS = ("assessment", "signup", "booking", "noshow", "postcall", "onboarding", "unsubscribe", "email-status")
+EVENTS = tuple(kind.value for kind in EventKind)  # one handler flow each
 # Every secret the flows read (beside the webhook keys).
 FLOW_SECRETS = (
     "NOTION_TOKEN",

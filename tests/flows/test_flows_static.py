@@ -173,6 +173,9 @@ def test_the_step_passes_every_setting_and_secret_the_package_reads() -> None:
     settings = settings_map()
     needed = {*LIVE_SECRETS, *LIVE_REQUIRED, *SECRET_SETTINGS, "CHRISTMAS_BACKEND", "TESTING_MODE"}
     assert needed <= set(settings), f"missing {sorted(needed - set(settings))}"
+    # Two read from elsewhere: Kestra's own public URL, and the unsubscribe link's webhook key (links are built of both)
+    assert settings.pop("KESTRA_PUBLIC_URL") == "kestra.url ?? null"
+    assert settings.pop("UNSUBSCRIBE_LINK_KEY") == "secret('WEBHOOK_KEY_UNSUBSCRIBE_LINK')"
     for name, value in settings.items():
         if name in SECRET_SETTINGS:
             assert value == f"secret('{name}')", f"{name} must come from secret('{name}')"
@@ -246,11 +249,15 @@ def test_every_entry_flow_fails_once_on_a_rejection_and_logs_failures(name: str)
     assert "{{ execution.id }}" in log["message"] and "errorLogs()" in log["message"]
 
 
+# What each handler passes on as the payload: the body as it came; the link's query too (the address and token).
+PAYLOADS = {name: "{{ (trigger.body ?? null) | toJson }}" for name in HANDLERS}
+PAYLOADS["unsubscribe-link"] = "{{ {'parameters': trigger.parameters ?? {}, 'body': trigger.body ?? null} | toJson }}"
+
+
 @pytest.mark.parametrize("name", sorted(HANDLERS))
 def test_handler_passes_the_webhook_body_as_data_to_the_one_queue(name: str) -> None:
     call = call_in(name, "handle")
-    assert call["inputs"] == {"event": HANDLERS[name], "payload": "{{ (trigger.body ?? null) | toJson }}",
-                              "run_id": "{{ execution.id }}"}
+    assert call["inputs"] == {"event": HANDLERS[name], "payload": PAYLOADS[name], "run_id": "{{ execution.id }}"}
     others = [t for t in ALL[name]["tasks"] if t is not call]
     assert not any("trigger." in s for s in strings(others)), "the body is read only by the handle call"
 
@@ -294,6 +301,15 @@ def test_handler_has_a_secret_webhook_key_and_queues_at_handle_event(name: str) 
     secret_name = "WEBHOOK_KEY_" + name.upper().replace("-", "_")
     assert trigger["key"] == f"{{{{ secret('{secret_name}') }}}}"
     assert "concurrency" not in flow, "the queue is handle-event's, one for every handler: a second would only nest"
+
+
+def test_the_unsubscribe_link_waits_and_answers_its_caller_a_line() -> None:
+    flow = ALL["unsubscribe-link"]
+    (trigger,) = flow["triggers"]
+    assert (trigger["wait"], trigger["returnOutputs"], trigger["responseContentType"]) == (True, True, "text/plain")
+    assert trigger["responseCode"] == "{{ outputs.handle.outputs.result.response_code ?? 503 }}"
+    (response,) = flow["outputs"]
+    assert response["id"] == "response" and "outputs.handle.outputs.result.response_text ??" in response["value"]
 
 
 def schedules(flow: dict[str, Any]) -> list[dict[str, Any]]:

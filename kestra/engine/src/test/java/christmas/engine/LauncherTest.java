@@ -30,7 +30,7 @@ class LauncherTest {
         LauncherProcess launcher = LauncherProcess.start(base, LauncherProcess.flowsWithQuickRetries(base, null),
             LauncherProcess.environment(base, changes));
         try (launcher) {
-            assertThat(launcher.lines.get(0)).contains("Kestra 1.3.31, 12 flows loaded");
+            assertThat(launcher.lines.get(0)).contains("Kestra 1.3.31, 13 flows loaded");
             String signupUrl = launcher.webhookUrl("signup");
             assertThat(signupUrl).isEqualTo("http://127.0.0.1:" + launcher.port
                 + "/api/v1/main/executions/webhook/christmas/signup/" + Funnel.key("signup"));
