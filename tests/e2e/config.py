@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from christmas_tasks.vocabulary import EventKind
+
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ("assessment", "signup", "booking", "noshow", "postcall", "onboarding", "unsubscribe", "email-status")
+EVENTS = tuple(kind.value for kind in EventKind)  # one handler flow each
 TARGETS = ("local", "live")
 LOCAL_TEST_EMAIL = "e2e@example.com"  # example.com never receives mail: the local stack only writes an outbox
 WEBSITE_FUNNEL_PATH = "/en/flows/businessX/dfu/xmas-a01"

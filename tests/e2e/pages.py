@@ -1,7 +1,8 @@
 """Page objects of the browser tests. Every selector lives here, as a role, a label or a text pattern
 (never a CSS class of a build), so a change of wording on a page is a one-line edit in this file.
 
-- `EmailView`: an email rendered by the package, opened with page.set_content, fully offline.
+- `EmailView`: an email rendered by the package, opened with page.set_content, offline but for the one origin
+  it may be told to reach (the suite's own engine, to follow a real unsubscribe link).
 - `KestraUi`: the Kestra web UI (basic-auth login form, flows of a namespace, one execution).
 - `FunnelSite`: the website's Christmas funnel at /en/flows/businessX/dfu/xmas-a01 (seed note
   000_3b3c8fb21b293027.txt): an opt-in form (first name, email, business), then the assessment of the
@@ -25,10 +26,12 @@ LANDING_PAGE = "<!doctype html><title>opened</title><p>link opened</p>"
 @dataclass
 class EmailView:
     """One rendered email in the browser. No request leaves the browser: a followed link gets a stub
-    page, anything else (images, fonts) is refused, and every requested URL is recorded."""
+    page, anything else (images, fonts) is refused, and every requested URL is recorded. A link to `reachable` (an
+    origin: the local engine of the suite) is really followed."""
 
     page: Page
     requested: list[str] = field(default_factory=list)
+    reachable: str | None = None
 
     def open(self, html: str) -> None:
         self.page.route("**/*", self._answer)
@@ -37,7 +40,9 @@ class EmailView:
 
     def _answer(self, route: Route) -> None:
         self.requested.append(route.request.url)
-        if route.request.is_navigation_request():
+        if self.reachable and route.request.url.startswith(self.reachable + "/"):
+            route.continue_()
+        elif route.request.is_navigation_request():
             route.fulfill(status=200, content_type="text/html", body=LANDING_PAGE)
         else:
             route.abort()
