@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from christmas_tasks.errors import ProviderError
+from christmas_tasks.files import write_atomically
 from christmas_tasks.ports import OutgoingEmail, SendResult
 
 INDEX = "index.jsonl"
@@ -100,7 +100,7 @@ class OutboxMailer:
                 raise ValueError("the outbox clock must return an aware datetime")
             sent_at = sent_at.astimezone(UTC)
             filename = f"{message_id}.eml"
-            self._write_atomically(self.folder / filename, self._eml(message, message_id, sent_at))
+            write_atomically(self.folder / filename, self._eml(message, message_id, sent_at))
             self._append(
                 {
                     "id": message_id,
@@ -166,18 +166,6 @@ class OutboxMailer:
             handle.write(line.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-
-    def _write_atomically(self, path: Path, data: bytes) -> None:
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
 
     @staticmethod
     def _eml(message: OutgoingEmail, message_id: str, sent_at: datetime) -> bytes:
