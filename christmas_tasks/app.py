@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from christmas_tasks.errors import ConfigError
 from christmas_tasks.planning import load_catalogue
 from christmas_tasks.ports import Alerter, Crm, Mailer
 from christmas_tasks.settings import Settings
 from christmas_tasks.usecases import Funnel
+
+if TYPE_CHECKING:
+    from christmas_tasks.report import CampaignReport
+
+# Notion's documented limit is an average of three requests per second per integration: the report, which pages
+# through whole data sources one request after another, keeps under it instead of leaning on 429 retries.
+NOTION_REPORT_INTERVAL = 0.34
 
 
 def build_crm(settings: Settings) -> Crm:
@@ -58,6 +66,29 @@ def build_funnel(settings: Settings, crm: Crm | None = None, mailer: Mailer | No
         window=settings.send_window,
         alerter=build_alerter(settings),
     )
+
+
+def campaign_report(settings: Settings, now: datetime, since: date | None = None) -> CampaignReport:
+    """The configured campaign's report, read from the configured backend's ledger."""
+    from christmas_tasks.report import read_report
+
+    catalogue = load_catalogue(settings.catalogue_path)
+    if settings.backend == "live":
+        from christmas_tasks.adapters.notion import NotionCrm
+        from christmas_tasks.cache import DiskCache
+
+        assert settings.notion is not None
+        crm = NotionCrm.connect(
+            settings.notion, cache=DiskCache(settings.cache_dir), min_interval=NOTION_REPORT_INTERVAL
+        )
+        return read_report(crm, campaign=settings.campaign.name, catalogue=catalogue, now=now, since=since,
+                           source="Notion")
+    from christmas_tasks.adapters.sqlite_crm import SqliteCrm
+
+    settings.local_dir.mkdir(parents=True, exist_ok=True)
+    local = SqliteCrm(settings.local_dir / "crm.sqlite3", settings.templates_dir)
+    return read_report(local, campaign=settings.campaign.name, catalogue=catalogue, now=now, since=since,
+                       source="the local SQLite ledger")
 
 
 def check_health(settings: Settings) -> dict[str, Any]:

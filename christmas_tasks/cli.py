@@ -183,6 +183,25 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from christmas_tasks.app import campaign_report
+    from christmas_tasks.files import write_atomically
+    from christmas_tasks.report import parse_since, render
+
+    settings = _settings()
+    now = _now()
+    since = parse_since(args.since, now, "--since") if args.since else None
+    report = campaign_report(settings, now, since)
+    text = render(report, args.format)
+    if args.output:
+        write_atomically(Path(args.output), text.encode("utf-8"))
+        calls = f", {report.requests} Notion requests" if report.requests is not None else ""
+        print(f"wrote the {args.format} report to {args.output}{calls}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_templates(args: argparse.Namespace) -> int:
     from christmas_tasks.app import build_crm, check_templates, push_templates
 
@@ -283,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("step", cmd_step, "one Kestra step: a request file (handle, send or health) with a settings file")
     p.add_argument("request", help="JSON file: command, event, payload, run_id")
     p.add_argument("settings", help="JSON file: the package's settings and secrets by name")
+
+    p = add("report", cmd_report, "the campaign report from the ledger: contacts, sequences, emails, deliverability")
+    p.add_argument("--since", help="count sequences started and emails attempted on or after this UTC day (YYYY-MM-DD)")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text", help="text (default), json or html")
+    p.add_argument("--output", help="write to this file (atomically) instead of standard output")
 
     p = add("templates", cmd_templates, "check templates against the variable set, or push local templates to Notion")
     p.add_argument("action", choices=("check", "push"))

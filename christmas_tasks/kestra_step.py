@@ -2,9 +2,10 @@
 
 Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
 
-- REQUEST: `{"command": "handle"|"send"|"health", "event": ..., "payload": ..., "run_id": ...}`, where the payload
-  is the webhook body (handle), the send-email inputs (send) or `{"backend": ...}` (health). Values from outside
-  arrive here as data in a file, never in a place Kestra renders as a template.
+- REQUEST: `{"command": "handle"|"send"|"health"|"report", "event": ..., "payload": ..., "run_id": ...}`, where the
+  payload is the webhook body (handle), the send-email inputs (send), `{"backend": ...}` (health) or
+  `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its summary to Discord). Values from
+  outside arrive here as data in a file, never in a place Kestra renders as a template.
 - SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
 
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
@@ -18,12 +19,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from christmas_tasks.errors import ChristmasError, InvalidInput, Problem, ProviderError
 from christmas_tasks.vocabulary import EventKind
 
-COMMANDS = ("handle", "send", "health")
+if TYPE_CHECKING:
+    from christmas_tasks.settings import Settings
+
+COMMANDS = ("handle", "send", "health", "report")
+REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -105,6 +110,9 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         # names only, never values: what reached the step, so an operator can see nothing else does
         return {**check_health(settings), "environment": sorted(os.environ)}
 
+    if command == "report":
+        return _report(Settings.from_env(values), payload, now)
+
     from christmas_tasks.app import build_funnel
 
     settings = Settings.from_env(values)
@@ -146,3 +154,36 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
             raise _invalid("payload.scheduled_for", str(exc)) from None
     outcome = funnel.send(key, int(number), now, scheduled_for)
     return {"result": outcome.as_json(), "status": outcome.status.value}
+
+
+def _report(settings: Settings, payload: Any, now: datetime) -> dict[str, Any]:
+    """Write the HTML report to REPORT_FILE (the flow keeps it as its output file) and post the summary to the
+    Discord webhook when one is configured; the outputs say what was done."""
+    from pathlib import Path
+
+    from christmas_tasks.app import build_alerter, campaign_report
+    from christmas_tasks.files import write_atomically
+    from christmas_tasks.outcomes import AlertStatus
+    from christmas_tasks.report import parse_since, render_html, render_summary
+
+    since_text = payload.get("since") if isinstance(payload, dict) else None
+    if since_text is not None and not isinstance(since_text, str):
+        raise _invalid("payload.since", "must be a date such as 2026-12-01")
+    since = parse_since(since_text, now, "payload.since") if since_text else None
+    report = campaign_report(settings, now, since)
+    write_atomically(Path(REPORT_FILE), render_html(report).encode("utf-8"))
+    summary = render_summary(report)
+    alerter = build_alerter(settings)
+    posted = AlertStatus.NOT_CONFIGURED
+    if alerter is not None:
+        posted = AlertStatus.SENT if alerter.alert(summary) else AlertStatus.FAILED
+    return {
+        "summary": summary,
+        "discord": posted.value,
+        "report_file": REPORT_FILE,
+        "contacts": report.contacts,
+        "sent": report.sent,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "requests": report.requests,
+    }

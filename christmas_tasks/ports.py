@@ -166,6 +166,24 @@ class Crm(Protocol):
         ...
 
 
+class LedgerReader(Protocol):
+    """What the campaign report reads (SPEC §9): the whole ledger of one campaign, on either backend. Each
+    method reads every matching record (the Notion backend pages through its data source)."""
+
+    def all_contacts(self) -> list[Contact]:
+        """Every contact (the contacts database is not per campaign)."""
+        ...
+
+    def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
+        """Every sequence record of the campaign, oldest first."""
+        ...
+
+    def send_attempts(self, campaign: str, since: datetime | None = None) -> list[AnalyticsEntry] | None:
+        """The campaign's logged send attempts (at or after `since`), oldest first; None when no analytics store
+        is configured (then skips and failures are not known)."""
+        ...
+
+
 @dataclass(frozen=True)
 class OutgoingEmail:
     sender: str

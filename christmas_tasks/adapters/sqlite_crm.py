@@ -411,19 +411,42 @@ class SqliteCrm:
             args = (email,)
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY id", args).fetchall()
-        return [
-            AnalyticsEntry(
-                email=row["email"],
-                template=row["template"],
-                email_number=row["email_number"],
-                status=row["status"],
-                at=_dt(row["at"]) or datetime.min.replace(tzinfo=UTC),
-                campaign=row["campaign"],
-                resend_id=row["resend_id"],
-                error=row["error"],
-            )
-            for row in rows
-        ]
+        return [_entry(row) for row in rows]
+
+    # ------------------------------------------------------------------ the report's reads (LedgerReader)
+
+    def all_contacts(self) -> list[Contact]:
+        with self._connect() as db:
+            return [_contact(row) for row in db.execute("SELECT * FROM contacts ORDER BY email").fetchall()]
+
+    def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM sequences WHERE campaign = ? ORDER BY created_at, key", (campaign,)
+            ).fetchall()
+            return [_record(db, row) for row in rows]
+
+    def send_attempts(self, campaign: str, since: datetime | None = None) -> list[AnalyticsEntry] | None:
+        """Always known locally (the analytics table is always on)."""
+        query, args = "SELECT * FROM analytics WHERE campaign = ?", [campaign]
+        if since is not None:
+            query += " AND at >= ?"  # ISO-8601 UTC text (`_ts`) sorts as time does
+            args.append(_ts(since, "since"))
+        with self._connect() as db:
+            return [_entry(row) for row in db.execute(query + " ORDER BY at, id", args).fetchall()]
+
+
+def _entry(row: sqlite3.Row) -> AnalyticsEntry:
+    return AnalyticsEntry(
+        email=row["email"],
+        template=row["template"],
+        email_number=row["email_number"],
+        status=row["status"],
+        at=_dt(row["at"]) or datetime.min.replace(tzinfo=UTC),
+        campaign=row["campaign"],
+        resend_id=row["resend_id"],
+        error=row["error"],
+    )
 
 
 def _contact(row: sqlite3.Row) -> Contact:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from christmas_tasks.errors import InvalidInput, NotFound, Problem, ProviderError, TemplateError
@@ -147,6 +148,20 @@ class InMemoryCrm:
     def log_analytics(self, entry: AnalyticsEntry) -> None:
         require_aware(entry.at, "at")
         self.analytics.append(entry)
+
+    # ------------------------------------------------------------------ the report's reads (LedgerReader)
+
+    def all_contacts(self) -> list[Contact]:
+        return [self.contacts[email] for email in sorted(self.contacts)]
+
+    def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
+        found = [r for r in self.sequences.values() if r.campaign == campaign]
+        return sorted(found, key=lambda r: (r.created_at, r.key))
+
+    def send_attempts(self, campaign: str, since: datetime | None = None) -> list[AnalyticsEntry] | None:
+        start = require_aware(since, "since") if since is not None else None
+        found = [e for e in self.analytics if e.campaign == campaign and (start is None or e.at >= start)]
+        return sorted(found, key=lambda e: e.at)  # stable: equal times keep the order they were logged in
 
 
 class InMemoryMailer:

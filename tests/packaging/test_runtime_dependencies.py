@@ -52,8 +52,8 @@ def test_runtime_dependencies_are_exactly_what_the_package_imports() -> None:
     assert imported_distributions() == declared()
 
 
-COMMANDS = ("validate", "plan", "preview", "handle", "send", "step", "health", "templates", "notion", "secrets",
-            "deploy", "demo")
+COMMANDS = ("validate", "plan", "preview", "handle", "send", "step", "health", "report", "templates", "notion",
+            "secrets", "deploy", "demo")
 
 
 @pytest.fixture(scope="module")
@@ -101,4 +101,10 @@ def test_the_local_funnel_runs_from_any_folder(installed: Path, tmp_path: Path) 
     sent = run(installed, tmp_path, "send", "--sequence-key", first["sequence_key"], "--email-number", "2", **local)
     assert sent.returncode == 0 and json.loads(sent.stdout)["status"] == "sent", sent.stderr
     assert len((tmp_path / "local" / "outbox" / "index.jsonl").read_text().splitlines()) == 1
+    report = run(installed, tmp_path, "report", "--format", "json", **local)
+    assert report.returncode == 0, report.stderr
+    by_email = {(row["sequence"], row["email_number"]): row for row in json.loads(report.stdout)["emails"]["by_email"]}
+    assert by_email[("5day", 2)]["sent"] == 1
+    html = run(installed, tmp_path, "report", "--format", "html", "--output", "report.html", **local)
+    assert html.returncode == 0 and "<svg" in (tmp_path / "report.html").read_text(), html.stderr
     assert not (Path(os.getcwd()) / "local").exists()

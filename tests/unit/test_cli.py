@@ -28,7 +28,8 @@ def test_help_lists_the_commands_and_stays_light() -> None:
         "print(heavy, file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    for command in ("validate", "plan", "preview", "handle", "send", "templates", "notion", "secrets", "deploy"):
+    for command in ("validate", "plan", "preview", "handle", "send", "report", "templates", "notion", "secrets",
+                    "deploy"):
         assert command in done.stdout
     assert done.stderr.strip() == "[]"
 

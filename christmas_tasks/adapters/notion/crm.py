@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from notion_client import Client
@@ -39,6 +40,7 @@ class NotionCrm:
         clock: Callable[[], float] = time.monotonic,
         cache: DiskCache | None = None,
         template_ttl: float = 0.0,
+        min_interval: float = 0.0,
     ) -> None:
         databases = {
             "contacts": contacts_db,
@@ -46,7 +48,9 @@ class NotionCrm:
             "templates": templates_db,
             "analytics": analytics_db,
         }
-        self.api = NotionApi(client, databases, retry=retry, sleep=sleep, clock=clock, cache=cache)
+        self.api = NotionApi(
+            client, databases, retry=retry, sleep=sleep, clock=clock, cache=cache, min_interval=min_interval
+        )
         self._contacts = ContactStore(self.api)
         self._sequences = SequenceStore(self.api)
         self._templates = TemplateStore(self.api, template_ttl)
@@ -62,6 +66,7 @@ class NotionCrm:
         timeout_ms: int = 30_000,
         cache: DiskCache | None = None,
         template_ttl: float = 0.0,
+        min_interval: float = 0.0,
     ) -> NotionCrm:
         client = Client(
             auth=config.token.reveal(),
@@ -81,6 +86,7 @@ class NotionCrm:
             sleep=sleep,
             cache=cache,
             template_ttl=template_ttl,
+            min_interval=min_interval,
         )
 
     # the workspace, as the schema check and the tests read it
@@ -132,3 +138,19 @@ class NotionCrm:
 
     def log_analytics(self, entry: AnalyticsEntry) -> None:
         self._analytics.log_analytics(entry)
+
+    # the report's reads (LedgerReader)
+
+    def all_contacts(self) -> list[Contact]:
+        return self._contacts.all_contacts()
+
+    def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
+        return self._sequences.campaign_sequences(campaign)
+
+    def send_attempts(self, campaign: str, since: datetime | None = None) -> list[AnalyticsEntry] | None:
+        return self._analytics.send_attempts(campaign, since)
+
+    @property
+    def requests(self) -> int:
+        """The HTTP requests this instance has made to Notion (retries included)."""
+        return self.api.requests

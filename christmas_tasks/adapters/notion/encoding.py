@@ -21,13 +21,14 @@ from christmas_tasks.notion_schema import (
     RICH_TEXT_SEGMENTS,
     SCHEMA,
     SELECT_NAME_LIMIT,
+    Analytics,
     Contacts,
     Sequences,
     Templates,
     type_of,
 )
 from christmas_tasks.planning import require_aware
-from christmas_tasks.ports import Contact, ContactStatus, EmailLedger, SequenceRecord
+from christmas_tasks.ports import AnalyticsEntry, Contact, ContactStatus, EmailLedger, SequenceRecord
 from christmas_tasks.rendering import Template
 from christmas_tasks.vocabulary import EmailStatus
 
@@ -334,6 +335,24 @@ def record_of(page: Page) -> SequenceRecord:
         created_by=data.get("created_by") if isinstance(data.get("created_by"), str) else None,
         contact_ref=next(iter(prop(page, Sequences.CONTACT) or ()), None),
         contact=contact_status_of(page),
+    )
+
+
+def analytics_of(page: Page) -> AnalyticsEntry:
+    """One logged send attempt. A row typed by hand may lack cells: no number reads 0, no date the page's creation
+    time, no status an empty one (the report counts such rows apart instead of failing on them)."""
+    number = number_or_none(prop(page, Analytics.EMAIL_NUMBER))
+    created = page.get("created_time")
+    at = date_of(page, Analytics.SENT_DATE) or (parse_date(created) if isinstance(created, str) else None)
+    return AnalyticsEntry(
+        email=text_of(page, Analytics.EMAIL),
+        template=text_of(page, Analytics.TEMPLATE),
+        email_number=int(number) if isinstance(number, int) else 0,
+        status=text_of(page, Analytics.STATUS),
+        at=at or datetime.min.replace(tzinfo=UTC),
+        campaign=text_of(page, Analytics.CAMPAIGN),
+        resend_id=optional(page, Analytics.RESEND_ID),
+        error=optional(page, Analytics.ERROR),
     )
 
 

@@ -1,0 +1,82 @@
+"""The campaign report (SPEC §9): what the people running the campaign read every morning.
+
+`counts` turns the ledger into numbers (pure); `text` and `html` render them; `read_report` reads the ledger
+through the `LedgerReader` port, the same way on SQLite and on Notion.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from christmas_tasks.errors import InvalidInput, Problem
+from christmas_tasks.planning import Catalogue
+from christmas_tasks.ports import LedgerReader
+from christmas_tasks.report.counts import CampaignReport, build_report
+from christmas_tasks.report.html import render_html
+from christmas_tasks.report.text import render_summary, render_text
+
+__all__ = [
+    "FORMATS",
+    "CampaignReport",
+    "build_report",
+    "parse_since",
+    "read_report",
+    "render",
+    "render_html",
+    "render_summary",
+    "render_text",
+]
+
+FORMATS = ("text", "json", "html")
+
+
+def parse_since(value: str, now: datetime, field: str = "since") -> date:
+    """A `--since` day: YYYY-MM-DD (a UTC day), not after today."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("report", [Problem(field, f"{value!r} is not a date such as 2026-12-01")]) from None
+    if day > now.astimezone(UTC).date():
+        raise InvalidInput("report", [Problem(field, f"{day.isoformat()} is after today (UTC)")])
+    return day
+
+
+def render(report: CampaignReport, form: str) -> str:
+    """The report as text, JSON or HTML."""
+    import json
+
+    if form == "json":
+        return json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n"
+    if form == "html":
+        return render_html(report)
+    if form == "text":
+        return render_text(report)
+    raise InvalidInput("report", [Problem("format", f"must be one of {', '.join(FORMATS)}, not {form!r}")])
+
+
+def read_report(
+    reader: LedgerReader,
+    *,
+    campaign: str,
+    catalogue: Catalogue,
+    now: datetime,
+    since: date | None = None,
+    source: str = "the ledger",
+) -> CampaignReport:
+    """Read the campaign's ledger (3 reads: contacts, sequences, attempts) and count it."""
+    start = datetime.combine(since, time(0), UTC) if since else None
+    contacts = reader.all_contacts()
+    sequences = reader.campaign_sequences(campaign)
+    attempts = reader.send_attempts(campaign, start)
+    requests = getattr(reader, "requests", None)  # the Notion backend counts its HTTP requests
+    return build_report(
+        campaign=campaign,
+        catalogue=catalogue,
+        contacts=contacts,
+        sequences=sequences,
+        attempts=attempts,
+        now=now,
+        since=since,
+        source=source,
+        requests=requests if isinstance(requests, int) else None,
+    )

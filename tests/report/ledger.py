@@ -1,0 +1,84 @@
+"""A campaign ledger built the way production builds it: real events through the use cases, real sequences sent
+(on the in-memory ports, with an exact clock). Its contents are what the report tests count."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from pytest_mock import MockerFixture
+
+from christmas_tasks.app import build_funnel
+from christmas_tasks.errors import ProviderError
+from christmas_tasks.ports import Crm
+from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
+from christmas_tasks.usecases import Funnel
+from tests.conftest import EXAMPLES, NOW
+from tests.fakes.memory import InMemoryCrm, InMemoryMailer
+
+H = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def body(name: str, email: str, **changes: Any) -> dict[str, Any]:
+    raw = json.loads((EXAMPLES / name).read_text())
+    if "data" in raw:  # a Resend event: the address is the recipient
+        raw["data"]["to"] = [email]
+    elif "payload" in raw:  # a Calendly event
+        raw["payload"]["email"] = email
+    else:
+        raw["email"] = email
+    return {**raw, **changes}
+
+
+def key_of(funnel: Funnel, kind: str, name: str, email: str) -> str:
+    handled = funnel.handle(kind, body(name, email), NOW)
+    assert handled.sequence_key is not None
+    return handled.sequence_key
+
+
+def build_ledger(mocker: MockerFixture, crm: Crm | None = None) -> Crm:
+    """Six contacts over three days (NOW, NOW + 1 day, NOW + 2 days):
+
+    - ann: nurture emails 2 and 3 sent on day 0; she books a call; email 4 is skipped (stopped: booked); email 2
+      is sent again by a duplicate execution on day 1 and refused by the ledger (already sent);
+    - bob: email 2 sent on day 0; he unsubscribes; email 3 is skipped on day 1 (unsubscribed);
+    - cat: email 2 sent on day 0; it bounces; email 3 is skipped on day 1 (bounced);
+    - dan: email 2 fails on day 1 (Resend down) and is not retried (failed);
+    - eve: email 2 fails on day 1, then its retry is sent (sent, not failed);
+    - fay: no-show email 1 sent on day 0; she pays (onboarding); no-show email 2 is skipped on day 2 (stopped: paid).
+    """
+    crm = crm if crm is not None else InMemoryCrm(SAMPLE_TEMPLATES)
+    mailer = InMemoryMailer()
+    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=crm, mailer=mailer)
+    nurture = {name: key_of(funnel, "assessment", "assessment.json", f"{name}@example.com")
+               for name in ("ann", "bob", "cat", "dan", "eve")}
+    noshow = key_of(funnel, "noshow", "noshow.json", "fay@example.com")
+
+    funnel.send(nurture["ann"], 2, NOW + H)
+    funnel.send(nurture["ann"], 3, NOW + 2 * H)
+    funnel.send(nurture["bob"], 2, NOW + H)
+    funnel.send(nurture["cat"], 2, NOW + H)
+    funnel.send(noshow, 1, NOW + H)
+    funnel.handle("booking", body("booking-calendly.json", "ann@example.com"), NOW + 3 * H)
+    funnel.handle("unsubscribe", body("unsubscribe.json", "bob@example.com"), NOW + 3 * H)
+    funnel.handle("email-status", body("email-bounced.json", "cat@example.com"), NOW + 3 * H)
+    funnel.handle("onboarding", body("onboarding.json", "fay@example.com"), NOW + 3 * H)
+
+    funnel.send(nurture["ann"], 4, NOW + DAY)
+    funnel.send(nurture["ann"], 2, NOW + DAY)
+    funnel.send(nurture["bob"], 3, NOW + DAY)
+    funnel.send(nurture["cat"], 3, NOW + DAY)
+    outage = ProviderError("Resend", 503, "service unavailable", retryable=True)
+    real_send = mailer.send
+    mocker.patch.object(mailer, "send", side_effect=outage)
+    for name in ("dan", "eve"):
+        try:
+            funnel.send(nurture[name], 2, NOW + DAY)
+        except ProviderError:
+            pass
+    mocker.patch.object(mailer, "send", side_effect=real_send)
+    funnel.send(nurture["eve"], 2, NOW + DAY + H)
+    funnel.send(noshow, 2, NOW + 2 * DAY)
+    return crm

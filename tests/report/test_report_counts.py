@@ -1,0 +1,198 @@
+"""The report's numbers, on a ledger built by running real sequences through the use cases (tests/report/ledger.py):
+sent, skipped for each reason, failed, a retried failure, a duplicate the ledger refused, a bounce, an
+unsubscribe. The same ledger on SQLite gives the same report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_mock import MockerFixture
+
+from christmas_tasks.adapters.sqlite_crm import SqliteCrm
+from christmas_tasks.errors import InvalidInput
+from christmas_tasks.planning import load_catalogue
+from christmas_tasks.ports import AnalyticsEntry, Contact, LedgerReader
+from christmas_tasks.report import CampaignReport, build_report, parse_since, read_report, render, render_summary
+from christmas_tasks.settings import SAMPLE_TEMPLATES
+from tests.conftest import NOW
+from tests.fakes.memory import InMemoryCrm
+from tests.report.ledger import DAY, build_ledger
+
+CAMPAIGN = "Christmas 2025"
+LATER = NOW + 3 * DAY
+CATALOGUE = load_catalogue()
+
+
+def report_of(reader: LedgerReader, since: date | None = None) -> CampaignReport:
+    return read_report(reader, campaign=CAMPAIGN, catalogue=CATALOGUE, now=LATER, since=since, source="memory")
+
+
+def by_email(report: CampaignReport) -> dict[str, tuple[int, int | None, int | None]]:
+    return {f"{row.sequence} #{row.number}": (row.sent, row.skipped, row.failed) for row in report.emails}
+
+
+@pytest.fixture
+def ledger(mocker: MockerFixture) -> InMemoryCrm:
+    crm = build_ledger(mocker)
+    assert isinstance(crm, InMemoryCrm)
+    return crm
+
+
+def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryCrm) -> None:
+    report = report_of(ledger)
+    assert report.contacts == 6
+    assert report.by_campaign_status == {
+        "Signed Up": 0, "Nurture Sequence": 3, "Pre-Call Prep": 1, "No-Show Recovery": 0, "Post-Call Follow-Up": 0,
+        "Onboarding": 1, "Unsubscribed": 1,
+    }
+    assert report.by_segment == {"CRITICAL": 5, "(none)": 1}
+    assert report.by_email_status == {"ok": 4, "unsubscribed": 1, "bounced": 1, "complained": 0, "suppressed": 0}
+    sequences = {row.sequence: (row.started, row.running, row.completed, row.stopped) for row in report.sequences}
+    assert sequences == {
+        "5day": (5, 2, 0, {"booked": 1, "bounced": 1, "unsubscribed": 1}),
+        "noshow": (1, 0, 0, {"paid": 1}),
+        "postcall": (0, 0, 0, {}),
+        "onboarding": (1, 1, 0, {}),
+    }
+    emails = by_email(report)
+    assert emails["5day #1"] == (5, 0, 0)  # the website's first email, in the ledger
+    assert emails["5day #2"] == (4, 0, 1)  # dan failed; eve failed, then her retry was sent; ann's duplicate refused
+    assert emails["5day #3"] == (1, 2, 0)  # ann sent; bob unsubscribed, cat bounced
+    assert emails["5day #4"] == (0, 1, 0)  # ann booked
+    assert emails["noshow #1"] == (1, 0, 0)
+    assert emails["noshow #2"] == (0, 1, 0)  # fay paid
+    assert all(counts == (0, 0, 0) for name, counts in emails.items() if name.startswith(("postcall", "onboarding")))
+    assert (report.sent, report.skipped, report.failed) == (11, 4, 1)
+    assert report.skip_reasons == {"bounced": 1, "sequence stopped: booked": 1, "sequence stopped: paid": 1,
+                                   "unsubscribed": 1}
+    assert report.duplicates_stopped == 1
+    assert report.emailed == 6
+    assert (report.bounced.count, report.complained.count, report.unsubscribed.count) == (1, 0, 1)
+    assert report.bounced.rate == pytest.approx(1 / 6) and report.complained.rate == 0
+    assert report.sends_per_day == (
+        (date(2025, 12, 1), 10), (date(2025, 12, 2), 1), (date(2025, 12, 3), 0), (date(2025, 12, 4), 0),
+    )
+    assert report.notes == ()
+
+
+def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMemoryCrm) -> None:
+    report = report_of(ledger, since=date(2025, 12, 2))
+    assert report.contacts == 6, "contacts are as they are now"
+    assert all(row.started == 0 for row in report.sequences), "every sequence started on 1 December"
+    assert (report.sent, report.skipped, report.failed) == (1, 4, 1)
+    assert by_email(report)["5day #2"] == (1, 0, 1)
+    assert report.duplicates_stopped == 1
+    assert report.emailed == 1 and report.bounced.rate == 0, "only eve was emailed from 2 December"
+    assert report.sends_per_day[0] == (date(2025, 12, 2), 1)
+
+
+def test_the_same_ledger_on_sqlite_gives_the_same_report(mocker: MockerFixture, ledger: InMemoryCrm,
+                                                           tmp_path: Path) -> None:
+    sqlite = build_ledger(mocker, SqliteCrm(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES))
+    assert isinstance(sqlite, SqliteCrm)
+    assert report_of(sqlite).as_json() == report_of(ledger).as_json()
+
+
+def test_an_empty_ledger_gives_a_report_of_zeros() -> None:
+    report = report_of(InMemoryCrm())
+    assert report.contacts == 0 and report.sent == 0 and report.skipped == 0 and report.failed == 0
+    assert report.emailed == 0 and report.bounced.rate is None and report.sends_per_day == ()
+    assert report.notes == ("the ledger is empty: no contact and no sequence yet",)
+    for form in ("text", "json", "html"):
+        assert render(report, form)
+    assert "0 sent" in render_summary(report)
+
+
+def test_a_day_with_only_failures(mocker: MockerFixture, ledger: InMemoryCrm) -> None:
+    day = date(2025, 12, 2)
+    only_failures = InMemoryCrm()
+    only_failures.contacts = dict(ledger.contacts)
+    only_failures.sequences = dict(ledger.sequences)
+    only_failures.analytics = [e for e in ledger.analytics if e.status == "failed"]
+    report = read_report(only_failures, campaign=CAMPAIGN, catalogue=CATALOGUE, now=LATER,
+                         since=day, source="memory")
+    assert (report.skipped, report.failed) == (0, 1), "eve's failure was retried and sent: only dan's counts"
+    assert report.skip_reasons == {}
+    assert "1 failed" in render_summary(report)
+
+
+def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryCrm) -> None:
+    contacts = [*ledger.all_contacts(), replace(ledger.contacts["ann@example.com"], ref="a second page")]
+    sequences = ledger.campaign_sequences(CAMPAIGN)
+    sequences.append(replace(sequences[0], key="typed by hand", sequence="webinar", emails={}))
+    odd = [
+        AnalyticsEntry("gus@example.com", "Old template", 1, "skipped", NOW, CAMPAIGN, error="booked"),
+        AnalyticsEntry("gus@example.com", "", 0, "failed", NOW, CAMPAIGN),
+        AnalyticsEntry("gus@example.com", "5-Day E2", 2, "bounced?", NOW, CAMPAIGN),
+    ]
+    report = build_report(campaign=CAMPAIGN, catalogue=CATALOGUE, contacts=contacts, sequences=sequences,
+                          attempts=[*ledger.analytics, *odd], now=LATER)
+    assert report.contacts == 6
+    assert [row.sequence for row in report.sequences][-1] == "webinar"
+    assert by_email(report)["(unknown) #1"] == (0, 1, 0)
+    assert report.notes == (
+        "1 duplicate contact page(s) counted once (merged at the address's next event)",
+        "attempts of templates the catalogue does not name: Old template",
+        "1 send attempt(s) without an address, template or email number were left out",
+        "1 send attempt(s) with a status other than sent, skipped or failed were left out",
+    )
+
+
+def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: InMemoryCrm) -> None:
+    report = build_report(campaign=CAMPAIGN, catalogue=CATALOGUE, contacts=ledger.all_contacts(),
+                          sequences=ledger.campaign_sequences(CAMPAIGN), attempts=None, now=LATER)
+    assert report.sent == 11 and report.skipped is None and report.failed is None
+    assert by_email(report)["5day #2"] == (4, None, None)
+    assert report.notes[0].startswith("skipped and failed emails are not recorded")
+    data = report.as_json()
+    assert data["emails"]["skipped"] is None and data["emails"]["attempts_recorded"] is False
+    assert "skipped and failed not recorded" in render_summary(report)
+
+
+def test_the_json_is_stable_for_machines(ledger: InMemoryCrm) -> None:
+    data: dict[str, Any] = json.loads(render(report_of(ledger), "json"))
+    assert list(data) == ["campaign", "generated_at", "since", "source", "requests", "contacts", "sequences",
+                          "emails", "deliverability", "notes"]
+    assert data["generated_at"] == "2025-12-04T10:00:00Z"
+    assert list(data["emails"]) == ["attempts_recorded", "sent", "skipped", "failed", "skip_reasons",
+                                    "duplicates_stopped", "by_email", "sends_per_day"]
+    assert data["deliverability"] == {
+        "emailed": 6,
+        "bounced": {"count": 1, "rate": 0.1667},
+        "complained": {"count": 0, "rate": 0.0},
+        "unsubscribed": {"count": 1, "rate": 0.1667},
+    }
+    assert data["emails"]["by_email"][1] == {"sequence": "5day", "email_number": 2, "template": "5-Day E2",
+                                             "sent": 4, "skipped": 0, "failed": 1}
+
+
+def test_the_text_report_is_a_readable_table(ledger: InMemoryCrm) -> None:
+    text = render(report_of(ledger), "text")
+    lines = text.splitlines()
+    assert lines[0] == "Christmas 2025: campaign report, 2025-12-04 10:00 UTC (since the start)"
+    assert "  5day               5        2          0        3  (booked 1 · bounced 1 · unsubscribed 1)" in lines
+    assert "  5day #2        5-Day E2                        4        0       1" in lines
+    assert "  bounced          1   16.7%" in lines
+    summary = render_summary(report_of(ledger))
+    assert "Emails in all: 11 sent · 4 skipped · 1 failed" in summary and len(summary) < 2000
+
+
+def test_contact_values_are_escaped_in_the_html(ledger: InMemoryCrm) -> None:
+    ledger.contacts["x@example.com"] = Contact("x@example.com", campaign_status="<script>alert(1)</script>")
+    html = render(report_of(ledger), "html")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("yesterday", "'yesterday' is not a date such as 2026-12-01"),
+    ("2025-12-05", "2025-12-05 is after today (UTC)"),
+])
+def test_since_must_be_a_day_not_after_today(value: str, problem: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_since(value, datetime(2025, 12, 4, 23, 0, tzinfo=UTC))
+    assert [str(p) for p in caught.value.problems] == [f"since: {problem}"]
