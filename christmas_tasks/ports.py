@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from christmas_tasks.rendering import Template
 from christmas_tasks.vocabulary import EmailStatus
@@ -166,6 +166,7 @@ class Crm(Protocol):
         ...
 
 
+@runtime_checkable
 class LedgerReader(Protocol):
     """What the campaign report reads (SPEC §9): the whole ledger of one campaign, on either backend. Each
     method reads every matching record (the Notion backend pages through its data source)."""

@@ -20,6 +20,7 @@ from christmas_tasks.ports import (
     ContactUpdate,
     Crm,
     EmailLedger,
+    LedgerReader,
     SentMark,
     SequenceRecord,
 )
@@ -252,6 +253,43 @@ def test_log_analytics_records_each_attempt(crm: Crm, logged_analytics: Callable
         {"email": JANE, "template": "5-Day E3", "email_number": 3, "status": "failed", "at": T0 + 72 * H,
          "campaign": CAMPAIGN, "resend_id": None, "error": "Resend answered 422: invalid `to`"},
     ]
+
+
+# ---------------------------------------------------------------------- the report's reads (LedgerReader)
+
+
+def test_the_report_reads_every_contact_and_the_campaigns_sequences_oldest_first(crm: Crm) -> None:
+    assert isinstance(crm, LedgerReader)
+    crm.upsert_contact(ContactUpdate(JANE, first_name="Jane", campaign_status="Nurture Sequence", segment="CRITICAL"))
+    crm.upsert_contact(ContactUpdate("bob@example.com", first_name="Bob", email_status="bounced"))
+    later, _ = crm.create_sequence(record(sequence="noshow", event="call-1", created_at=T0 + 2 * H))
+    earlier, _ = crm.create_sequence(record())
+    crm.create_sequence(record(campaign="Christmas 2024"))
+    crm.mark_sent(earlier, SentMark(2, T0 + 24 * H, "re_2"))
+    crm.stop_sequence(later, "paid")
+    contacts = {c.email: (c.first_name, c.campaign_status, c.segment, c.email_status) for c in crm.all_contacts()}
+    assert contacts == {
+        JANE: ("Jane", "Nurture Sequence", "CRITICAL", "ok"),
+        "bob@example.com": ("Bob", None, None, "bounced"),
+    }
+    read = crm.campaign_sequences(CAMPAIGN)
+    assert [r.key for r in read] == [earlier.key, later.key]
+    assert read[0].emails == {1: EmailLedger(1, T0, "sent", None, "website"),
+                              2: EmailLedger(2, T0 + 24 * H, "sent", "re_2", "kestra")}
+    assert (read[1].stopped_reason, read[1].completed, read[1].created_at) == ("paid", False, T0 + 2 * H)
+    assert crm.campaign_sequences("Christmas 2023") == []
+
+
+def test_the_report_reads_a_campaigns_send_attempts_since_a_moment(crm: Crm) -> None:
+    assert isinstance(crm, LedgerReader)
+    first = AnalyticsEntry(JANE, "5-Day E2", 2, "sent", T0 + 24 * H, CAMPAIGN, resend_id="re_2")
+    second = AnalyticsEntry(JANE, "5-Day E3", 3, "skipped", T0 + 72 * H, CAMPAIGN, error="sequence stopped: booked")
+    crm.log_analytics(second)
+    crm.log_analytics(first)
+    crm.log_analytics(AnalyticsEntry(JANE, "5-Day E2", 2, "sent", T0 + 30 * H, "Christmas 2024", resend_id="re_x"))
+    assert crm.send_attempts(CAMPAIGN) == [first, second]
+    assert crm.send_attempts(CAMPAIGN, T0 + 72 * H) == [second], "on or after"
+    assert crm.send_attempts(CAMPAIGN, T0 + 73 * H) == []
 
 
 def test_every_failure_is_a_christmas_error(crm: Crm) -> None:

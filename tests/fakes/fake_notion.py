@@ -8,7 +8,8 @@ It serves only what `NotionCrm` uses, answering with Notion's published shapes:
     GET   /v1/databases/{id}             a database object with its `data_sources`
     GET   /v1/data_sources/{id}          a data source object with its property schema
     POST  /v1/data_sources/{id}/query    a list of pages; `filter` (and/or, equals/is_empty on
-                                         title, rich_text, email, select, number, checkbox), paging
+                                         title, rich_text, email, select, number, checkbox;
+                                         on_or_after on date), paging
     POST  /v1/pages                      create a page under a data source
     GET   /v1/pages/{id}, PATCH /v1/pages/{id}
 
@@ -216,6 +217,12 @@ def _plain(text: str) -> dict[str, Any]:
 
 def _prop_id(name: str, kind: str) -> str:
     return "title" if kind == "title" else quote(hashlib.sha1(name.encode()).hexdigest()[:4])
+
+
+def _instant(text: str) -> datetime:
+    """A date filter's or a date property's ISO 8601 text as a UTC moment (a bare date is its midnight UTC)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _notion_time(moment: datetime) -> str:
@@ -728,6 +735,11 @@ class FakeNotion:
             if "contains" in condition:
                 return _dashed(condition["contains"]) in ids
             return bool(ids) if condition.get("is_not_empty") else not ids
+        if kind == "date":  # on_or_after: the date's start is that moment or later (a bare day: from its start)
+            if set(condition) != {"on_or_after"}:
+                problem = f"the fake does not handle the filter {condition!r} on {name}."
+                raise NotionFault(400, "validation_error", problem)
+            return value is not None and _instant(value["start"]) >= _instant(condition["on_or_after"])
         if kind in ("title", "rich_text"):
             value = "".join(item["plain_text"] for item in value)
         elif kind == "select":
@@ -901,6 +913,8 @@ def crm_on_fake(
     sleep: Callable[[float], None] = NO_SLEEP,
     cache: DiskCache | None = None,
     template_ttl: float = 0.0,
+    min_interval: float = 0.0,
+    clock: Callable[[], float] | None = None,
 ) -> NotionCrm:
     """A NotionCrm talking straight to `fake` (no cassette): for tests and benchmarks that count or
     inject faults. Each call is a fresh instance, as each Kestra task is a fresh process."""
@@ -920,6 +934,8 @@ def crm_on_fake(
         sleep=sleep,
         cache=cache,
         template_ttl=template_ttl,
+        min_interval=min_interval,
+        **({"clock": clock} if clock is not None else {}),
     )
 
 

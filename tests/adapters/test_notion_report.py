@@ -1,0 +1,98 @@
+"""The report read from Notion (tests/fakes/fake_notion.py, reached straight through its WSGI transport: these
+tests count requests and time them, which a cassette cannot): the same ledger as on the in-memory ports gives the
+same report; every data source is paged through; the requests are paced under Notion's three a second and
+counted."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import pairwise
+
+from pytest_mock import MockerFixture
+
+from christmas_tasks.notion_schema import Analytics, Contacts
+from christmas_tasks.planning import load_catalogue
+from christmas_tasks.ports import LedgerReader
+from christmas_tasks.report import CampaignReport, read_report
+from christmas_tasks.settings import SAMPLE_TEMPLATES
+from christmas_tasks.template_files import load_templates
+from tests.conftest import NOW
+from tests.fakes.fake_notion import FakeNotion, crm_on_fake
+from tests.report.ledger import DAY, build_ledger
+
+CAMPAIGN = "Christmas 2025"
+LATER = NOW + 3 * DAY
+
+
+def report_of(reader: LedgerReader, since: date | None = None) -> CampaignReport:
+    return read_report(reader, campaign=CAMPAIGN, catalogue=load_catalogue(), now=LATER, since=since, source="x")
+
+
+def comparable(report: CampaignReport) -> dict[str, object]:
+    return {**report.as_json(), "requests": None}
+
+
+def test_the_same_ledger_on_notion_gives_the_same_report(mocker: MockerFixture) -> None:
+    fake = FakeNotion()
+    writer = crm_on_fake(fake, analytics=True)
+    for template in load_templates(SAMPLE_TEMPLATES).values():
+        writer.put_template(template)
+    build_ledger(mocker, writer)
+    memory = build_ledger(mocker)
+    for since in (None, date(2025, 12, 2)):
+        reader = crm_on_fake(fake, analytics=True)
+        before = len(fake.requests)
+        report = report_of(reader, since)
+        assert comparable(report) == comparable(report_of(memory, since))
+        # 3 databases.retrieve (each data source resolved once: contacts, sequences, analytics) + 1 query each
+        assert report.requests == len(fake.requests) - before == 6
+
+
+def test_without_an_analytics_database_no_attempt_is_read() -> None:
+    fake = FakeNotion()
+    report = report_of(crm_on_fake(fake, analytics=False))
+    assert report.attempts_recorded is False and report.requests == 4
+    assert not any("analytics" in path for _, path in fake.requests)
+
+
+def test_every_page_is_read_paced_under_three_requests_a_second() -> None:
+    fake = FakeNotion()
+    for n in range(250):
+        fake.seed("contacts", {Contacts.EMAIL: f"c{n:03d}@example.com", Contacts.FIRST_NAME: f"C{n}"})
+    for n in range(120):
+        fake.seed(
+            "analytics",
+            {
+                Analytics.EMAIL: f"c{n:03d}@example.com",
+                Analytics.TEMPLATE: "5-Day E2",
+                Analytics.EMAIL_NUMBER: 2,
+                Analytics.STATUS: "failed",
+                Analytics.SENT_DATE: NOW,
+                Analytics.CAMPAIGN: CAMPAIGN,
+            },
+        )
+    now = [0.0]
+    starts: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def clock() -> float:
+        return now[0]
+
+    reader = crm_on_fake(fake, analytics=True, min_interval=0.34, sleep=sleep, clock=clock)
+    original = reader.api.raw
+
+    def timed(what, request):  # type: ignore[no-untyped-def]
+        result = original(what, request)
+        starts.append(now[0])
+        now[0] += 0.05  # each request takes 50 ms
+        return result
+
+    reader.api.raw = timed  # type: ignore[method-assign]
+    report = report_of(reader)
+    assert report.contacts == 250 and report.failed == 120
+    queries = [path for method, path in fake.requests if path.endswith("/query")]
+    assert len(queries) == 3 + 1 + 2, "contacts: 3 pages of 100; sequences: 1; analytics: 2"
+    assert report.requests == len(starts) == 3 + 6
+    assert all(later - earlier >= 0.34 - 1e-9 for earlier, later in pairwise(starts))
