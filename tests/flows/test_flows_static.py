@@ -83,7 +83,7 @@ def strings(node: Any) -> list[str]:
 
 def test_the_flow_set_is_complete() -> None:
     assert FLOW_FILES, "flows/ has no *.yml"
-    assert set(ALL) == {*HANDLERS, "handle-event", "send-email", "health-check", "step"}
+    assert set(ALL) == {*HANDLERS, "handle-event", "send-email", "health-check", "report", "step"}
     assert not list(FLOWS.glob("*.yaml")), "use the .yml extension only"
 
 
@@ -135,8 +135,13 @@ def test_the_step_flow_holds_the_only_python_step() -> None:
         ("command", "SELECT"), ("event", "STRING"), ("payload", "JSON"), ("run_id", "STRING"), ("timeout", "DURATION"),
     ]
     assert run["timeout"] == "{{ inputs.timeout }}"
-    assert STEP["outputs"] == [{"id": "result", "type": "JSON", "description": STEP["outputs"][0]["description"],
-                                "value": "{{ (outputs.run.vars ?? {}) | toJson }}"}]
+    described = {o["id"]: o["description"] for o in STEP["outputs"]}
+    assert STEP["outputs"] == [
+        {"id": "result", "type": "JSON", "description": described["result"],
+         "value": "{{ (outputs.run.vars ?? {}) | toJson }}"},
+        {"id": "files", "type": "JSON", "description": described["files"],
+         "value": "{{ (outputs.run.outputFiles ?? {}) | toJson }}"},
+    ]
 
 
 def test_the_step_starts_the_package_with_none_of_the_servers_environment() -> None:
@@ -209,9 +214,12 @@ def test_no_secret_value_is_committed() -> None:
 # The flows whose Python work is a `step` Subflow, with that task's id and the command it runs.
 STEP_CALLERS = {
     "handle-event": ("handle", "handle"), "send-email": ("send", "send"), "health-check": ("health", "health"),
+    "report": ("report", "report"),
 }
 # The flows a person (or a webhook) starts: each fails once, with the package's message, on a rejection.
-ENTRY_FLOWS = {**{name: "handle" for name in HANDLERS}, "send-email": "send", "health-check": "health"}
+ENTRY_FLOWS = {
+    **{name: "handle" for name in HANDLERS}, "send-email": "send", "health-check": "health", "report": "report",
+}
 
 
 def call_in(name: str, task_id: str) -> dict[str, Any]:
@@ -291,6 +299,21 @@ def test_the_health_check_does_not_catch_up_missed_hours() -> None:
     (trigger,) = ALL["health-check"]["triggers"]
     assert trigger["type"] == "io.kestra.plugin.core.trigger.Schedule"
     assert trigger["recoverMissedSchedules"] == "NONE"
+
+
+def test_the_report_runs_every_morning_without_catch_up_and_keeps_the_html_as_its_output_file() -> None:
+    flow = ALL["report"]
+    (trigger,) = flow["triggers"]
+    assert trigger["type"] == "io.kestra.plugin.core.trigger.Schedule" and trigger["recoverMissedSchedules"] == "NONE"
+    minute, hour, *every_day = trigger["cron"].split()
+    assert every_day == ["*", "*", "*"] and minute.isdigit() and hour.isdigit(), "once a day"
+    assert step_call("report")["inputs"]["payload"] == "{{ {'since': inputs.since ?? null} | toJson }}"
+    outputs = {o["id"]: o for o in flow["outputs"]}
+    assert outputs["report"]["type"] == "FILE"
+    assert outputs["report"]["value"] == "{{ outputs.report.outputs.files['report.html'] }}"
+    (run,) = python_tasks(STEP)
+    assert run["outputFiles"] == ["report.html"], "the step keeps the file the report command writes"
+    assert {o["id"]: o["type"] for o in STEP["outputs"]}["files"] == "JSON"
 
 
 @pytest.mark.parametrize("name", sorted(HANDLERS))

@@ -52,8 +52,10 @@ def build_ledger(mocker: MockerFixture, crm: Crm | None = None) -> Crm:
     crm = crm if crm is not None else InMemoryCrm(SAMPLE_TEMPLATES)
     mailer = InMemoryMailer()
     funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=crm, mailer=mailer)
-    nurture = {name: key_of(funnel, "assessment", "assessment.json", f"{name}@example.com")
-               for name in ("ann", "bob", "cat", "dan", "eve")}
+    nurture = {
+        name: key_of(funnel, "assessment", "assessment.json", f"{name}@example.com")
+        for name in ("ann", "bob", "cat", "dan", "eve")
+    }
     noshow = key_of(funnel, "noshow", "noshow.json", "fay@example.com")
 
     funnel.send(nurture["ann"], 2, NOW + H)

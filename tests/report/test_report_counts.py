@@ -47,8 +47,13 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryCrm
     report = report_of(ledger)
     assert report.contacts == 6
     assert report.by_campaign_status == {
-        "Signed Up": 0, "Nurture Sequence": 3, "Pre-Call Prep": 1, "No-Show Recovery": 0, "Post-Call Follow-Up": 0,
-        "Onboarding": 1, "Unsubscribed": 1,
+        "Signed Up": 0,
+        "Nurture Sequence": 3,
+        "Pre-Call Prep": 1,
+        "No-Show Recovery": 0,
+        "Post-Call Follow-Up": 0,
+        "Onboarding": 1,
+        "Unsubscribed": 1,
     }
     assert report.by_segment == {"CRITICAL": 5, "(none)": 1}
     assert report.by_email_status == {"ok": 4, "unsubscribed": 1, "bounced": 1, "complained": 0, "suppressed": 0}
@@ -68,14 +73,21 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryCrm
     assert emails["noshow #2"] == (0, 1, 0)  # fay paid
     assert all(counts == (0, 0, 0) for name, counts in emails.items() if name.startswith(("postcall", "onboarding")))
     assert (report.sent, report.skipped, report.failed) == (11, 4, 1)
-    assert report.skip_reasons == {"bounced": 1, "sequence stopped: booked": 1, "sequence stopped: paid": 1,
-                                   "unsubscribed": 1}
+    assert report.skip_reasons == {
+        "bounced": 1,
+        "sequence stopped: booked": 1,
+        "sequence stopped: paid": 1,
+        "unsubscribed": 1,
+    }
     assert report.duplicates_stopped == 1
     assert report.emailed == 6
     assert (report.bounced.count, report.complained.count, report.unsubscribed.count) == (1, 0, 1)
     assert report.bounced.rate == pytest.approx(1 / 6) and report.complained.rate == 0
     assert report.sends_per_day == (
-        (date(2025, 12, 1), 10), (date(2025, 12, 2), 1), (date(2025, 12, 3), 0), (date(2025, 12, 4), 0),
+        (date(2025, 12, 1), 10),
+        (date(2025, 12, 2), 1),
+        (date(2025, 12, 3), 0),
+        (date(2025, 12, 4), 0),
     )
     assert report.notes == ()
 
@@ -91,8 +103,9 @@ def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMem
     assert report.sends_per_day[0] == (date(2025, 12, 2), 1)
 
 
-def test_the_same_ledger_on_sqlite_gives_the_same_report(mocker: MockerFixture, ledger: InMemoryCrm,
-                                                           tmp_path: Path) -> None:
+def test_the_same_ledger_on_sqlite_gives_the_same_report(
+    mocker: MockerFixture, ledger: InMemoryCrm, tmp_path: Path
+) -> None:
     sqlite = build_ledger(mocker, SqliteCrm(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES))
     assert isinstance(sqlite, SqliteCrm)
     assert report_of(sqlite).as_json() == report_of(ledger).as_json()
@@ -114,8 +127,7 @@ def test_a_day_with_only_failures(mocker: MockerFixture, ledger: InMemoryCrm) ->
     only_failures.contacts = dict(ledger.contacts)
     only_failures.sequences = dict(ledger.sequences)
     only_failures.analytics = [e for e in ledger.analytics if e.status == "failed"]
-    report = read_report(only_failures, campaign=CAMPAIGN, catalogue=CATALOGUE, now=LATER,
-                         since=day, source="memory")
+    report = read_report(only_failures, campaign=CAMPAIGN, catalogue=CATALOGUE, now=LATER, since=day, source="memory")
     assert (report.skipped, report.failed) == (0, 1), "eve's failure was retried and sent: only dan's counts"
     assert report.skip_reasons == {}
     assert "1 failed" in render_summary(report)
@@ -130,8 +142,14 @@ def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryCrm
         AnalyticsEntry("gus@example.com", "", 0, "failed", NOW, CAMPAIGN),
         AnalyticsEntry("gus@example.com", "5-Day E2", 2, "bounced?", NOW, CAMPAIGN),
     ]
-    report = build_report(campaign=CAMPAIGN, catalogue=CATALOGUE, contacts=contacts, sequences=sequences,
-                          attempts=[*ledger.analytics, *odd], now=LATER)
+    report = build_report(
+        campaign=CAMPAIGN,
+        catalogue=CATALOGUE,
+        contacts=contacts,
+        sequences=sequences,
+        attempts=[*ledger.analytics, *odd],
+        now=LATER,
+    )
     assert report.contacts == 6
     assert [row.sequence for row in report.sequences][-1] == "webinar"
     assert by_email(report)["(unknown) #1"] == (0, 1, 0)
@@ -144,8 +162,14 @@ def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryCrm
 
 
 def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: InMemoryCrm) -> None:
-    report = build_report(campaign=CAMPAIGN, catalogue=CATALOGUE, contacts=ledger.all_contacts(),
-                          sequences=ledger.campaign_sequences(CAMPAIGN), attempts=None, now=LATER)
+    report = build_report(
+        campaign=CAMPAIGN,
+        catalogue=CATALOGUE,
+        contacts=ledger.all_contacts(),
+        sequences=ledger.campaign_sequences(CAMPAIGN),
+        attempts=None,
+        now=LATER,
+    )
     assert report.sent == 11 and report.skipped is None and report.failed is None
     assert by_email(report)["5day #2"] == (4, None, None)
     assert report.notes[0].startswith("skipped and failed emails are not recorded")
@@ -156,19 +180,43 @@ def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: 
 
 def test_the_json_is_stable_for_machines(ledger: InMemoryCrm) -> None:
     data: dict[str, Any] = json.loads(render(report_of(ledger), "json"))
-    assert list(data) == ["campaign", "generated_at", "since", "source", "requests", "contacts", "sequences",
-                          "emails", "deliverability", "notes"]
+    assert list(data) == [
+        "campaign",
+        "generated_at",
+        "since",
+        "source",
+        "requests",
+        "contacts",
+        "sequences",
+        "emails",
+        "deliverability",
+        "notes",
+    ]
     assert data["generated_at"] == "2025-12-04T10:00:00Z"
-    assert list(data["emails"]) == ["attempts_recorded", "sent", "skipped", "failed", "skip_reasons",
-                                    "duplicates_stopped", "by_email", "sends_per_day"]
+    assert list(data["emails"]) == [
+        "attempts_recorded",
+        "sent",
+        "skipped",
+        "failed",
+        "skip_reasons",
+        "duplicates_stopped",
+        "by_email",
+        "sends_per_day",
+    ]
     assert data["deliverability"] == {
         "emailed": 6,
         "bounced": {"count": 1, "rate": 0.1667},
         "complained": {"count": 0, "rate": 0.0},
         "unsubscribed": {"count": 1, "rate": 0.1667},
     }
-    assert data["emails"]["by_email"][1] == {"sequence": "5day", "email_number": 2, "template": "5-Day E2",
-                                             "sent": 4, "skipped": 0, "failed": 1}
+    assert data["emails"]["by_email"][1] == {
+        "sequence": "5day",
+        "email_number": 2,
+        "template": "5-Day E2",
+        "sent": 4,
+        "skipped": 0,
+        "failed": 1,
+    }
 
 
 def test_the_text_report_is_a_readable_table(ledger: InMemoryCrm) -> None:
@@ -188,10 +236,13 @@ def test_contact_values_are_escaped_in_the_html(ledger: InMemoryCrm) -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    ("yesterday", "'yesterday' is not a date such as 2026-12-01"),
-    ("2025-12-05", "2025-12-05 is after today (UTC)"),
-])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("yesterday", "'yesterday' is not a date such as 2026-12-01"),
+        ("2025-12-05", "2025-12-05 is after today (UTC)"),
+    ],
+)
 def test_since_must_be_a_day_not_after_today(value: str, problem: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_since(value, datetime(2025, 12, 4, 23, 0, tzinfo=UTC))

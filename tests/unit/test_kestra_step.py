@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_mock import MockerFixture
 
 from christmas_tasks import kestra_step
 from christmas_tasks.cli import main
@@ -174,3 +175,38 @@ def test_the_unsubscribe_link_answers_a_line_for_the_person_or_400(
     assert outputs["response_text"] == (
         "Nothing was changed: unsubscribe link: token: does not match this email address."
     )
+
+
+def test_report_writes_the_html_file_and_posts_the_summary_when_discord_is_configured(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    mocker: MockerFixture,
+) -> None:
+    monkeypatch.chdir(files["dir"])  # Kestra runs the step in its working folder and keeps report.html from there
+    assessment = {"command": "handle", "event": "assessment", "payload": body("assessment.json")}
+    code, outputs, _ = step(capsys, files, assessment)
+    assert code == 0 and outputs["rejected"] is False
+
+    code, outputs, _ = step(capsys, files, {"command": "report", "payload": {}})
+    assert code == 0 and outputs["rejected"] is False
+    assert (outputs["discord"], outputs["contacts"], outputs["sent"], outputs["requests"]) == (
+        "not configured", 1, 1, None,  # the website's first email of the nurture
+    )
+    html = (files["dir"] / kestra_step.REPORT_FILE).read_text()
+    assert html.startswith("<!DOCTYPE html>") and '<svg id="funnel-chart"' in html
+    assert outputs["summary"].startswith("Christmas 2025: daily report, ")
+
+    posted: list[str] = []
+    alerter = mocker.Mock(alert=mocker.Mock(side_effect=lambda text: posted.append(text) or True))
+    mocker.patch("christmas_tasks.app.build_alerter", return_value=alerter)
+    code, outputs, _ = step(capsys, files, {"command": "report", "payload": {"since": "2025-12-01"}})
+    assert code == 0 and outputs["discord"] == "sent" and posted == [outputs["summary"]]
+    assert "Emails since 2025-12-01: " in posted[0]
+
+
+@pytest.mark.parametrize("since", ["yesterday", 20251201])
+def test_report_with_a_bad_since_is_rejected_naming_it(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], since: object
+) -> None:
+    code, outputs, _ = step(capsys, files, {"command": "report", "payload": {"since": since}})
+    assert code == 0 and outputs["rejected"] is True
+    assert outputs["message"].startswith("error: ") and "payload.since" in outputs["message"]
