@@ -7,6 +7,7 @@ Every value from the ledger (a status or segment a person typed in Notion, a tem
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from html import escape
 
@@ -22,11 +23,12 @@ h2 { font-size: 1.1rem; margin-top: 2rem; border-bottom: 1px solid #d9e2ec; padd
 .tile { border: 1px solid #d9e2ec; border-radius: .4rem; padding: .6rem .9rem; min-width: 8rem; }
 .tile b { display: block; font-size: 1.4rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
-th, td { padding: .25rem .7rem; text-align: right; border-bottom: 1px solid #eef2f7; }
-th:first-child, td:first-child, td.name { text-align: left; }
+th, td { padding: .25rem .7rem; text-align: left; border-bottom: 1px solid #eef2f7; }
+.number { text-align: right; }
 svg text { font: 12px system-ui, sans-serif; fill: #1f2933; }
 """
 
+_NUMBER = re.compile(r"[\d.,%-]*")  # counts, rates and "-" (not recorded) are right-aligned
 _BAR = "#2f6f4e"
 _BAR_SENDS = "#b5452b"
 
@@ -66,7 +68,7 @@ def _sends_svg(days: tuple[tuple[date, int], ...]) -> str:
     if not days:
         return '<p class="note" id="sends-chart-empty">No email has been sent in this period.</p>'
     left, plot_height, top, bottom = 40, 180, 10, 40
-    step = max(6, min(28, 640 // len(days)))
+    step = max(6, min(48, 640 // len(days)))
     width = left + step * len(days) + 10
     height = top + plot_height + bottom
     most = max(count for _, count in days) or 1
@@ -77,7 +79,7 @@ def _sends_svg(days: tuple[tuple[date, int], ...]) -> str:
         f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">{most}</text>',
         f'<text x="{left - 6}" y="{top + plot_height}" text-anchor="end">0</text>',
     ]
-    label_every = max(1, len(days) // 8)
+    label_every = -(-44 // step)  # a label ("12-01") every 44 px or more, so labels never overlap
     for n, (day, count) in enumerate(days):
         x = left + n * step
         bar = round(plot_height * count / most)
@@ -94,9 +96,15 @@ def _sends_svg(days: tuple[tuple[date, int], ...]) -> str:
     return "".join(parts)
 
 
+def _cell(text: str, tag: str = "td", numeric: bool | None = None) -> str:
+    numeric = bool(_NUMBER.fullmatch(text)) if numeric is None else numeric
+    return f'<{tag} class="number">{escape(text)}</{tag}>' if numeric else f"<{tag}>{escape(text)}</{tag}>"
+
+
 def _table(headers: list[str], rows: list[list[str]], table_id: str) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    numeric = [all(_NUMBER.fullmatch(row[n]) for row in rows) for n in range(len(headers))]
+    head = "".join(_cell(h, "th", numeric[n]) for n, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(_cell(cell) for cell in row) + "</tr>" for row in rows)
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -122,7 +130,7 @@ def render_html(report: CampaignReport) -> str:
             str(row.started),
             str(row.running),
             str(row.completed),
-            ", ".join(f"{reason} {count}" for reason, count in row.stopped.items()) or "0",
+            ", ".join(f"{reason} {count}" for reason, count in row.stopped.items()) or "none",
         ]
         for row in report.sequences
     ]

@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import date
 from itertools import pairwise
 
-from pytest_mock import MockerFixture
-
 from christmas_tasks.notion_schema import Analytics, Contacts
 from christmas_tasks.planning import load_catalogue
 from christmas_tasks.ports import LedgerReader
@@ -32,13 +30,13 @@ def comparable(report: CampaignReport) -> dict[str, object]:
     return {**report.as_json(), "requests": None}
 
 
-def test_the_same_ledger_on_notion_gives_the_same_report(mocker: MockerFixture) -> None:
+def test_the_same_ledger_on_notion_gives_the_same_report() -> None:
     fake = FakeNotion()
     writer = crm_on_fake(fake, analytics=True)
     for template in load_templates(SAMPLE_TEMPLATES).values():
         writer.put_template(template)
-    build_ledger(mocker, writer)
-    memory = build_ledger(mocker)
+    build_ledger(writer)
+    memory = build_ledger()
     for since in (None, date(2025, 12, 2)):
         reader = crm_on_fake(fake, analytics=True)
         before = len(fake.requests)

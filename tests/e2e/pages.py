@@ -3,6 +3,7 @@
 
 - `EmailView`: an email rendered by the package, opened with page.set_content, offline but for the one origin
   it may be told to reach (the suite's own engine, to follow a real unsubscribe link).
+- `ReportView`: the campaign report's HTML file (christmas-tasks report --format html), opened offline.
 - `KestraUi`: the Kestra web UI (basic-auth login form, flows of a namespace, one execution).
 - `FunnelSite`: the website's Christmas funnel at /en/flows/businessX/dfu/xmas-a01 (seed note
   000_3b3c8fb21b293027.txt): an opt-in form (first name, email, business), then the assessment of the
@@ -16,6 +17,43 @@ import re
 from dataclasses import dataclass, field
 
 from playwright.sync_api import Locator, Page, Route, expect
+
+# --------------------------------------------------------------------------------------- the report
+
+
+@dataclass
+class ReportView:
+    """The campaign report opened from its file with nothing reachable: every request it would make is recorded
+    and refused (a self-contained file makes none)."""
+
+    page: Page
+    requested: list[str] = field(default_factory=list)
+
+    def open(self, html: str) -> None:
+        self.page.route("**/*", self._refuse)
+        self.page.set_content(html, wait_until="load")
+
+    def _refuse(self, route: Route) -> None:
+        self.requested.append(route.request.url)
+        route.abort()
+
+    def chart(self, name: str) -> Locator:
+        return self.page.get_by_role("img", name=name)
+
+    def bars(self, chart: str) -> Locator:
+        return self.chart(chart).locator("rect[data-count]")
+
+    def bar(self, chart: str, label: str) -> Locator:
+        return self.chart(chart).locator(f'rect[data-label="{label}"]')
+
+    def tile(self, name: str) -> Locator:
+        return self.page.locator(f'[data-tile="{name}"] b')
+
+    def table_row(self, table: str, first_cell: str) -> list[str]:
+        row = self.page.locator(f"table#{table} tbody tr").filter(has=self.page.get_by_role("cell", name=first_cell,
+                                                                                            exact=True))
+        return [cell.strip() for cell in row.first.locator("td").all_inner_texts()]
+
 
 # --------------------------------------------------------------------------------------- emails
 

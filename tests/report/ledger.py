@@ -7,11 +7,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from pytest_mock import MockerFixture
-
 from christmas_tasks.app import build_funnel
 from christmas_tasks.errors import ProviderError
-from christmas_tasks.ports import Crm
+from christmas_tasks.ports import Crm, OutgoingEmail, SendResult
 from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases import Funnel
 from tests.conftest import EXAMPLES, NOW
@@ -38,7 +36,18 @@ def key_of(funnel: Funnel, kind: str, name: str, email: str) -> str:
     return handled.sequence_key
 
 
-def build_ledger(mocker: MockerFixture, crm: Crm | None = None) -> Crm:
+class MailerWithOutages(InMemoryMailer):
+    """The in-memory mailer, made to fail as Resend does in an outage while `down`."""
+
+    down = False
+
+    def send(self, message: OutgoingEmail) -> SendResult:
+        if self.down:
+            raise ProviderError("Resend", 503, "service unavailable", retryable=True)
+        return super().send(message)
+
+
+def build_ledger(crm: Crm | None = None) -> Crm:
     """Six contacts over three days (NOW, NOW + 1 day, NOW + 2 days):
 
     - ann: nurture emails 2 and 3 sent on day 0; she books a call; email 4 is skipped (stopped: booked); email 2
@@ -50,7 +59,7 @@ def build_ledger(mocker: MockerFixture, crm: Crm | None = None) -> Crm:
     - fay: no-show email 1 sent on day 0; she pays (onboarding); no-show email 2 is skipped on day 2 (stopped: paid).
     """
     crm = crm if crm is not None else InMemoryCrm(SAMPLE_TEMPLATES)
-    mailer = InMemoryMailer()
+    mailer = MailerWithOutages()
     funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=crm, mailer=mailer)
     nurture = {
         name: key_of(funnel, "assessment", "assessment.json", f"{name}@example.com")
@@ -72,15 +81,13 @@ def build_ledger(mocker: MockerFixture, crm: Crm | None = None) -> Crm:
     funnel.send(nurture["ann"], 2, NOW + DAY)
     funnel.send(nurture["bob"], 3, NOW + DAY)
     funnel.send(nurture["cat"], 3, NOW + DAY)
-    outage = ProviderError("Resend", 503, "service unavailable", retryable=True)
-    real_send = mailer.send
-    mocker.patch.object(mailer, "send", side_effect=outage)
+    mailer.down = True
     for name in ("dan", "eve"):
         try:
             funnel.send(nurture[name], 2, NOW + DAY)
         except ProviderError:
             pass
-    mocker.patch.object(mailer, "send", side_effect=real_send)
+    mailer.down = False
     funnel.send(nurture["eve"], 2, NOW + DAY + H)
     funnel.send(noshow, 2, NOW + 2 * DAY)
     return crm

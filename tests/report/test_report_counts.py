@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_mock import MockerFixture
 
 from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 from christmas_tasks.errors import InvalidInput
@@ -37,8 +36,8 @@ def by_email(report: CampaignReport) -> dict[str, tuple[int, int | None, int | N
 
 
 @pytest.fixture
-def ledger(mocker: MockerFixture) -> InMemoryCrm:
-    crm = build_ledger(mocker)
+def ledger() -> InMemoryCrm:
+    crm = build_ledger()
     assert isinstance(crm, InMemoryCrm)
     return crm
 
@@ -103,10 +102,8 @@ def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMem
     assert report.sends_per_day[0] == (date(2025, 12, 2), 1)
 
 
-def test_the_same_ledger_on_sqlite_gives_the_same_report(
-    mocker: MockerFixture, ledger: InMemoryCrm, tmp_path: Path
-) -> None:
-    sqlite = build_ledger(mocker, SqliteCrm(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES))
+def test_the_same_ledger_on_sqlite_gives_the_same_report(ledger: InMemoryCrm, tmp_path: Path) -> None:
+    sqlite = build_ledger(SqliteCrm(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES))
     assert isinstance(sqlite, SqliteCrm)
     assert report_of(sqlite).as_json() == report_of(ledger).as_json()
 
@@ -121,7 +118,7 @@ def test_an_empty_ledger_gives_a_report_of_zeros() -> None:
     assert "0 sent" in render_summary(report)
 
 
-def test_a_day_with_only_failures(mocker: MockerFixture, ledger: InMemoryCrm) -> None:
+def test_a_day_with_only_failures(ledger: InMemoryCrm) -> None:
     day = date(2025, 12, 2)
     only_failures = InMemoryCrm()
     only_failures.contacts = dict(ledger.contacts)

@@ -1,0 +1,85 @@
+"""The campaign report's HTML file opened in Chromium, as the people running the campaign open it from Kestra's
+Outputs tab: the funnel and sends-per-day charts are drawn with the ledger's numbers, the tables and tiles show
+them, and the file makes no request (no CDN, no font, nothing at view time). Needs no server. A failed test keeps
+its screenshot under test-results/playwright/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+pytest.importorskip("pytest_playwright", reason="the e2e extra is not installed (pip install -e '.[e2e]')")
+
+from playwright.sync_api import Page, expect
+
+from christmas_tasks.planning import load_catalogue
+from christmas_tasks.report import read_report, render_html
+from tests.conftest import NOW
+from tests.e2e.pages import ReportView
+from tests.fakes.memory import InMemoryCrm
+from tests.report.ledger import build_ledger
+
+pytestmark = pytest.mark.e2e
+
+FUNNEL = "Contacts by campaign status"
+SENDS = "Emails sent per day"
+
+
+def open_report(page: Page, crm: InMemoryCrm) -> ReportView:
+    report = read_report(
+        crm,
+        campaign="Christmas 2025",
+        catalogue=load_catalogue(),
+        now=NOW + timedelta(days=3),
+        source="the local SQLite ledger",
+    )
+    view = ReportView(page)
+    view.open(render_html(report))
+    return view
+
+
+def test_the_charts_and_numbers_of_a_real_ledger(page: Page) -> None:
+    crm = build_ledger()
+    assert isinstance(crm, InMemoryCrm)
+    view = open_report(page, crm)
+
+    expect(view.chart(FUNNEL)).to_be_visible()
+    expect(view.bars(FUNNEL)).to_have_count(7)  # every stage of the funnel, empty ones included
+    nurture, pre_call = view.bar(FUNNEL, "Nurture Sequence"), view.bar(FUNNEL, "Pre-Call Prep")
+    expect(nurture).to_have_attribute("data-count", "3")
+    expect(pre_call).to_have_attribute("data-count", "1")
+    nurture_box, pre_call_box = nurture.bounding_box(), pre_call.bounding_box()
+    assert nurture_box and pre_call_box and nurture_box["width"] == pytest.approx(3 * pre_call_box["width"], abs=1)
+    expect(view.bar(FUNNEL, "Signed Up")).to_have_attribute("width", "0")
+
+    expect(view.chart(SENDS)).to_be_visible()
+    expect(view.bars(SENDS)).to_have_count(4)  # 1 to 4 December
+    expect(view.bar(SENDS, "2025-12-01")).to_have_attribute("data-count", "10")
+    tall, short = view.bar(SENDS, "2025-12-01").bounding_box(), view.bar(SENDS, "2025-12-02").bounding_box()
+    assert tall and short and tall["height"] == pytest.approx(10 * short["height"], abs=1)
+
+    tiles = {
+        name: view.tile(name).inner_text()
+        for name in ("contacts", "emails sent", "skipped", "failed", "bounce rate", "unsubscribe rate")
+    }
+    assert tiles == {
+        "contacts": "6",
+        "emails sent": "11",
+        "skipped": "4",
+        "failed": "1",
+        "bounce rate": "16.7%",
+        "unsubscribe rate": "16.7%",
+    }
+    assert view.table_row("emails", "5day #2") == ["5day #2", "5-Day E2", "4", "0", "1"]
+    assert view.table_row("sequences", "5day") == ["5day", "5", "2", "0", "booked 1, bounced 1, unsubscribed 1"]
+    expect(page.get_by_text("Duplicate sends stopped by the ledger: 1")).to_be_visible()
+    assert view.requested == [], f"the report fetched {view.requested}"
+
+
+def test_an_empty_ledger_draws_an_empty_funnel_and_says_nothing_was_sent(page: Page) -> None:
+    view = open_report(page, InMemoryCrm())
+    expect(view.bars(FUNNEL)).to_have_count(7)
+    expect(page.get_by_text("No email has been sent in this period.")).to_be_visible()
+    expect(page.get_by_text("the ledger is empty")).to_be_visible()
+    assert view.requested == []
