@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import date
 from itertools import pairwise
 
+import pytest
+
+from christmas_tasks.adapters.notion.api import NotionApiError
 from christmas_tasks.notion_schema import Analytics, Contacts
 from christmas_tasks.planning import load_catalogue
 from christmas_tasks.ports import LedgerReader
@@ -94,3 +97,29 @@ def test_every_page_is_read_paced_under_three_requests_a_second() -> None:
     assert len(queries) == 3 + 1 + 2, "contacts: 3 pages of 100; sequences: 1; analytics: 2"
     assert report.requests == len(starts) == 3 + 6
     assert all(later - earlier >= 0.34 - 1e-9 for earlier, later in pairwise(starts))
+
+
+def test_a_data_source_past_notions_result_limit_is_read_whole_from_the_last_creation_time() -> None:
+    fake = FakeNotion()
+    fake.query_result_limit = 150  # Notion's is 10,000: the same rule, without 10,000 pages
+    for n in range(400):
+        fake.seed("contacts", {Contacts.EMAIL: f"c{n:03d}@example.com", Contacts.FIRST_NAME: f"C{n}"})
+    reader = crm_on_fake(fake)
+    contacts = reader.all_contacts()
+    assert sorted(c.email for c in contacts) == [f"c{n:03d}@example.com" for n in range(400)], "each once"
+    queries = [path for _, path in fake.requests if path.endswith("/query")]
+    # 150 + 150 + 100 new pages: each window is read whole (2 pages of up to 100), then restarted from the minute of
+    # the last page read (that page read twice, skipped the second time)
+    assert len(queries) == 2 + 2 + 2
+
+
+def test_more_pages_in_one_minute_than_notion_returns_is_an_error_naming_it() -> None:
+    fake = FakeNotion()
+    fake.query_result_limit = 150
+    for n in range(200):
+        fake.seed("contacts", {Contacts.EMAIL: f"c{n:03d}@example.com"})
+    for page in fake.pages_of("contacts"):
+        page["created_time"] = "2025-12-01T10:00:00.000Z"  # a bulk import: one minute for every page
+    with pytest.raises(NotionApiError) as caught:
+        crm_on_fake(fake).all_contacts()
+    assert "read every contact: more than 10,000 pages were created in the same minute" in str(caught.value)

@@ -9,7 +9,8 @@ It serves only what `NotionCrm` uses, answering with Notion's published shapes:
     GET   /v1/data_sources/{id}          a data source object with its property schema
     POST  /v1/data_sources/{id}/query    a list of pages; `filter` (and/or, equals/is_empty on
                                          title, rich_text, email, select, number, checkbox;
-                                         on_or_after on date), paging
+                                         on_or_after on date and on created_time), sorts
+                                         by created_time, paging
     POST  /v1/pages                      create a page under a data source
     GET   /v1/pages/{id}, PATCH /v1/pages/{id}
 
@@ -524,6 +525,12 @@ class FakeNotion:
             and not self.pages[pid]["in_trash"]
             and (flt is None or self._matches(source, self.pages[pid], flt))
         ]
+        for sort in reversed(body.get("sorts") or []):  # the first sort decides, later ones break ties
+            if sort.get("timestamp") not in ("created_time", "last_edited_time") or "property" in sort:
+                problem = f"the fake sorts by created_time or last_edited_time only, not {sort!r}."
+                raise NotionFault(400, "validation_error", problem)
+            matching.sort(key=lambda pid, by=sort["timestamp"]: self.pages[pid][by],
+                          reverse=sort.get("direction") == "descending")
         capped = len(matching) > self.query_result_limit
         matching = matching[: self.query_result_limit]  # Notion's limit per query: paging stops there
         start = 0
@@ -716,6 +723,12 @@ class FakeNotion:
             return all(self._matches(source, page, f) for f in flt["and"])
         if "or" in flt:
             return any(self._matches(source, page, f) for f in flt["or"])
+        if "timestamp" in flt:  # {"timestamp": "created_time", "created_time": {"on_or_after": ...}}
+            stamp = flt["timestamp"]
+            condition = flt.get(stamp) or {}
+            if stamp not in ("created_time", "last_edited_time") or set(condition) != {"on_or_after"}:
+                raise NotionFault(400, "validation_error", f"the fake does not handle the filter {flt!r}.")
+            return _instant(page[stamp]) >= _instant(condition["on_or_after"])
         name = flt.get("property")
         spec = source["properties"].get(name)
         if spec is None:

@@ -40,5 +40,5 @@ class AnalyticsLog:
         if since is not None:
             conditions.append({"property": Analytics.SENT_DATE, "date": {"on_or_after": iso(since, "since")}})
         flt = conditions[0] if len(conditions) == 1 else {"and": conditions}
-        pages = self.api.query_all("analytics", f"read the send attempts of {campaign}", flt)
+        pages = self.api.query_everything("analytics", f"read the send attempts of {campaign}", flt)
         return sorted((analytics_of(page) for page in pages), key=lambda entry: entry.at)

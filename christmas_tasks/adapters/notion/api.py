@@ -30,6 +30,7 @@ log = logging.getLogger("christmas_tasks.adapters.notion")
 T = TypeVar("T")
 PROVIDER = "Notion"
 KINDS = ("contacts", "sequences", "templates", "analytics")
+CREATED_FIRST = [{"timestamp": "created_time", "direction": "ascending"}]
 
 
 class NotionConfig(Protocol):
@@ -253,42 +254,94 @@ class NotionApi:
         properties = result.get("properties")
         return dict(properties) if isinstance(properties, Mapping) else {}
 
-    def query_once(self, source: str, what: str, flt: dict[str, Any] | None, size: int, cursor: str | None) -> Page:
+    def query_once(
+        self,
+        source: str,
+        what: str,
+        flt: dict[str, Any] | None,
+        size: int,
+        cursor: str | None,
+        sorts: list[dict[str, Any]] | None = None,
+    ) -> Page:
         body: dict[str, Any] = {"page_size": size}
         if flt is not None:
             body["filter"] = flt
+        if sorts:
+            body["sorts"] = sorts
         if cursor:
             body["start_cursor"] = cursor
         return self.raw(what, lambda: self.client.data_sources.query(source, **body))
 
     def query_all(self, kind: str, what: str, flt: dict[str, Any] | None) -> list[Page]:
-        """Every matching page: 1 data_sources.query per 100 pages."""
+        """Every matching page: 1 data_sources.query per 100 pages. A query Notion stops at its 10,000-result limit
+        raises at its first page (never a silently short list): `query_everything` reads past it."""
+        pages, _ = self._paged(kind, what, flt, None, stop_at_limit=True)
+        return pages
+
+    def query_everything(self, kind: str, what: str, flt: dict[str, Any] | None) -> list[Page]:
+        """Every matching page, past Notion's 10,000-result limit per query too: the pages are read oldest first
+        (created_time), and when Notion stops a query at its limit, the query starts again from the creation time
+        of the last page read. created_time is rounded to the minute, so that minute is read twice and its pages
+        already read are skipped by id. 1 data_sources.query per 100 pages, and 1 more per restart."""
+        found: dict[str, Page] = {}
+        after: str | None = None
+        while True:
+            window = flt
+            if after is not None:
+                since = {"timestamp": "created_time", "created_time": {"on_or_after": after}}
+                window = since if flt is None else {"and": [flt, since]}
+            pages, complete = self._paged(kind, what, window, CREATED_FIRST, stop_at_limit=False)
+            fresh = 0
+            for page in pages:
+                if str(page.get("id")) not in found:
+                    found[str(page.get("id"))] = page
+                    fresh += 1
+            if complete:
+                return list(found.values())
+            last = str(pages[-1].get("created_time") or "") if pages else ""
+            if not fresh or not last or last == after:
+                raise NotionApiError(
+                    None,
+                    f"{what}: more than {QUERY_RESULT_LIMIT:,} pages were created in the same minute ({last}), "
+                    "which Notion cannot page past",
+                    code="query_result_limit_reached",
+                )
+            after = last
+
+    def _paged(
+        self,
+        kind: str,
+        what: str,
+        flt: dict[str, Any] | None,
+        sorts: list[dict[str, Any]] | None,
+        *,
+        stop_at_limit: bool,
+    ) -> tuple[list[Page], bool]:
+        """Every page of one query, and whether Notion answered it whole (False: it stopped at its limit)."""
         pages: list[Page] = []
         cursor: str | None = None
+        complete = True
         while True:
 
             def page(source: str, after: str | None = cursor) -> Page:
-                return self.retrying(what, self._pager(source, what, flt, after))
+                return self.retrying(what, lambda: self.query_once(source, what, flt, 100, after, sorts))
 
             result = self.on_source(kind, page)
             status = result.get("request_status")
             if isinstance(status, Mapping) and status.get("type") == "incomplete":
-                # Notion stops a query at 10,000 results and says so here (has_more is then false): never a
-                # silently short list.
-                reason = str(status.get("incomplete_reason") or "incomplete")
-                raise NotionApiError(
-                    None,
-                    f"{what}: Notion stopped the query at its {QUERY_RESULT_LIMIT:,}-result limit ({reason}); "
-                    "narrow it (archive old records, or split the database)",
-                    code=reason,
-                )
+                complete = False
+                if stop_at_limit:
+                    reason = str(status.get("incomplete_reason") or "incomplete")
+                    raise NotionApiError(
+                        None,
+                        f"{what}: Notion stopped the query at its {QUERY_RESULT_LIMIT:,}-result limit ({reason}); "
+                        "narrow it (archive old records, or split the database)",
+                        code=reason,
+                    )
             pages.extend(pages_in(result))
             cursor = result.get("next_cursor")
             if not result.get("has_more") or not cursor:
-                return pages
-
-    def _pager(self, source: str, what: str, flt: dict[str, Any] | None, cursor: str | None) -> Callable[[], Page]:
-        return lambda: self.query_once(source, what, flt, 100, cursor)
+                return pages, complete
 
     def lookup(self, kind: str, what: str, flt: dict[str, Any], name: str, *, retry: bool = True) -> Page | None:
         """The one page matching `flt`, or None; several raise AmbiguousRecord naming `name`.

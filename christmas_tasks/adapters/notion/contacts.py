@@ -113,4 +113,4 @@ class ContactStore:
 
     def all_contacts(self) -> list[Contact]:
         """Every contact page: 1 query per 100."""
-        return [contact_of(page) for page in self.api.query_all("contacts", "read every contact", None)]
+        return [contact_of(page) for page in self.api.query_everything("contacts", "read every contact", None)]

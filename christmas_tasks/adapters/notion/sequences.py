@@ -71,7 +71,7 @@ class SequenceStore:
     def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
         """Every record of the campaign, oldest first: 1 query (Campaign equals) per 100."""
         flt = filter_on((Sequences.CAMPAIGN, "select", campaign))
-        pages = self.api.query_all("sequences", f"read the sequences of {campaign}", flt)
+        pages = self.api.query_everything("sequences", f"read the sequences of {campaign}", flt)
         return sorted((record_of(page) for page in pages), key=lambda r: (r.created_at, r.key))
 
     def _sequence_values(self, record: SequenceRecord) -> dict[str, Any]:
