@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[2]
 FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
 
@@ -83,6 +85,24 @@ def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the
         printed = log.read_text()
         assert f"assessment {execution_id} SUCCESS" in printed
         assert printed.count("send-email") >= 8, "each send's CREATED ... SUCCESS is printed"
+
+        # the morning report, started as its schedule starts it; its HTML fetched as Kestra's UI fetches it
+        api = f"http://127.0.0.1:{env['CHRISTMAS_PORT']}/api/v1/main/executions"
+        report = httpx.post(f"{api}/christmas/report", timeout=30).json()
+        deadline = time.monotonic() + 120
+        while (state := httpx.get(f"{api}/{report['id']}", timeout=30).json())["state"]["current"] != "SUCCESS":
+            assert state["state"]["current"] not in ("FAILED", "KILLED"), log.read_text()
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)
+        assert state["outputs"]["summary"].startswith("Christmas 2025: daily report")
+        html = httpx.get(f"{api}/{report['id']}/file", params={"path": state["outputs"]["report"]},
+                         follow_redirects=True, timeout=30)
+        assert html.status_code == 200 and '<svg id="funnel-chart"' in html.text, html.text[:500]
+        assert html.history and html.history[0].status_code == 302, "the file is the step's: Kestra redirects there"
+        cli = subprocess.run([str(ROOT / ".venv" / "bin" / "christmas-tasks"), "report"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 0, cli.stderr
+        assert "  5day #2        5-Day E2                        1        0       0" in cli.stdout.splitlines()
     finally:
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C in its terminal
         status = run.wait(timeout=60)

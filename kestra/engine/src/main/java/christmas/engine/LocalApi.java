@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory;
  * <li>{@code POST /api/v1/main/executions/{namespace}/{flowId}[?scheduleDate=ISO]}: start (or schedule) an execution,
  * its inputs as {@code multipart/form-data} text fields, as Kestra's API takes them (no file inputs);</li>
  * <li>{@code GET /api/v1/main/executions/{id}}: the execution, serialised by Kestra's own JSON mapper;</li>
+ * <li>{@code GET /api/v1/main/executions/{id}/file?path=kestra:///...}: one of its files (an output file), as Kestra's
+ * own endpoint serves it (an attachment); a file of another execution (a subflow's) redirects there, as Kestra does;</li>
  * <li>{@code GET /api/v1/main/executions?namespace=&flowId=&page=&size=}: one flow's executions, newest first,
  * as {@code {"results": [...], "total": n}};</li>
  * <li>{@code GET /api/v1/main/logs/{executionId}}: its log lines;</li>
@@ -55,6 +57,7 @@ public final class LocalApi implements AutoCloseable {
     private static final Pattern EXECUTION = Pattern.compile("executions/([A-Za-z0-9_-]+)");
     private static final Pattern START = Pattern.compile("executions/([^/]+)/([^/]+)");
     private static final Pattern LOGS = Pattern.compile("logs/([A-Za-z0-9_-]+)");
+    private static final Pattern FILE = Pattern.compile("executions/([A-Za-z0-9_-]+)/file");
     private static final Pattern FLOW = Pattern.compile("flows/([^/]+)/([^/]+)");
     private static final int MAX_BODY = 10 * 1024 * 1024;
 
@@ -117,6 +120,8 @@ public final class LocalApi implements AutoCloseable {
                     formFields(exchange.getRequestHeaders().getFirst("Content-Type"), body),
                     Optional.ofNullable(schedule).map(ZonedDateTime::parse));
                 reply(exchange, HttpResponse.Status.OK, started);
+            } else if ((m = FILE.matcher(rest)).matches() && method.equals("GET")) {
+                file(exchange, m.group(1), query(exchange.getRequestURI()).get("path"));
             } else if ((m = EXECUTION.matcher(rest)).matches() && method.equals("GET")) {
                 Optional<Execution> execution = engine.execution(m.group(1));
                 reply(exchange, execution.isPresent() ? HttpResponse.Status.OK : HttpResponse.Status.NOT_FOUND,
@@ -147,6 +152,40 @@ public final class LocalApi implements AutoCloseable {
         } finally {
             exchange.close();
         }
+    }
+
+    /**
+     * One file of an execution's storage, as Kestra's webserver serves it ({@code ExecutionController}: the path must
+     * be under the execution's own storage; a file of another execution is a redirect to that execution's endpoint).
+     */
+    private void file(HttpExchange exchange, String executionId, String path) throws IOException {
+        Execution execution = engine.execution(executionId)
+            .orElseThrow(() -> new java.util.NoSuchElementException("Execution not found"));
+        if (path == null || !path.startsWith("kestra:///")) {
+            throw new IllegalArgumentException("path must be a kestra:/// storage URI");
+        }
+        URI uri = URI.create(path);
+        String prefix = io.kestra.core.storages.StorageContext.forExecution(execution).getExecutionStorageURI().getPath();
+        if (!uri.getPath().startsWith(prefix)) {
+            Optional<String> owner = io.kestra.core.storages.StorageContext.extractExecutionId(uri);
+            if (owner.isEmpty() || owner.get().equals(executionId)) {
+                throw new IllegalArgumentException("Invalid prefix path");
+            }
+            exchange.getResponseHeaders().set("Location", PREFIX + "executions/" + owner.get() + "/file?path="
+                + java.net.URLEncoder.encode(path, StandardCharsets.UTF_8));
+            exchange.sendResponseHeaders(302, -1);
+            return;
+        }
+        byte[] bytes;
+        try (InputStream in = engine.bean(io.kestra.core.storages.StorageInterface.class)
+            .get(Engine.TENANT, execution.getNamespace(), uri)) {
+            bytes = in.readAllBytes();
+        } catch (java.io.FileNotFoundException | java.nio.file.NoSuchFileException e) {
+            throw new java.util.NoSuchElementException("File not found: " + path);
+        }
+        String name = uri.getPath().substring(uri.getPath().lastIndexOf('/') + 1);
+        exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\"" + name + "\"");
+        send(exchange, 200, "application/octet-stream", bytes);
     }
 
     /** One flow's executions, newest first: {@code namespace} and {@code flowId} required, {@code page} from 1. */
