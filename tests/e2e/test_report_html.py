@@ -47,32 +47,33 @@ def test_the_charts_and_numbers_of_a_real_ledger(page: Page) -> None:
     expect(view.chart(FUNNEL)).to_be_visible()
     expect(view.bars(FUNNEL)).to_have_count(7)  # every stage of the funnel, empty ones included
     nurture, pre_call = view.bar(FUNNEL, "Nurture Sequence"), view.bar(FUNNEL, "Pre-Call Prep")
-    expect(nurture).to_have_attribute("data-count", "3")
+    expect(nurture).to_have_attribute("data-count", "5")
     expect(pre_call).to_have_attribute("data-count", "1")
     nurture_box, pre_call_box = nurture.bounding_box(), pre_call.bounding_box()
-    assert nurture_box and pre_call_box and nurture_box["width"] == pytest.approx(3 * pre_call_box["width"], abs=1)
+    assert nurture_box and pre_call_box and pre_call_box["width"] == pytest.approx(nurture_box["width"] / 5, abs=1)
     expect(view.bar(FUNNEL, "Signed Up")).to_have_attribute("width", "0")
 
     expect(view.chart(SENDS)).to_be_visible()
     expect(view.bars(SENDS)).to_have_count(4)  # 1 to 4 December
-    expect(view.bar(SENDS, "2025-12-01")).to_have_attribute("data-count", "10")
+    expect(view.bar(SENDS, "2025-12-01")).to_have_attribute("data-count", "13")
     tall, short = view.bar(SENDS, "2025-12-01").bounding_box(), view.bar(SENDS, "2025-12-02").bounding_box()
-    assert tall and short and tall["height"] == pytest.approx(10 * short["height"], abs=1)
+    assert tall and short and short["height"] == pytest.approx(tall["height"] / 13, abs=1)
 
     tiles = {
         name: view.tile(name).inner_text()
         for name in ("contacts", "emails sent", "skipped", "failed", "bounce rate", "unsubscribe rate")
     }
     assert tiles == {
-        "contacts": "6",
-        "emails sent": "11",
-        "skipped": "4",
+        "contacts": "8",
+        "emails sent": "14",
+        "skipped": "6",
         "failed": "1",
-        "bounce rate": "16.7%",
-        "unsubscribe rate": "16.7%",
+        "bounce rate": "12.5%",
+        "unsubscribe rate": "12.5%",
     }
-    assert view.table_row("emails", "5day #2") == ["5day #2", "5-Day E2", "4", "0", "1"]
-    assert view.table_row("sequences", "5day") == ["5day", "5", "2", "0", "booked 1, bounced 1, unsubscribed 1"]
+    assert view.table_row("emails", "5day #2") == ["5day #2", "5-Day E2", "5", "1", "1"]
+    stopped = "booked 2, bounced 1, complained 1, unsubscribed 1"
+    assert view.table_row("sequences", "5day") == ["5day", "7", "2", "0", stopped]
     expect(page.get_by_text("Duplicate sends stopped by the ledger: 1")).to_be_visible()
     assert view.requested == [], f"the report fetched {view.requested}"
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from christmas_tasks.app import build_funnel
 from christmas_tasks.errors import ProviderError
-from christmas_tasks.ports import Crm, OutgoingEmail, SendResult
+from christmas_tasks.ports import ContactUpdate, Crm, OutgoingEmail, SendResult
 from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases import Funnel
+from christmas_tasks.vocabulary import BookingStatus
 from tests.conftest import EXAMPLES, NOW
 from tests.fakes.memory import InMemoryCrm, InMemoryMailer
 
@@ -48,7 +49,7 @@ class MailerWithOutages(InMemoryMailer):
 
 
 def build_ledger(crm: Crm | None = None) -> Crm:
-    """Six contacts over three days (NOW, NOW + 1 day, NOW + 2 days):
+    """Eight contacts over three days (NOW, NOW + 1 day, NOW + 2 days):
 
     - ann: nurture emails 2 and 3 sent on day 0; she books a call; email 4 is skipped (stopped: booked); email 2
       is sent again by a duplicate execution on day 1 and refused by the ledger (already sent);
@@ -56,14 +57,16 @@ def build_ledger(crm: Crm | None = None) -> Crm:
     - cat: email 2 sent on day 0; it bounces; email 3 is skipped on day 1 (bounced);
     - dan: email 2 fails on day 1 (Resend down) and is not retried (failed);
     - eve: email 2 fails on day 1, then its retry is sent (sent, not failed);
-    - fay: no-show email 1 sent on day 0; she pays (onboarding); no-show email 2 is skipped on day 2 (stopped: paid).
+    - fay: no-show email 1 sent on day 0; she pays (onboarding); no-show email 2 is skipped on day 2 (stopped: paid);
+    - gus: email 2 sent on day 0; he marks it as spam; email 3 is skipped on day 1 (complained);
+    - hal: a person sets his Booking Status to Booked in Notion; email 2 is skipped on day 1 (booked).
     """
     crm = crm if crm is not None else InMemoryCrm(SAMPLE_TEMPLATES)
     mailer = MailerWithOutages()
     funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=crm, mailer=mailer)
     nurture = {
         name: key_of(funnel, "assessment", "assessment.json", f"{name}@example.com")
-        for name in ("ann", "bob", "cat", "dan", "eve")
+        for name in ("ann", "bob", "cat", "dan", "eve", "gus", "hal")
     }
     noshow = key_of(funnel, "noshow", "noshow.json", "fay@example.com")
 
@@ -72,15 +75,22 @@ def build_ledger(crm: Crm | None = None) -> Crm:
     funnel.send(nurture["bob"], 2, NOW + H)
     funnel.send(nurture["cat"], 2, NOW + H)
     funnel.send(noshow, 1, NOW + H)
+    funnel.send(nurture["gus"], 2, NOW + H)
     funnel.handle("booking", body("booking-calendly.json", "ann@example.com"), NOW + 3 * H)
     funnel.handle("unsubscribe", body("unsubscribe.json", "bob@example.com"), NOW + 3 * H)
     funnel.handle("email-status", body("email-bounced.json", "cat@example.com"), NOW + 3 * H)
     funnel.handle("onboarding", body("onboarding.json", "fay@example.com"), NOW + 3 * H)
+    complaint = body("email-bounced.json", "gus@example.com", type="email.complained")
+    del complaint["data"]["bounce"]
+    funnel.handle("email-status", complaint, NOW + 3 * H)
+    crm.upsert_contact(ContactUpdate("hal@example.com", booking_status=BookingStatus.BOOKED))  # by hand, in Notion
 
     funnel.send(nurture["ann"], 4, NOW + DAY)
     funnel.send(nurture["ann"], 2, NOW + DAY)
     funnel.send(nurture["bob"], 3, NOW + DAY)
     funnel.send(nurture["cat"], 3, NOW + DAY)
+    funnel.send(nurture["gus"], 3, NOW + DAY)
+    funnel.send(nurture["hal"], 2, NOW + DAY)
     mailer.down = True
     for name in ("dan", "eve"):
         try:

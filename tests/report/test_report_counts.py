@@ -44,46 +44,49 @@ def ledger() -> InMemoryCrm:
 
 def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryCrm) -> None:
     report = report_of(ledger)
-    assert report.contacts == 6
+    assert report.contacts == 8
     assert report.by_campaign_status == {
         "Signed Up": 0,
-        "Nurture Sequence": 3,
+        "Nurture Sequence": 5,
         "Pre-Call Prep": 1,
         "No-Show Recovery": 0,
         "Post-Call Follow-Up": 0,
         "Onboarding": 1,
         "Unsubscribed": 1,
     }
-    assert report.by_segment == {"CRITICAL": 5, "(none)": 1}
-    assert report.by_email_status == {"ok": 4, "unsubscribed": 1, "bounced": 1, "complained": 0, "suppressed": 0}
+    assert report.by_segment == {"CRITICAL": 7, "(none)": 1}
+    assert report.by_email_status == {"ok": 5, "unsubscribed": 1, "bounced": 1, "complained": 1, "suppressed": 0}
     sequences = {row.sequence: (row.started, row.running, row.completed, row.stopped) for row in report.sequences}
     assert sequences == {
-        "5day": (5, 2, 0, {"booked": 1, "bounced": 1, "unsubscribed": 1}),
+        "5day": (7, 2, 0, {"booked": 2, "bounced": 1, "complained": 1, "unsubscribed": 1}),
         "noshow": (1, 0, 0, {"paid": 1}),
         "postcall": (0, 0, 0, {}),
         "onboarding": (1, 1, 0, {}),
     }
     emails = by_email(report)
-    assert emails["5day #1"] == (5, 0, 0)  # the website's first email, in the ledger
-    assert emails["5day #2"] == (4, 0, 1)  # dan failed; eve failed, then her retry was sent; ann's duplicate refused
-    assert emails["5day #3"] == (1, 2, 0)  # ann sent; bob unsubscribed, cat bounced
+    assert emails["5day #1"] == (7, 0, 0)  # the website's first email, in the ledger
+    # dan failed; eve failed, then her retry was sent; ann's duplicate refused; hal booked (by hand in Notion)
+    assert emails["5day #2"] == (5, 1, 1)
+    assert emails["5day #3"] == (1, 3, 0)  # ann sent; bob unsubscribed, cat bounced, gus complained
     assert emails["5day #4"] == (0, 1, 0)  # ann booked
     assert emails["noshow #1"] == (1, 0, 0)
     assert emails["noshow #2"] == (0, 1, 0)  # fay paid
     assert all(counts == (0, 0, 0) for name, counts in emails.items() if name.startswith(("postcall", "onboarding")))
-    assert (report.sent, report.skipped, report.failed) == (11, 4, 1)
+    assert (report.sent, report.skipped, report.failed) == (14, 6, 1)
     assert report.skip_reasons == {
+        "booked": 1,
         "bounced": 1,
+        "complained": 1,
         "sequence stopped: booked": 1,
         "sequence stopped: paid": 1,
         "unsubscribed": 1,
     }
     assert report.duplicates_stopped == 1
-    assert report.emailed == 6
-    assert (report.bounced.count, report.complained.count, report.unsubscribed.count) == (1, 0, 1)
-    assert report.bounced.rate == pytest.approx(1 / 6) and report.complained.rate == 0
+    assert report.emailed == 8
+    assert (report.bounced.count, report.complained.count, report.unsubscribed.count) == (1, 1, 1)
+    assert report.bounced.rate == pytest.approx(1 / 8) and report.complained.rate == pytest.approx(1 / 8)
     assert report.sends_per_day == (
-        (date(2025, 12, 1), 10),
+        (date(2025, 12, 1), 13),
         (date(2025, 12, 2), 1),
         (date(2025, 12, 3), 0),
         (date(2025, 12, 4), 0),
@@ -93,10 +96,10 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryCrm
 
 def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMemoryCrm) -> None:
     report = report_of(ledger, since=date(2025, 12, 2))
-    assert report.contacts == 6, "contacts are as they are now"
+    assert report.contacts == 8, "contacts are as they are now"
     assert all(row.started == 0 for row in report.sequences), "every sequence started on 1 December"
-    assert (report.sent, report.skipped, report.failed) == (1, 4, 1)
-    assert by_email(report)["5day #2"] == (1, 0, 1)
+    assert (report.sent, report.skipped, report.failed) == (1, 6, 1)
+    assert by_email(report)["5day #2"] == (1, 1, 1)
     assert report.duplicates_stopped == 1
     assert report.emailed == 1 and report.bounced.rate == 0, "only eve was emailed from 2 December"
     assert report.sends_per_day[0] == (date(2025, 12, 2), 1)
@@ -147,7 +150,7 @@ def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryCrm
         attempts=[*ledger.analytics, *odd],
         now=LATER,
     )
-    assert report.contacts == 6
+    assert report.contacts == 8
     assert [row.sequence for row in report.sequences][-1] == "webinar"
     assert by_email(report)["(unknown) #1"] == (0, 1, 0)
     assert report.notes == (
@@ -167,8 +170,8 @@ def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: 
         attempts=None,
         now=LATER,
     )
-    assert report.sent == 11 and report.skipped is None and report.failed is None
-    assert by_email(report)["5day #2"] == (4, None, None)
+    assert report.sent == 14 and report.skipped is None and report.failed is None
+    assert by_email(report)["5day #2"] == (5, None, None)
     assert report.notes[0].startswith("skipped and failed emails are not recorded")
     data = report.as_json()
     assert data["emails"]["skipped"] is None and data["emails"]["attempts_recorded"] is False
@@ -201,17 +204,17 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryCrm) -> None:
         "sends_per_day",
     ]
     assert data["deliverability"] == {
-        "emailed": 6,
-        "bounced": {"count": 1, "rate": 0.1667},
-        "complained": {"count": 0, "rate": 0.0},
-        "unsubscribed": {"count": 1, "rate": 0.1667},
+        "emailed": 8,
+        "bounced": {"count": 1, "rate": 0.125},
+        "complained": {"count": 1, "rate": 0.125},
+        "unsubscribed": {"count": 1, "rate": 0.125},
     }
     assert data["emails"]["by_email"][1] == {
         "sequence": "5day",
         "email_number": 2,
         "template": "5-Day E2",
-        "sent": 4,
-        "skipped": 0,
+        "sent": 5,
+        "skipped": 1,
         "failed": 1,
     }
 
@@ -220,11 +223,14 @@ def test_the_text_report_is_a_readable_table(ledger: InMemoryCrm) -> None:
     text = render(report_of(ledger), "text")
     lines = text.splitlines()
     assert lines[0] == "Christmas 2025: campaign report, 2025-12-04 10:00 UTC (since the start)"
-    assert "  5day               5        2          0        3  (booked 1 · bounced 1 · unsubscribed 1)" in lines
-    assert "  5day #2        5-Day E2                        4        0       1" in lines
-    assert "  bounced          1   16.7%" in lines
+    assert (
+        "  5day               7        2          0        5  (booked 2 · bounced 1 · complained 1 · unsubscribed 1)"
+        in lines
+    )
+    assert "  5day #2        5-Day E2                        5        1       1" in lines
+    assert "  bounced          1   12.5%" in lines
     summary = render_summary(report_of(ledger))
-    assert "Emails in all: 11 sent · 4 skipped · 1 failed" in summary and len(summary) < 2000
+    assert "Emails in all: 14 sent · 6 skipped · 1 failed" in summary and len(summary) < 2000
 
 
 def test_contact_values_are_escaped_in_the_html(ledger: InMemoryCrm) -> None:
