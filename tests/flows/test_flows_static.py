@@ -308,6 +308,7 @@ def test_the_report_runs_every_morning_without_catch_up_and_keeps_the_html_as_it
     minute, hour, *every_day = trigger["cron"].split()
     assert every_day == ["*", "*", "*"] and minute.isdigit() and hour.isdigit(), "once a day"
     assert step_call("report")["inputs"]["payload"] == "{{ {'since': inputs.since ?? null} | toJson }}"
+    assert flow["concurrency"] == {"limit": 1, "behavior": "QUEUE"}, "each report reads at Notion's whole rate"
     outputs = {o["id"]: o for o in flow["outputs"]}
     assert outputs["report"]["type"] == "FILE"
     assert outputs["report"]["value"] == "{{ outputs.report.outputs.files['report.html'] }}"
