@@ -13,6 +13,8 @@ from christmas_tasks.settings import Settings
 from christmas_tasks.usecases import Funnel
 
 if TYPE_CHECKING:
+    from christmas_tasks.adapters.notion import NotionCrm
+    from christmas_tasks.adapters.sqlite_crm import SqliteCrm
     from christmas_tasks.report import CampaignReport
 
 # Notion's documented limit is an average of three requests per second per integration: the report, which pages
@@ -21,13 +23,22 @@ NOTION_REPORT_INTERVAL = 0.34
 
 
 def build_crm(settings: Settings) -> Crm:
+    return _backend_crm(settings)
+
+
+def _backend_crm(settings: Settings, *, min_interval: float = 0.0) -> NotionCrm | SqliteCrm:
+    """The configured backend's store: both are the funnel's Crm and the report's LedgerReader. `min_interval` paces
+    Notion's requests (a reader making many in a row)."""
     if settings.backend == "live":
         from christmas_tasks.adapters.notion import NotionCrm
         from christmas_tasks.cache import DiskCache
 
         assert settings.notion is not None
         return NotionCrm.connect(
-            settings.notion, cache=DiskCache(settings.cache_dir), template_ttl=settings.template_cache_seconds
+            settings.notion,
+            cache=DiskCache(settings.cache_dir),
+            template_ttl=settings.template_cache_seconds,
+            min_interval=min_interval,
         )
     from christmas_tasks.adapters.sqlite_crm import SqliteCrm
 
@@ -72,23 +83,14 @@ def campaign_report(settings: Settings, now: datetime, since: date | None = None
     """The configured campaign's report, read from the configured backend's ledger."""
     from christmas_tasks.report import read_report
 
-    catalogue = load_catalogue(settings.catalogue_path)
-    if settings.backend == "live":
-        from christmas_tasks.adapters.notion import NotionCrm
-        from christmas_tasks.cache import DiskCache
-
-        assert settings.notion is not None
-        crm = NotionCrm.connect(
-            settings.notion, cache=DiskCache(settings.cache_dir), min_interval=NOTION_REPORT_INTERVAL
-        )
-        return read_report(crm, campaign=settings.campaign.name, catalogue=catalogue, now=now, since=since,
-                           source="Notion")
-    from christmas_tasks.adapters.sqlite_crm import SqliteCrm
-
-    settings.local_dir.mkdir(parents=True, exist_ok=True)
-    local = SqliteCrm(settings.local_dir / "crm.sqlite3", settings.templates_dir)
-    return read_report(local, campaign=settings.campaign.name, catalogue=catalogue, now=now, since=since,
-                       source="the local SQLite ledger")
+    return read_report(
+        _backend_crm(settings, min_interval=NOTION_REPORT_INTERVAL),
+        campaign=settings.campaign.name,
+        catalogue=load_catalogue(settings.catalogue_path),
+        now=now,
+        since=since,
+        source="Notion" if settings.backend == "live" else "the local SQLite ledger",
+    )
 
 
 def check_health(settings: Settings) -> dict[str, Any]:

@@ -6,12 +6,12 @@ through the `LedgerReader` port, the same way on SQLite and on Notion.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 from christmas_tasks.errors import InvalidInput, Problem
 from christmas_tasks.planning import Catalogue
 from christmas_tasks.ports import LedgerReader
-from christmas_tasks.report.counts import CampaignReport, build_report
+from christmas_tasks.report.counts import CampaignReport, build_report, start_of
 from christmas_tasks.report.html import render_html
 from christmas_tasks.report.text import render_summary, render_text
 
@@ -64,7 +64,7 @@ def read_report(
     source: str = "the ledger",
 ) -> CampaignReport:
     """Read the campaign's ledger (3 reads: contacts, sequences, attempts) and count it."""
-    start = datetime.combine(since, time(0), UTC) if since else None
+    start = start_of(since)
     contacts = reader.all_contacts()
     sequences = reader.campaign_sequences(campaign)
     attempts = reader.send_attempts(campaign, start)

@@ -62,6 +62,21 @@ class Share:
     count: int
     rate: float | None  # of the addresses emailed; None when none were
 
+    @property
+    def percent(self) -> str:
+        """The rate as people read it ("12.5%"), or "-" when no address was emailed."""
+        return "-" if self.rate is None else f"{self.rate:.1%}"
+
+
+def shown(count: int | None) -> str:
+    """A count as people read it: "-" when it is not recorded."""
+    return "-" if count is None else str(count)
+
+
+def start_of(since: date | None) -> datetime | None:
+    """The first moment of the `since` UTC day."""
+    return datetime.combine(since, time(0), UTC) if since else None
+
 
 @dataclass(frozen=True)
 class CampaignReport:
@@ -89,6 +104,10 @@ class CampaignReport:
     @property
     def sent(self) -> int:
         return sum(row.sent for row in self.emails)
+
+    @property
+    def deliverability(self) -> tuple[tuple[str, Share], ...]:
+        return (("bounced", self.bounced), ("complained", self.complained), ("unsubscribed", self.unsubscribed))
 
     @property
     def skipped(self) -> int | None:
@@ -171,7 +190,7 @@ def build_report(
     """The report of one campaign's ledger. `since`: sequences started and emails attempted on or after that UTC
     day (the contacts are always as they are now)."""
     now = require_aware(now, "now")
-    start = datetime.combine(since, time(0), UTC) if since else None
+    start = start_of(since)
     notes: list[str] = []
 
     people = _unique_contacts(contacts, notes)

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from html import escape
 
-from christmas_tasks.report.counts import CampaignReport, Share
+from christmas_tasks.report.counts import CampaignReport, shown
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; margin: 2rem auto;
@@ -31,14 +31,6 @@ svg text { font: 12px system-ui, sans-serif; fill: #1f2933; }
 _NUMBER = re.compile(r"[\d.,%-]*")  # counts, rates and "-" (not recorded) are right-aligned
 _BAR = "#2f6f4e"
 _BAR_SENDS = "#b5452b"
-
-
-def _share(share: Share) -> str:
-    return "-" if share.rate is None else f"{share.rate:.1%}"
-
-
-def _count(value: int | None) -> str:
-    return "-" if value is None else str(value)
 
 
 def _funnel_svg(stages: dict[str, int]) -> str:
@@ -114,11 +106,11 @@ def render_html(report: CampaignReport) -> str:
     tiles = [
         ("contacts", str(report.contacts)),
         ("emails sent", str(report.sent)),
-        ("skipped", _count(report.skipped)),
-        ("failed", _count(report.failed)),
-        ("bounce rate", _share(report.bounced)),
-        ("complaint rate", _share(report.complained)),
-        ("unsubscribe rate", _share(report.unsubscribed)),
+        ("skipped", shown(report.skipped)),
+        ("failed", shown(report.failed)),
+        ("bounce rate", report.bounced.percent),
+        ("complaint rate", report.complained.percent),
+        ("unsubscribe rate", report.unsubscribed.percent),
     ]
     tile_html = "".join(
         f'<div class="tile" data-tile="{escape(name)}"><b>{escape(value)}</b>{escape(name)}</div>'
@@ -135,18 +127,11 @@ def render_html(report: CampaignReport) -> str:
         for row in report.sequences
     ]
     emails = [
-        [f"{row.sequence} #{row.number}", row.template, str(row.sent), _count(row.skipped), _count(row.failed)]
+        [f"{row.sequence} #{row.number}", row.template, str(row.sent), shown(row.skipped), shown(row.failed)]
         for row in report.emails
     ]
-    emails.append(["total", "", str(report.sent), _count(report.skipped), _count(report.failed)])
-    deliverability = [
-        [name, str(share.count), _share(share)]
-        for name, share in (
-            ("bounced", report.bounced),
-            ("complained", report.complained),
-            ("unsubscribed", report.unsubscribed),
-        )
-    ]
+    emails.append(["total", "", str(report.sent), shown(report.skipped), shown(report.failed)])
+    deliverability = [[name, str(share.count), share.percent] for name, share in report.deliverability]
     reasons = ""
     if report.attempts_recorded:
         listed = ", ".join(f"{escape(reason)} {count}" for reason, count in report.skip_reasons.items()) or "none"

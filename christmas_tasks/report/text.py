@@ -3,18 +3,10 @@ posts to Discord."""
 
 from __future__ import annotations
 
-from christmas_tasks.report.counts import CampaignReport, EmailCounts, Share
+from christmas_tasks.report.counts import CampaignReport, EmailCounts, shown
 
 NAME_WIDTH = 15  # "onboarding #3" and two spaces
 TEXT_DAYS = 14  # the text shows the last two weeks of sends per day; JSON and HTML show every day
-
-
-def _percent(share: Share) -> str:
-    return "-" if share.rate is None else f"{share.rate:.1%}"
-
-
-def _counted(value: int | None) -> str:
-    return "-" if value is None else str(value)
 
 
 def _inline(counts: dict[str, int]) -> str:
@@ -55,19 +47,15 @@ def render_text(report: CampaignReport) -> str:
     lines.append(f"  {'Email':<{NAME_WIDTH}}{'template':<{template_width}}  {'sent':>6}{'skipped':>9}{'failed':>8}")
     lines += [_email_line(email, template_width) for email in report.emails]
     total = f"  {'total':<{NAME_WIDTH}}{'':<{template_width}}  {report.sent:>6}"
-    lines.append(f"{total}{_counted(report.skipped):>9}{_counted(report.failed):>8}")
+    lines.append(f"{total}{shown(report.skipped):>9}{shown(report.failed):>8}")
     if report.attempts_recorded:
         lines.append(f"  Skipped, by reason: {_inline(report.skip_reasons)}")
         lines.append(f"  Duplicate sends stopped by the ledger: {report.duplicates_stopped}")
     lines.append("")
 
     lines.append(f"Deliverability, of the {report.emailed} address{'es' if report.emailed != 1 else ''} emailed:")
-    for name, share in (
-        ("bounced", report.bounced),
-        ("complained", report.complained),
-        ("unsubscribed", report.unsubscribed),
-    ):
-        lines.append(f"  {name:<13}{share.count:>5}{_percent(share):>8}")
+    for name, share in report.deliverability:
+        lines.append(f"  {name:<13}{share.count:>5}{share.percent:>8}")
 
     days = report.sends_per_day[-TEXT_DAYS:]
     if days:
@@ -85,7 +73,7 @@ def render_text(report: CampaignReport) -> str:
 
 def _email_line(row: EmailCounts, template_width: int) -> str:
     name = f"{row.sequence} #{row.number}"
-    counts = f"{row.sent:>6}{_counted(row.skipped):>9}{_counted(row.failed):>8}"
+    counts = f"{row.sent:>6}{shown(row.skipped):>9}{shown(row.failed):>8}"
     return f"  {name:<{NAME_WIDTH}}{row.template:<{template_width}}  {counts}"
 
 
@@ -100,14 +88,7 @@ def render_summary(report: CampaignReport) -> str:
         emails += f" · {report.skipped} skipped · {report.failed} failed"
     else:
         emails += " (skipped and failed not recorded)"
-    rates = " · ".join(
-        f"{name} {share.count} ({_percent(share)})"
-        for name, share in (
-            ("bounced", report.bounced),
-            ("complained", report.complained),
-            ("unsubscribed", report.unsubscribed),
-        )
-    )
+    rates = " · ".join(f"{name} {share.count} ({share.percent})" for name, share in report.deliverability)
     lines = [
         f"{report.campaign}: daily report, {report.generated_at:%Y-%m-%d %H:%M} UTC",
         f"Contacts {report.contacts}: {_inline(report.by_campaign_status)}",

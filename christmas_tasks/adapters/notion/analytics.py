@@ -17,7 +17,7 @@ class AnalyticsLog:
 
     def log_analytics(self, entry: AnalyticsEntry) -> None:
         """1 pages.create when an analytics database is configured; otherwise nothing (0 requests)."""
-        if not self.api._databases["analytics"]:
+        if not self.api.database_id("analytics"):
             return
         values = {
             Analytics.TEMPLATE: entry.template,
