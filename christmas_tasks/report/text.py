@@ -94,6 +94,6 @@ def render_summary(report: CampaignReport) -> str:
         f"Contacts {report.contacts}: {_inline(report.by_campaign_status)}",
         f"Sequences: {running} running · {completed} completed · {stopped} stopped",
         f"Emails {period}: {emails}",
-        f"Of {report.emailed} addresses emailed: {rates}",
+        f"Of {report.emailed} address{'es' if report.emailed != 1 else ''} emailed: {rates}",
     ]
     return "\n".join(lines)
