@@ -35,11 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
-from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
+from christmas_tasks.entrypoints.app import build_funnel, push_templates  # noqa: E402
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
 from tests.engine.process import engine, fakes_credentials, live_settings  # noqa: E402
-from tests.fakes.fake_notion import FakeNotion, crm_on_fake  # noqa: E402
+from tests.fakes.fake_notion import FakeNotion, ledger_on_fake  # noqa: E402
 from tests.fakes.fake_resend import FakeResend  # noqa: E402
+from tests.fakes.memory import handle  # noqa: E402
 from tests.fakes.served import served  # noqa: E402
 
 TERMINAL = {"SUCCESS", "FAILED", "KILLED", "WARNING", "CANCELLED"}
@@ -75,9 +76,9 @@ class RateLimited:
 def seed(fake: FakeNotion, count: int, work: Path) -> list[str]:
     """`count` contacts with a no-show sequence each, straight into the fake; their email-1 sequence keys."""
     settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES)})
-    push_templates(crm_on_fake(fake), SAMPLE_TEMPLATES)
+    push_templates(ledger_on_fake(fake).templates, SAMPLE_TEMPLATES)
     sample = json.loads((ROOT / "examples/events/noshow.json").read_text(encoding="utf-8"))
-    funnel = build_funnel(settings, crm=crm_on_fake(fake), mailer=OutboxMailer(work / "unused-outbox"))
+    funnel = build_funnel(settings, ledger=ledger_on_fake(fake), mailer=OutboxMailer(work / "unused-outbox"))
     keys = []
     for n in range(count):
         body = {
@@ -85,7 +86,7 @@ def seed(fake: FakeNotion, count: int, work: Path) -> list[str]:
             "email": f"burst-{n}@example.com",
             "calendly_event_uri": f"{sample['calendly_event_uri']}-{n}",
         }
-        plan = funnel.handle("noshow", body, datetime.now(UTC)).plan
+        plan = handle(funnel, "noshow", body, datetime.now(UTC)).plan
         keys.append(next(item.sequence_key for item in plan if item.email_number == 1))
     return keys
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from christmas_tasks.settings import SAMPLE_TEMPLATES
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "christmas-tasks"

@@ -1,6 +1,6 @@
 """Notion API calls per handled event and per sent email, for each sequence (issue 7).
 
-Each operation runs in a fresh NotionCrm, as each Kestra task is a new process, against the in-process
+Each operation runs in a fresh NotionLedger, as each Kestra task is a new process, against the in-process
 fake of the Notion API (tests/fakes/fake_notion.py, Notion's published 2025-09-03 shapes), which counts
 every request. The earlier system cost about 4 calls per handled event and 4 per email.
 
@@ -22,12 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-from christmas_tasks.adapters.notion import NotionCrm  # noqa: E402
+from christmas_tasks.adapters.cache import DiskCache  # noqa: E402
+from christmas_tasks.adapters.notion import NotionLedger  # noqa: E402
 from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
-from christmas_tasks.app import build_funnel, push_templates  # noqa: E402
-from christmas_tasks.cache import DiskCache  # noqa: E402
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
-from tests.fakes.fake_notion import FakeNotion, crm_on_fake  # noqa: E402
+from christmas_tasks.entrypoints.app import build_funnel, push_templates  # noqa: E402
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings  # noqa: E402
+from tests.fakes.fake_notion import FakeNotion, ledger_on_fake  # noqa: E402
+from tests.fakes.memory import handle  # noqa: E402
 
 EVENTS = ROOT / "examples" / "events"
 NOW = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
@@ -44,19 +45,20 @@ EVENT_FILES = {
 
 
 class Counted:
-    """One fresh NotionCrm per operation, and the requests it made."""
+    """One fresh NotionLedger per operation, and the requests it made."""
 
     def __init__(self, analytics: bool, cache: DiskCache | None) -> None:
         self.fake = FakeNotion()
         self.analytics = analytics
         self.cache = cache
 
-    def crm(self) -> NotionCrm:
-        return crm_on_fake(self.fake, analytics=self.analytics, cache=self.cache, template_ttl=300 if self.cache else 0)
+    def ledger(self) -> NotionLedger:
+        ttl = 300 if self.cache else 0
+        return ledger_on_fake(self.fake, analytics=self.analytics, cache=self.cache, template_ttl=ttl)
 
     def count(self, operation: Any) -> tuple[Any, int, Counter[str]]:
         before = len(self.fake.requests)
-        result = operation(self.crm())
+        result = operation(self.ledger())
         made = self.fake.requests[before:]
         return result, len(made), Counter(f"{m} {_shape(p)}" for m, p in made)
 
@@ -71,16 +73,16 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
     counted = Counted(analytics, DiskCache(work / "cache") if cached else None)
     settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES)})
     mailer = OutboxMailer(work / "outbox")
-    push_templates(counted.crm(), SAMPLE_TEMPLATES)
+    push_templates(counted.ledger().templates, SAMPLE_TEMPLATES)
     if cached:  # a worker that has run before: data sources resolved, templates read within the TTL
-        warm = counted.crm()
+        warm = counted.ledger()
         for kind in ("contacts", "sequences", "templates", *(("analytics",) if analytics else ())):
             warm.data_source_id(kind)
-        for template in warm.list_templates():
-            warm.get_template(template.name)
+        for template in warm.templates.list_templates():
+            warm.templates.get_template(template.name)
 
-    def funnel(crm: NotionCrm) -> Any:
-        return build_funnel(settings, crm=crm, mailer=mailer)
+    def funnel(ledger: NotionLedger) -> Any:
+        return build_funnel(settings, ledger=ledger, mailer=mailer)
 
     events: dict[str, dict[str, Any]] = {}
     plans: dict[str, Any] = {}
@@ -90,7 +92,7 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
             body = {**body, "email": f"bench{n}@example.com"}
         if kind == "booking":
             body["payload"]["email"] = "booked@example.com"
-        result, calls, detail = counted.count(lambda crm, k=kind, b=body: funnel(crm).handle(k, b, NOW))
+        result, calls, detail = counted.count(lambda ledger, k=kind, b=body: handle(funnel(ledger), k, b, NOW))
         events[kind] = {"calls": calls, "requests": dict(detail)}
         if result.plan:
             plans[str(result.sequence)] = result.plan[0]
@@ -98,7 +100,7 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
     at = NOW + timedelta(minutes=5)
     for sequence, item in plans.items():
         result, calls, detail = counted.count(
-            lambda crm, i=item: funnel(crm).send(i.sequence_key, i.email_number, at, at)
+            lambda ledger, i=item: funnel(ledger).send(i.sequence_key, i.email_number, at, at)
         )
         emails[sequence] = {"calls": calls, "status": str(result.status), "requests": dict(detail)}
     return {"events": events, "emails": emails}

@@ -4,7 +4,7 @@
 
 Each size seeds the in-process fake of Notion's API (tests/fakes/fake_notion.py) through the adapter's own writes:
 N contacts, one nurture record each with emails 1 to 3 sent, and four logged attempts each (two sent, one skipped,
-one failed). The report then reads it in a fresh NotionCrm, paced as in production (one request every 0.34 s at
+one failed). The report then reads it in a fresh NotionLedger, paced as in production (one request every 0.34 s at
 most: Notion's three a second), on a simulated clock, so the printed "paced" time is what the requests cost against
 Notion's limit, and "compute" is the real time of everything else (paging, decoding, counting, rendering HTML).
 """
@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from christmas_tasks.app import NOTION_REPORT_INTERVAL  # noqa: E402
-from christmas_tasks.planning import load_catalogue  # noqa: E402
-from christmas_tasks.ports import AnalyticsEntry, ContactUpdate, EmailLedger, SentMark, SequenceRecord  # noqa: E402
-from christmas_tasks.report import read_report, render_html  # noqa: E402
-from tests.fakes.fake_notion import FakeNotion, crm_on_fake  # noqa: E402
+from christmas_tasks.domain.catalogue import load_catalogue  # noqa: E402
+from christmas_tasks.domain.records import AnalyticsEntry, ContactUpdate, EmailLedger, SentMark, SequenceRecord  # noqa: E402
+from christmas_tasks.entrypoints.app import NOTION_REPORT_INTERVAL  # noqa: E402
+from christmas_tasks.usecases.report import read_report, render_html  # noqa: E402
+from tests.fakes.fake_notion import FakeNotion, ledger_on_fake  # noqa: E402
 
 CAMPAIGN = "Christmas 2025"
 T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
@@ -32,11 +32,11 @@ T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 
 def seed(contacts: int) -> FakeNotion:
     fake = FakeNotion()
-    writer = crm_on_fake(fake, analytics=True)
+    writer = ledger_on_fake(fake, analytics=True)
     for n in range(contacts):
         email = f"c{n:05d}@example.com"
-        writer.upsert_contact(ContactUpdate(email, first_name=f"C{n}", campaign_status="Nurture Sequence"))
-        record, _ = writer.create_sequence(
+        writer.contacts.upsert_contact(ContactUpdate(email, first_name=f"C{n}", campaign_status="Nurture Sequence"))
+        record, _ = writer.sequences.create_sequence(
             SequenceRecord(
                 key=f"christmas-2025|5day|{email}|assessment",
                 email=email,
@@ -52,12 +52,12 @@ def seed(contacts: int) -> FakeNotion:
         )
         for number in (2, 3):
             at = T0 + timedelta(days=number - 1)
-            writer.mark_sent(record, SentMark(number, at, f"re_{n}_{number}"))
-            writer.log_analytics(AnalyticsEntry(email, f"5-Day E{number}", number, "sent", at, CAMPAIGN, f"re_{n}"))
-        writer.log_analytics(
+            writer.sequences.mark_sent(record, SentMark(number, at, f"re_{n}_{number}"))
+            writer.sends.log_attempt(AnalyticsEntry(email, f"5-Day E{number}", number, "sent", at, CAMPAIGN, f"re_{n}"))
+        writer.sends.log_attempt(
             AnalyticsEntry(email, "5-Day E4", 4, "skipped", T0 + timedelta(days=3), CAMPAIGN, error="booked")
         )
-        writer.log_analytics(
+        writer.sends.log_attempt(
             AnalyticsEntry(
                 email, "5-Day E5", 5, "failed", T0 + timedelta(days=4), CAMPAIGN, error="Resend answered 503"
             )
@@ -74,7 +74,7 @@ def measure(contacts: int) -> None:
     def sleep(seconds: float) -> None:
         paced[0] += seconds
 
-    reader = crm_on_fake(
+    reader = ledger_on_fake(
         fake,
         analytics=True,
         min_interval=NOTION_REPORT_INTERVAL,

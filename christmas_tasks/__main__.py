@@ -1,5 +1,5 @@
 import sys
 
-from christmas_tasks.cli import main
+from christmas_tasks.entrypoints.cli import main
 
 sys.exit(main())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from christmas_tasks.settings import SAMPLE_TEMPLATES
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "events"

@@ -13,7 +13,7 @@ import logging
 
 import httpx
 
-from christmas_tasks.secret import Secret
+from christmas_tasks.adapters.secret import Secret
 
 log = logging.getLogger(__name__)
 

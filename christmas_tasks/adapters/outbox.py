@@ -30,9 +30,9 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from christmas_tasks.errors import ProviderError
-from christmas_tasks.files import write_atomically
-from christmas_tasks.ports import OutgoingEmail, SendResult
+from christmas_tasks.adapters.files import write_atomically
+from christmas_tasks.domain.errors import ProviderError
+from christmas_tasks.domain.records import OutgoingEmail, SendResult
 
 INDEX = "index.jsonl"
 LOCK = ".lock"

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from christmas_tasks.adapters.discord import CONTENT_LIMIT, DiscordAlerter
-from christmas_tasks.ports import Alerter
-from christmas_tasks.settings import Secret
+from christmas_tasks.entrypoints.settings import Secret
+from christmas_tasks.usecases.ports import Alerter
 
 TOKEN = "s3cr3t-webhook-token-0123456789abcdefghijklmnopqrstuvwxyz"
 URL = f"https://discord.com/api/webhooks/123456789012345678/{TOKEN}"

@@ -42,7 +42,7 @@ def test_every_cassette_belongs_to_a_test() -> None:
             names |= set(re.findall(r"^def test_(\w+)\(", file.read_text(encoding="utf-8"), re.MULTILINE))
         return {name.replace("_", "-") for name in names}
 
-    contract = tests_in(ROOT / "tests" / "contract" / "test_crm_contract.py")
+    contract = tests_in(ROOT / "tests" / "contract" / "test_ledger_contract.py")
     adapters = tests_in(*sorted((ROOT / "tests" / "adapters").glob("test_notion_*.py")))
     stale = [
         p.name for p in CASSETTES

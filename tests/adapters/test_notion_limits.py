@@ -1,5 +1,5 @@
 """Notion's request limits (developers.notion.com/reference/request-limits; the 10,000-result query limit from
-Notion's guide "Query large data sources"): the fake enforces each with Notion's error, and NotionCrm refuses
+Notion's guide "Query large data sources"): the fake enforces each with Notion's error, and NotionLedger refuses
 what Notion would refuse before sending anything, naming the property. In-process against the fake, no cassette:
 a refused request is never sent."""
 
@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from christmas_tasks.adapters.notion import NotionApiError
-from christmas_tasks.errors import InvalidInput
-from christmas_tasks.notion_schema import (
+from christmas_tasks.adapters.notion.schema import (
     EMAIL_LIMIT,
     QUERY_RESULT_LIMIT,
     REQUEST_BODY_LIMIT,
@@ -21,9 +20,10 @@ from christmas_tasks.notion_schema import (
     Contacts,
     Templates,
 )
-from christmas_tasks.ports import ContactUpdate
-from christmas_tasks.rendering import Template
-from tests.fakes.fake_notion import NOTION_VERSION, TOKEN, FakeNotion, crm_on_fake
+from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.domain.records import ContactUpdate
+from christmas_tasks.domain.rendering import Template
+from tests.fakes.fake_notion import NOTION_VERSION, TOKEN, FakeNotion, ledger_on_fake
 
 FOOTER = '<p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>'
 
@@ -112,11 +112,11 @@ def test_the_fake_stops_a_query_at_its_result_limit_and_says_so() -> None:
 
 def test_an_email_notion_cannot_hold_is_refused_before_any_request() -> None:
     fake = FakeNotion()
-    crm = crm_on_fake(fake)
-    crm.data_source_id("contacts")
+    ledger = ledger_on_fake(fake)
+    ledger.api.data_source_id("contacts")
     before = len(fake.requests)
     with pytest.raises(InvalidInput, match=r"email: 201 characters is more than Notion's email limit \(200\)"):
-        crm.upsert_contact(ContactUpdate(address(EMAIL_LIMIT + 1), first_name="Long"))
+        ledger.contacts.upsert_contact(ContactUpdate(address(EMAIL_LIMIT + 1), first_name="Long"))
     assert len(fake.requests) - before == 1  # the look-up only: nothing written
 
 
@@ -126,25 +126,25 @@ def test_an_email_notion_cannot_hold_is_refused_before_any_request() -> None:
 )
 def test_a_select_option_notion_would_refuse_is_refused_before_sending(segment: str, problem: str) -> None:
     fake = FakeNotion()
-    crm = crm_on_fake(fake)
+    ledger = ledger_on_fake(fake)
     with pytest.raises(InvalidInput, match=f"Segment: .*{problem}"):
-        crm.upsert_contact(ContactUpdate("jane@example.com", segment=segment))
+        ledger.contacts.upsert_contact(ContactUpdate("jane@example.com", segment=segment))
     assert [method for method, _ in fake.requests] == ["GET", "POST"]  # resolve, look up: no create
     assert fake.pages_of("contacts") == []
 
 
 def test_a_template_over_500_kb_is_refused_naming_its_body_and_one_under_is_written() -> None:
     fake = FakeNotion()
-    crm = crm_on_fake(fake)
+    ledger = ledger_on_fake(fake)
     heavy = Template("5-Day E2", "Hi", "<p>" + "€" * 190_000 + "</p>" + FOOTER)  # 570 KB of UTF-8
     with pytest.raises(InvalidInput) as caught:
-        crm.put_template(heavy)
+        ledger.templates.put_template(heavy)
     message = str(caught.value)
     assert "create the template 5-Day E2" in message and f"({REQUEST_BODY_LIMIT:,})" in message
     assert f"largest properties: {Templates.BODY} (" in message
     assert fake.pages_of("templates") == []
     light = Template("5-Day E2", "Hi", "<p>" + "e" * 190_000 + "</p>" + FOOTER)  # 190 KB
-    assert crm.put_template(light) == "created"
+    assert ledger.templates.put_template(light) == "created"
 
 
 def test_a_query_notion_stopped_at_its_limit_is_an_error_never_a_short_list() -> None:
@@ -157,5 +157,5 @@ def test_a_query_notion_stopped_at_its_limit_is_an_error_never_a_short_list() ->
         match=r"list the templates: Notion stopped the query at its 10,000-result limit "
         r"\(query_result_limit_reached\)",
     ) as caught:
-        crm_on_fake(fake).list_templates()
+        ledger_on_fake(fake).templates.list_templates()
     assert caught.value.retryable is False and caught.value.code == "query_result_limit_reached"

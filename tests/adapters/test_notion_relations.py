@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from christmas_tasks.notion_schema import SCHEMA, Relation, Rollup, Sequences, check_schema
-from tests.fakes.fake_notion import NOTION_VERSION, TOKEN, FakeNotion, crm_on_fake
+from christmas_tasks.adapters.notion.schema import SCHEMA, Relation, Rollup, Sequences, check_schema
+from tests.fakes.fake_notion import NOTION_VERSION, TOKEN, FakeNotion, ledger_on_fake
 
 CONTACT = Sequences.CONTACT
 CONTACT_STATUS = Sequences.CONTACT_EMAIL_STATUS
@@ -143,9 +143,9 @@ def test_more_than_100_related_pages_or_a_rollup_cannot_be_written(fake: FakeNot
 
 
 def test_the_schema_check_checks_what_a_relation_and_a_rollup_point_at(fake: FakeNotion) -> None:
-    crm = crm_on_fake(fake)
-    properties = crm.data_source_properties("sequences")
-    sources = {kind: crm.data_source_id(kind) for kind in ("contacts", "sequences", "templates")}
+    ledger = ledger_on_fake(fake)
+    properties = ledger.api.data_source_properties("sequences")
+    sources = {kind: ledger.api.data_source_id(kind) for kind in ("contacts", "sequences", "templates")}
     assert check_schema("sequences", properties, schema=SEQUENCES, data_sources=sources) == []
 
     wrong = {
@@ -164,23 +164,24 @@ def test_the_schema_check_checks_what_a_relation_and_a_rollup_point_at(fake: Fak
         "count_values",
     ]
     plain = FakeNotion(schemas={"sequences": WITHOUT_LINK})  # a workspace made before the link
-    missing = check_schema("sequences", crm_on_fake(plain).data_source_properties("sequences"))
+    missing = check_schema("sequences", ledger_on_fake(plain).api.data_source_properties("sequences"))
     assert f"'{CONTACT}': missing (expected a property of type relation)" in missing
     assert f"'{CONTACT_STATUS}': missing (expected a property of type rollup)" in missing
 
 
 def test_a_send_reads_a_hand_edited_unsubscribe_through_the_record_in_one_query() -> None:
-    from christmas_tasks.outcomes import SkipReason
-    from christmas_tasks.ports import ContactUpdate
+    from christmas_tasks.domain.records import ContactUpdate
+    from christmas_tasks.usecases.outcomes import SkipReason
     from tests.reliability.world import World
 
     world = World()
     plan = world.handle("noshow.json", "noshow")
-    contact = world.crm().get_contact("jane.doe@example.com")
+    contact = world.ledger().contacts.get_contact("jane.doe@example.com")
     assert contact is not None
     record = next(p for p in world.notion.pages_of("sequences"))
     assert record["properties"][CONTACT]["relation"] == [{"id": contact.ref}]  # the record links its contact
-    world.crm().upsert_contact(ContactUpdate("jane.doe@example.com", email_status="unsubscribed"))  # by hand
+    by_hand = ContactUpdate("jane.doe@example.com", email_status="unsubscribed")
+    world.ledger().contacts.upsert_contact(by_hand)
     before = len(world.notion.requests)
     outcome = world.send(plan[0])
     assert (outcome.skip, outcome.detail) == (SkipReason.SUPPRESSED, "unsubscribed")
@@ -189,7 +190,7 @@ def test_a_send_reads_a_hand_edited_unsubscribe_through_the_record_in_one_query(
 
 
 def test_a_record_written_before_the_link_reads_the_contact_instead() -> None:
-    from christmas_tasks.outcomes import SendStatus
+    from christmas_tasks.usecases.outcomes import SendStatus
     from tests.reliability.world import World
 
     world = World()

@@ -11,21 +11,21 @@ from itertools import pairwise
 import pytest
 
 from christmas_tasks.adapters.notion.api import NotionApiError
-from christmas_tasks.notion_schema import Analytics, Contacts
-from christmas_tasks.planning import load_catalogue
-from christmas_tasks.ports import LedgerReader
-from christmas_tasks.report import CampaignReport, read_report
-from christmas_tasks.settings import SAMPLE_TEMPLATES
-from christmas_tasks.template_files import load_templates
+from christmas_tasks.adapters.notion.schema import Analytics, Contacts
+from christmas_tasks.adapters.template_files import load_templates
+from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
+from christmas_tasks.usecases.ports import Ledger
+from christmas_tasks.usecases.report import CampaignReport, read_report
 from tests.conftest import NOW
-from tests.fakes.fake_notion import FakeNotion, crm_on_fake
+from tests.fakes.fake_notion import FakeNotion, ledger_on_fake
 from tests.report.ledger import DAY, build_ledger
 
 CAMPAIGN = "Christmas 2025"
 LATER = NOW + 3 * DAY
 
 
-def report_of(reader: LedgerReader, since: date | None = None) -> CampaignReport:
+def report_of(reader: Ledger, since: date | None = None) -> CampaignReport:
     return read_report(reader, campaign=CAMPAIGN, catalogue=load_catalogue(), now=LATER, since=since, source="x")
 
 
@@ -35,13 +35,13 @@ def comparable(report: CampaignReport) -> dict[str, object]:
 
 def test_the_same_ledger_on_notion_gives_the_same_report() -> None:
     fake = FakeNotion()
-    writer = crm_on_fake(fake, analytics=True)
+    writer = ledger_on_fake(fake, analytics=True)
     for template in load_templates(SAMPLE_TEMPLATES).values():
-        writer.put_template(template)
+        writer.templates.put_template(template)
     build_ledger(writer)
     memory = build_ledger()
     for since in (None, date(2025, 12, 2)):
-        reader = crm_on_fake(fake, analytics=True)
+        reader = ledger_on_fake(fake, analytics=True)
         before = len(fake.requests)
         report = report_of(reader, since)
         assert comparable(report) == comparable(report_of(memory, since))
@@ -51,7 +51,7 @@ def test_the_same_ledger_on_notion_gives_the_same_report() -> None:
 
 def test_without_an_analytics_database_no_attempt_is_read() -> None:
     fake = FakeNotion()
-    report = report_of(crm_on_fake(fake, analytics=False))
+    report = report_of(ledger_on_fake(fake, analytics=False))
     assert report.attempts_recorded is False and report.requests == 4
     assert not any("analytics" in path for _, path in fake.requests)
 
@@ -81,7 +81,7 @@ def test_every_page_is_read_paced_under_three_requests_a_second() -> None:
     def clock() -> float:
         return now[0]
 
-    reader = crm_on_fake(fake, analytics=True, min_interval=0.34, sleep=sleep, clock=clock)
+    reader = ledger_on_fake(fake, analytics=True, min_interval=0.34, sleep=sleep, clock=clock)
     original = reader.api.raw
 
     def timed(what, request):  # type: ignore[no-untyped-def]
@@ -104,8 +104,8 @@ def test_a_data_source_past_notions_result_limit_is_read_whole_from_the_last_cre
     fake.query_result_limit = 150  # Notion's is 10,000: the same rule, without 10,000 pages
     for n in range(400):
         fake.seed("contacts", {Contacts.EMAIL: f"c{n:03d}@example.com", Contacts.FIRST_NAME: f"C{n}"})
-    reader = crm_on_fake(fake)
-    contacts = reader.all_contacts()
+    reader = ledger_on_fake(fake)
+    contacts = reader.contacts.all_contacts()
     assert sorted(c.email for c in contacts) == [f"c{n:03d}@example.com" for n in range(400)], "each once"
     queries = [path for _, path in fake.requests if path.endswith("/query")]
     # 150 + 150 + 100 new pages: each window is read whole (2 pages of up to 100), then restarted from the minute of
@@ -121,5 +121,5 @@ def test_more_pages_in_one_minute_than_notion_returns_is_an_error_naming_it() ->
     for page in fake.pages_of("contacts"):
         page["created_time"] = "2025-12-01T10:00:00.000Z"  # a bulk import: one minute for every page
     with pytest.raises(NotionApiError) as caught:
-        crm_on_fake(fake).all_contacts()
+        ledger_on_fake(fake).contacts.all_contacts()
     assert "read every contact: more than 10,000 pages were created in the same minute" in str(caught.value)

@@ -1,4 +1,4 @@
-"""The Notion schema as data (christmas_tasks.notion_schema) and the rich-text segmenting: pure checks."""
+"""The Notion schema as data (christmas_tasks.adapters.notion.schema) and the rich-text segmenting: pure checks."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from christmas_tasks.adapters.notion import NotionCrm, join_text, split_text
+from christmas_tasks.adapters.notion import NotionLedger, join_text, split_text
+from christmas_tasks.adapters.notion.schema import KINDS, SCHEMA, SETTING, Relation, Rollup, check_schema, type_of
 from christmas_tasks.adapters.notion.workspace import check_workspace
-from christmas_tasks.errors import InvalidInput
-from christmas_tasks.notion_schema import KINDS, SCHEMA, SETTING, Relation, Rollup, check_schema, type_of
-from christmas_tasks.ports import SequenceRecord
+from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.domain.records import SequenceRecord
 
 
 def data_source_properties(schema: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +91,6 @@ def test_text_longer_than_a_property_holds_is_refused_before_any_request() -> No
         variables={"call_notes": "x" * 200_001},
     )
     no_requests = SimpleNamespace()  # any request would fail with AttributeError
-    crm = NotionCrm(no_requests, contacts_db="c", sequence_db="s", templates_db="t")  # type: ignore[arg-type]
+    ledger = NotionLedger.on(no_requests, contacts_db="c", sequence_db="s", templates_db="t")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match=r"Event Data: \d+ characters is more than one Notion property holds"):
-        crm.create_sequence(record)
+        ledger.sequences.create_sequence(record)

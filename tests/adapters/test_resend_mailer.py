@@ -16,10 +16,10 @@ import pytest
 import resend
 
 from christmas_tasks.adapters.resend.mailer import RESEND_API_URL, ResendMailer, resend_tag
-from christmas_tasks.errors import ProviderError
-from christmas_tasks.ports import OutgoingEmail
-from christmas_tasks.retry import RetryPolicy
-from christmas_tasks.settings import Secret
+from christmas_tasks.adapters.retry import RetryPolicy
+from christmas_tasks.domain.errors import ProviderError
+from christmas_tasks.domain.records import OutgoingEmail
+from christmas_tasks.entrypoints.settings import Secret
 from tests.contract.mailer_fixtures import message
 from tests.fakes.fake_resend import (
     API_KEY,

@@ -1,4 +1,4 @@
-"""The Crm implementations the contract suite runs against: SqliteCrm on a temporary file, NotionCrm replaying
+"""The Ledger implementations the contract suite runs against: SqliteLedger on a temporary file, NotionLedger replaying
 cassettes/notion/contract-*.yaml (recorded once against tests/fakes/fake_notion.py; see docs/recording.md), and
 the in-memory fake the use-case tests run on (tests/fakes/memory.py). The Notion variant's sleep is a no-op."""
 
@@ -12,40 +12,40 @@ from typing import Any
 
 import pytest
 
-from christmas_tasks.adapters.notion import NotionCrm, join_text
-from christmas_tasks.adapters.sqlite_crm import SqliteCrm
-from christmas_tasks.notion_schema import Analytics
-from christmas_tasks.ports import Crm
-from tests.fakes.fake_notion import FakeNotion, interactions, notion_crm
-from tests.fakes.memory import InMemoryCrm
+from christmas_tasks.adapters.notion import NotionLedger, join_text
+from christmas_tasks.adapters.notion.schema import Analytics
+from christmas_tasks.adapters.sqlite import SqliteLedger
+from christmas_tasks.usecases.ports import Ledger
+from tests.fakes.fake_notion import FakeNotion, interactions, notion_ledger
+from tests.fakes.memory import InMemoryLedger
 
 
 @pytest.fixture(params=["sqlite", pytest.param("notion", marks=pytest.mark.vcr), "memory"])
-def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Crm:
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
     if request.param == "sqlite":
-        return SqliteCrm(tmp_path / "crm.sqlite3")
+        return SqliteLedger(tmp_path / "crm.sqlite3")
     if request.param == "memory":
-        return InMemoryCrm()
-    return notion_crm(FakeNotion(), request)
+        return InMemoryLedger()
+    return notion_ledger(FakeNotion(), request)
 
 
 @pytest.fixture
-def logged_analytics(crm: Crm, request: pytest.FixtureRequest) -> Callable[[], list[dict[str, Any]]]:
-    """What log_analytics stored: SQLite's rows, or the pages NotionCrm created in the analytics database."""
-    if isinstance(crm, SqliteCrm | InMemoryCrm):
+def logged_analytics(ledger: Ledger, request: pytest.FixtureRequest) -> Callable[[], list[dict[str, Any]]]:
+    """What log_analytics stored: SQLite's rows, or the pages NotionLedger created in the analytics database."""
+    if isinstance(ledger, SqliteLedger | InMemoryLedger):
         def rows() -> list[dict[str, Any]]:
-            entries = crm.analytics_entries() if isinstance(crm, SqliteCrm) else crm.analytics
+            entries = ledger.sends.analytics_entries() if isinstance(ledger, SqliteLedger) else ledger.sends.entries
             return [
                 {"email": e.email, "template": e.template, "email_number": e.email_number, "status": e.status,
                  "at": e.at, "campaign": e.campaign, "resend_id": e.resend_id, "error": e.error}
                 for e in entries
             ]
         return rows
-    assert isinstance(crm, NotionCrm)
+    assert isinstance(ledger, NotionLedger)
     cassette = request.getfixturevalue("vcr")
 
     def pages() -> list[dict[str, Any]]:
-        source = crm.data_source_id("analytics")
+        source = ledger.api.data_source_id("analytics")
         out = []
         for sent, _ in interactions(cassette):
             if sent.method != "POST" or not sent.uri.endswith("/v1/pages"):

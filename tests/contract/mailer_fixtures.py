@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from christmas_tasks.adapters.outbox import OutboxMailer
-from christmas_tasks.ports import OutgoingEmail
+from christmas_tasks.domain.records import OutgoingEmail
 from tests.fakes.fake_resend import REPLY_TO, SENDER, TO, interactions, key
 from tests.fakes.memory import InMemoryMailer
 

@@ -20,8 +20,8 @@ import pytest
 
 from christmas_tasks.adapters.outbox import INDEX, OutboxMailer
 from christmas_tasks.adapters.resend.mailer import ResendMailer
-from christmas_tasks.errors import ChristmasError, ProviderError
-from christmas_tasks.ports import Mailer
+from christmas_tasks.domain.errors import ChristmasError, ProviderError
+from christmas_tasks.usecases.ports import Mailer
 from tests.contract.mailer_fixtures import (
     UNSUBSCRIBE,
     memory_delivered,

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
-from christmas_tasks.secrets_env import decode_env
+from christmas_tasks.entrypoints.secrets_env import decode_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from christmas_tasks.vocabulary import EventKind
+from christmas_tasks.domain.events import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = tuple(kind.value for kind in EventKind)  # one handler flow each
+EVENTS = tuple(KINDS)  # one handler flow each
 TARGETS = ("local", "live")
 LOCAL_TEST_EMAIL = "e2e@example.com"  # example.com never receives mail: the local stack only writes an outbox
 WEBSITE_FUNNEL_PATH = "/en/flows/businessX/dfu/xmas-a01"

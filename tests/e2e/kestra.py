@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from christmas_tasks.kestra_api import KestraClient, KestraError
+from christmas_tasks.adapters.kestra_api import KestraClient, KestraError
 
 TERMINAL_STATES = frozenset(
     {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED", "RESUBMITTED"}

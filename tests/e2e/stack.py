@@ -2,8 +2,8 @@
 funnel keeps (the SQLite ledger and the outbox of the local backends, or Notion).
 
 `Stack` uses `Harness` for everything Kestra-side (posting webhooks, waiting for executions, listing a
-sequence's send-email executions, reading the outbox) and reads the records through the package's own Crm
-port (SqliteCrm locally, NotionCrm live), so every target is checked with one vocabulary. `own_engine`
+sequence's send-email executions, reading the outbox) and reads the records through the package's own Ledger
+port (SqliteLedger locally, NotionLedger live), so every target is checked with one vocabulary. `own_engine`
 starts Kestra's engine with tests/engine/process.py (the launcher of scripts/run: the local webhook endpoint and
 execution API at Kestra's URL scheme) on a port of its own; `LiveCleanup` undoes what a live run created.
 """
@@ -21,11 +21,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from christmas_tasks.adapters.notion import NotionCrm
-from christmas_tasks.adapters.sqlite_crm import SqliteCrm
-from christmas_tasks.notion_schema import Analytics
-from christmas_tasks.ports import Contact, Crm, SequenceRecord
-from christmas_tasks.settings import NotionSettings, Secret
+from christmas_tasks.adapters.notion import NotionLedger
+from christmas_tasks.adapters.notion.schema import Analytics
+from christmas_tasks.adapters.sqlite import SqliteLedger
+from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.domain.records import Contact, SequenceRecord
+from christmas_tasks.entrypoints.settings import NotionSettings, Secret
+from christmas_tasks.usecases.ports import Ledger
 from tests.e2e.config import NOTION_ENV, ROOT, E2eConfig, key_variable
 from tests.e2e.harness import NAMESPACE, Harness
 from tests.e2e.kestra import TERMINAL_STATES, E2eKestraClient, state_of
@@ -33,7 +35,7 @@ from tests.engine.process import FLOW_SECRETS, EngineDidNotStart, engine, secret
 
 T = TypeVar("T")
 FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
-SEQUENCE_TYPES = ("5day", "noshow", "postcall", "onboarding")
+SEQUENCE_TYPES = tuple(load_catalogue().sequences)  # every sequence of the catalogue
 
 
 def wait_until(what: str, probe: Callable[[], T | None], timeout: float, poll: float = 0.5) -> T:
@@ -69,7 +71,7 @@ class Stack:
 
     config: E2eConfig
     kestra: Harness
-    crm: Crm
+    ledger: Ledger
     campaign: str
     ui_username: str
     ui_password: str = field(repr=False)
@@ -126,10 +128,10 @@ class Stack:
     # ------------------------------------------------------------------ records (ledger or Notion)
 
     def contact(self, email: str) -> Contact | None:
-        return self.crm.get_contact(email)
+        return self.ledger.contacts.get_contact(email)
 
     def sequences(self, email: str) -> list[SequenceRecord]:
-        return [r for s in SEQUENCE_TYPES for r in self.crm.sequences_for(email, self.campaign, s)]
+        return [r for s in SEQUENCE_TYPES for r in self.ledger.sequences.sequences_for(email, self.campaign, s)]
 
     def sequence(self, email: str, key: str) -> SequenceRecord:
         (sequence,) = [r for r in self.sequences(email) if r.key == key]
@@ -150,7 +152,7 @@ class LiveCleanup:
     analytics entries) are moved to the trash. Every step runs; the failures are reported together at the end."""
 
     client: E2eKestraClient | None
-    crm: NotionCrm
+    ledger: NotionLedger
     campaign: str
     emails: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
@@ -180,8 +182,9 @@ class LiveCleanup:
         errors = []
         for email in self.emails:
             try:
-                pages = [r.ref for s in SEQUENCE_TYPES for r in self.crm.sequences_for(email, self.campaign, s)]
-                contact = self.crm.get_contact(email)
+                records = self.ledger.sequences.sequences_for(email, self.campaign, SEQUENCE_TYPES)
+                pages = [r.ref for r in records]
+                contact = self.ledger.contacts.get_contact(email)
                 pages.append(contact.ref if contact else None)
                 pages += self.analytics_pages(email)
             except Exception as exc:
@@ -189,7 +192,7 @@ class LiveCleanup:
                 continue
             for page_id in filter(None, pages):
                 try:
-                    self.crm.client.pages.update(page_id, in_trash=True)
+                    self.ledger.api.client.pages.update(page_id, in_trash=True)
                     self.archived.append(page_id)
                 except Exception as exc:
                     errors.append(f"archive Notion page {page_id} ({email}): {exc}")
@@ -197,9 +200,9 @@ class LiveCleanup:
 
     def analytics_pages(self, email: str) -> list[str]:
         """The analytics log's pages of `email` (when an analytics database is configured)."""
-        if not self.crm.database_id("analytics"):
+        if not self.ledger.api.database_id("analytics"):
             return []
-        source = self.crm.data_source_id("analytics")
+        source = self.ledger.api.data_source_id("analytics")
         found: list[str] = []
         cursor = None
         while True:
@@ -207,7 +210,7 @@ class LiveCleanup:
                                        "page_size": 100}
             if cursor:
                 options["start_cursor"] = cursor
-            result = self.crm.client.data_sources.query(source, **options)
+            result = self.ledger.api.client.data_sources.query(source, **options)
             found += [str(page["id"]) for page in result["results"]]
             if not result.get("has_more"):
                 return found
@@ -248,16 +251,16 @@ def external_stack(config: E2eConfig) -> Iterator[Stack]:
     client = E2eKestraClient(config.kestra_url, config.kestra_username, config.kestra_password)
     campaign = os.environ.get("CAMPAIGN_NAME", "").strip() or "Christmas 2025"
     try:
-        crm: Crm
+        ledger: Ledger
         cleanup = None
         if notion is not None:
-            crm = NotionCrm.connect(notion)
-            cleanup = LiveCleanup(client, crm, campaign)
+            ledger = NotionLedger.connect(notion)
+            cleanup = LiveCleanup(client, ledger, campaign)
         else:
             assert config.local_dir is not None
-            crm = SqliteCrm(config.local_dir / "crm.sqlite3")
+            ledger = SqliteLedger(config.local_dir / "crm.sqlite3")
         harness = Harness(client, dict(config.webhook_keys), config.local_dir or Path("/nonexistent"))
-        yield Stack(config, harness, crm, campaign, ui_username=config.kestra_username,
+        yield Stack(config, harness, ledger, campaign, ui_username=config.kestra_username,
                     ui_password=config.kestra_password, cleanup=cleanup)
     finally:
         client.close()
@@ -290,5 +293,5 @@ def own_engine(base: Path) -> Iterator[Harness]:
 
 def own_stack(config: E2eConfig, base: Path) -> Iterator[Stack]:
     with own_engine(base) as harness:
-        crm = SqliteCrm(harness.local_dir / "crm.sqlite3")
-        yield Stack(config, harness, crm, "Christmas 2025", ui_username="", ui_password="")
+        ledger = SqliteLedger(harness.local_dir / "crm.sqlite3")
+        yield Stack(config, harness, ledger, "Christmas 2025", ui_username="", ui_password="")

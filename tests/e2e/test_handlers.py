@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from christmas_tasks.kestra_api import KestraError
+from christmas_tasks.adapters.kestra_api import KestraError
 from tests.e2e.harness import NAMESPACE, handle_outputs, sample, step_result
 from tests.e2e.kestra import state_of
 from tests.e2e.stack import Stack, wait_until

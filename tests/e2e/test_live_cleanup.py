@@ -11,10 +11,10 @@ import httpx
 import pytest
 from notion_client import Client
 
-from christmas_tasks.adapters.notion import NotionCrm
-from christmas_tasks.notion_schema import NOTION_VERSION
-from christmas_tasks.ports import AnalyticsEntry, ContactUpdate, SequenceRecord
-from christmas_tasks.usecases import sequence_key
+from christmas_tasks.adapters.notion import NotionLedger
+from christmas_tasks.adapters.notion.schema import NOTION_VERSION
+from christmas_tasks.domain.keys import sequence_key
+from christmas_tasks.domain.records import AnalyticsEntry, ContactUpdate, SequenceRecord
 from tests.e2e.config import E2eConfig, E2eConfigError
 from tests.e2e.stack import E2eKestraClient, LiveCleanup
 from tests.fakes.fake_notion import DATABASES, TOKEN, FakeNotion
@@ -50,13 +50,13 @@ def send(execution_id: str, key: str, state: str) -> dict[str, Any]:
             "inputs": {"sequence_key": key, "email_number": 2}}
 
 
-def seed(crm: NotionCrm, email: str) -> str:
-    crm.upsert_contact(ContactUpdate(email=email, first_name="Tester", campaign_status="Nurture Sequence"))
+def seed(ledger: NotionLedger, email: str) -> str:
+    ledger.contacts.upsert_contact(ContactUpdate(email=email, first_name="Tester", campaign_status="Nurture Sequence"))
     key = sequence_key(CAMPAIGN, "5day", email, "assessment")
     record = SequenceRecord(key=key, email=email, campaign=CAMPAIGN, sequence="5day", event_id="assessment",
                             first_name="Tester", anchor=AT, created_at=AT)
-    crm.create_sequence(record)
-    crm.log_analytics(AnalyticsEntry(email=email, template="5-Day E2", email_number=2, status="sent", at=AT,
+    ledger.sequences.create_sequence(record)
+    ledger.sends.log_attempt(AnalyticsEntry(email=email, template="5-Day E2", email_number=2, status="sent", at=AT,
                                      campaign=CAMPAIGN, resend_id="re_1"))
     return key
 
@@ -67,10 +67,10 @@ def fake() -> FakeNotion:
 
 
 @pytest.fixture
-def crm(fake: FakeNotion) -> NotionCrm:
+def ledger(fake: FakeNotion) -> NotionLedger:
     client = Client(auth=TOKEN, notion_version=NOTION_VERSION, retry=False,
                     client=httpx.Client(transport=httpx.WSGITransport(app=fake)))
-    return NotionCrm(client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
+    return NotionLedger.on(client, contacts_db=DATABASES["contacts"], sequence_db=DATABASES["sequences"],
                      templates_db=DATABASES["templates"], analytics_db=DATABASES["analytics"])
 
 
@@ -83,14 +83,16 @@ def trashed(fake: FakeNotion) -> dict[str, bool]:
     return out
 
 
-def test_the_cleanup_kills_pending_sends_and_trashes_only_the_test_pages(fake: FakeNotion, crm: NotionCrm) -> None:
+def test_the_cleanup_kills_pending_sends_and_trashes_only_the_test_pages(
+    fake: FakeNotion, ledger: NotionLedger
+) -> None:
     config = E2eConfig(target="live", test_email="owner@example.com")
     mine, other = config.address("cleanup"), "someone.else@example.com"
-    my_key, other_key = seed(crm, mine), seed(crm, other)
+    my_key, other_key = seed(ledger, mine), seed(ledger, other)
     kestra = MockKestra([send("pending-mine", my_key, "CREATED"), send("done-mine", my_key, "SUCCESS"),
                          send("pending-other", other_key, "CREATED")])
     client = E2eKestraClient("http://127.0.0.1:9", "u@example.com", "pw", transport=httpx.MockTransport(kestra))
-    cleanup = LiveCleanup(client, crm, CAMPAIGN, emails=[mine])
+    cleanup = LiveCleanup(client, ledger, CAMPAIGN, emails=[mine])
 
     cleanup.run()
 
@@ -98,14 +100,14 @@ def test_the_cleanup_kills_pending_sends_and_trashes_only_the_test_pages(fake: F
     assert trashed(fake) == {f"contacts:{mine}": True, f"sequences:{mine}": True, f"analytics:{mine}": True,
                              f"contacts:{other}": False, f"sequences:{other}": False, f"analytics:{other}": False}
     assert len(cleanup.archived) == 3 and cleanup.emails == []
-    assert crm.get_contact(mine) is None and crm.get_contact(other) is not None
+    assert ledger.contacts.get_contact(mine) is None and ledger.contacts.get_contact(other) is not None
 
 
-def test_a_cleanup_that_fails_says_what_it_left_behind(fake: FakeNotion, crm: NotionCrm) -> None:
+def test_a_cleanup_that_fails_says_what_it_left_behind(fake: FakeNotion, ledger: NotionLedger) -> None:
     email = E2eConfig(target="live", test_email="owner@example.com").address("left")
-    seed(crm, email)
+    seed(ledger, email)
     fake.inject(500, "internal_server_error", "boom", method="PATCH", times=10)
-    cleanup = LiveCleanup(None, crm, CAMPAIGN, emails=[email])
+    cleanup = LiveCleanup(None, ledger, CAMPAIGN, emails=[email])
     with pytest.raises(AssertionError, match="archive Notion page .*" + email.replace("+", r"\+")):
         cleanup.run()
 

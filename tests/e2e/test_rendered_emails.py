@@ -21,13 +21,13 @@ pytest.importorskip("pytest_playwright", reason="the e2e extra is not installed 
 
 from playwright.sync_api import Page, expect
 
-from christmas_tasks.events import parse_event
-from christmas_tasks.planning import load_catalogue
-from christmas_tasks.rendering import RenderedEmail, render
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
-from christmas_tasks.template_files import load_templates
-from christmas_tasks.variables import build_variables, stored_variables
-from christmas_tasks.vocabulary import STARTED_BY
+from christmas_tasks.adapters.template_files import load_templates
+from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.domain.events import sequence_starters
+from christmas_tasks.domain.rendering import RenderedEmail, render
+from christmas_tasks.domain.variables import build_variables
+from christmas_tasks.entrypoints.inbound import read_event
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from tests.e2e.config import ROOT
 from tests.e2e.pages import EmailView
 
@@ -35,8 +35,7 @@ pytestmark = pytest.mark.e2e
 
 TEMPLATES = load_templates(SAMPLE_TEMPLATES)
 SEQUENCE_OF = {e.template: s.name for s in load_catalogue().sequences.values() for e in s.emails}
-SAMPLES = {"5day": "assessment.json", "noshow": "noshow.json", "postcall": "postcall.json",
-           "onboarding": "onboarding.json"}
+STARTERS = sequence_starters()  # each sequence's event kind, whose sample body the email is rendered for
 CAMPAIGN = Settings.from_env({"CHRISTMAS_BACKEND": "local"}).campaign
 NOW = datetime(2025, 12, 1, 15, 0, tzinfo=UTC)
 # Each probe sets window.__pwned if it ever runs: a tag with a handler, a script, an attribute breakout.
@@ -51,16 +50,16 @@ FREE_TEXT_FIELDS = ("first_name", "business_name", "weakest_system_1", "weakest_
 
 
 def sample_body(template: str) -> tuple[str, dict[str, Any]]:
-    kind = STARTED_BY[SEQUENCE_OF[template]]
-    return kind, json.loads((ROOT / "examples" / "events" / SAMPLES[SEQUENCE_OF[template]]).read_text())
+    starter = STARTERS[SEQUENCE_OF[template]]
+    return starter.kind, json.loads((ROOT / "examples" / "events" / str(starter.sample)).read_text())
 
 
 def render_sample(template: str, overrides: dict[str, Any] | None = None) -> tuple[RenderedEmail, str]:
     """The template rendered for its sequence's sample event, as `send` renders it; (email, recipient)."""
     kind, body = sample_body(template)
     body.update(overrides or {})
-    event = parse_event(kind, body, NOW)
-    values = build_variables(CAMPAIGN, event.email, stored_variables(event), NOW)
+    event = read_event(kind, body, NOW)
+    values = build_variables(CAMPAIGN, event.email, event.variables(), NOW)
     return render(TEMPLATES[template], values), event.email
 
 
@@ -114,13 +113,13 @@ def test_the_probes_do_run_when_markup_is_not_escaped(page: Page) -> None:
     assert view.script_ran()
 
 
-@pytest.mark.parametrize("sequence", sorted(SAMPLES))
+@pytest.mark.parametrize("sequence", sorted(STARTERS))
 def test_the_preview_command_output_passes_the_same_checks(page: Page, sequence: str) -> None:
     template = next(name for name in sorted(TEMPLATES) if SEQUENCE_OF[name] == sequence)
-    sample = ROOT / "examples" / "events" / SAMPLES[sequence]
+    sample = ROOT / "examples" / "events" / str(STARTERS[sequence].sample)
     env = {"PATH": os.environ.get("PATH", ""), "CHRISTMAS_BACKEND": "local",
            "CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES)}
-    cli = [sys.executable, "-m", "christmas_tasks.cli"]
+    cli = [sys.executable, "-m", "christmas_tasks.entrypoints.cli"]
     result = subprocess.run([*cli, "preview", template, "--event", str(sample), "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -13,11 +13,11 @@ pytest.importorskip("pytest_playwright", reason="the e2e extra is not installed 
 
 from playwright.sync_api import Page, expect
 
-from christmas_tasks.planning import load_catalogue
-from christmas_tasks.report import read_report, render_html
+from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.usecases.report import read_report, render_html
 from tests.conftest import NOW
 from tests.e2e.pages import ReportView
-from tests.fakes.memory import InMemoryCrm
+from tests.fakes.memory import InMemoryLedger
 from tests.report.ledger import build_ledger
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +26,9 @@ FUNNEL = "Contacts by campaign status"
 SENDS = "Emails sent per day"
 
 
-def open_report(page: Page, crm: InMemoryCrm) -> ReportView:
+def open_report(page: Page, ledger: InMemoryLedger) -> ReportView:
     report = read_report(
-        crm,
+        ledger,
         campaign="Christmas 2025",
         catalogue=load_catalogue(),
         now=NOW + timedelta(days=3),
@@ -40,9 +40,9 @@ def open_report(page: Page, crm: InMemoryCrm) -> ReportView:
 
 
 def test_the_charts_and_numbers_of_a_real_ledger(page: Page) -> None:
-    crm = build_ledger()
-    assert isinstance(crm, InMemoryCrm)
-    view = open_report(page, crm)
+    ledger = build_ledger()
+    assert isinstance(ledger, InMemoryLedger)
+    view = open_report(page, ledger)
 
     expect(view.chart(FUNNEL)).to_be_visible()
     expect(view.bars(FUNNEL)).to_have_count(7)  # every stage of the funnel, empty ones included
@@ -79,7 +79,7 @@ def test_the_charts_and_numbers_of_a_real_ledger(page: Page) -> None:
 
 
 def test_an_empty_ledger_draws_an_empty_funnel_and_says_nothing_was_sent(page: Page) -> None:
-    view = open_report(page, InMemoryCrm())
+    view = open_report(page, InMemoryLedger())
     expect(view.bars(FUNNEL)).to_have_count(7)
     expect(page.get_by_text("No email has been sent in this period.")).to_be_visible()
     expect(page.get_by_text("the ledger is empty")).to_be_visible()

@@ -2,7 +2,7 @@
 launcher of scripts/run (`scripts/engine run`: the flows loaded, the local webhook endpoint and execution API at
 Kestra's URL scheme) on a port of its own, started with a clean environment and stopped at the end.
 
-`live_settings` is the server environment for the live backends (NotionCrm, ResendMailer) pointed at fakes
+`live_settings` is the server environment for the live backends (NotionLedger, ResendMailer) pointed at fakes
 served on loopback (tests/fakes/served.py): the flows, the step and the package run as in production, and only
 Notion and Resend are stand-ins.
 """
@@ -22,12 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from christmas_tasks.vocabulary import EventKind
+from christmas_tasks.domain.events import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "scripts" / "engine"
 FLOWS = ROOT / "flows"
-EVENTS = tuple(kind.value for kind in EventKind)  # one handler flow each
+EVENTS = tuple(KINDS)  # one handler flow each
 # Every secret the flows read (beside the webhook keys).
 FLOW_SECRETS = (
     "NOTION_TOKEN",

@@ -1,5 +1,5 @@
 """Two events for one address posted at once, on Kestra's engine: the flows as they are, the Python step running
-the live backends (NotionCrm, ResendMailer) against the fakes served on loopback (the stand-ins for Notion and
+the live backends (NotionLedger, ResendMailer) against the fakes served on loopback (the stand-ins for Notion and
 Resend here). The fake holds overlapping contact look-ups until both are answered, as Notion serialises nothing,
 so two handlers applying their events at once would both find no contact and both create one.
 
@@ -25,7 +25,7 @@ import httpx
 
 from tests.conftest import EXAMPLES
 from tests.engine.process import FLOWS, RunningEngine, engine, fakes_credentials, live_settings
-from tests.fakes.fake_notion import FakeNotion, Rendezvous, crm_on_fake
+from tests.fakes.fake_notion import FakeNotion, Rendezvous, ledger_on_fake
 from tests.fakes.fake_resend import FakeResend
 from tests.fakes.served import served
 
@@ -91,7 +91,7 @@ def _await_end(http: httpx.Client, api: str, execution_id: str, timeout: float =
 
 
 def assert_one_contact_with_what_both_events_wrote(notion: FakeNotion) -> None:
-    contact = crm_on_fake(notion).get_contact(JANE)
+    contact = ledger_on_fake(notion).contacts.get_contact(JANE)
     assert contact is not None and (contact.first_name, contact.business_name) == ("Jane", "Jane's Salon")
     assert (contact.campaign_status, contact.segment) == ("Nurture Sequence", "CRITICAL")
     assert sum(not page["in_trash"] for page in notion.pages_of("contacts")) == 1

@@ -3,7 +3,7 @@ records and replays the Notion cassettes (cassettes/notion/*.yaml).
 
 The fake is a WSGI application: the notion-client `Client` reaches it through `httpx.WSGITransport`,
 so its base URL stays https://api.notion.com and the cassettes look exactly like traffic to Notion.
-It serves only what `NotionCrm` uses, answering with Notion's published shapes:
+It serves only what `NotionLedger` uses, answering with Notion's published shapes:
 
     GET   /v1/databases/{id}             a database object with its `data_sources`
     GET   /v1/data_sources/{id}          a data source object with its property schema
@@ -57,9 +57,9 @@ import httpx
 import pytest
 from notion_client import Client
 
-from christmas_tasks.adapters.notion import NotionCrm
-from christmas_tasks.cache import DiskCache
-from christmas_tasks.notion_schema import (
+from christmas_tasks.adapters.cache import DiskCache
+from christmas_tasks.adapters.notion import NotionLedger
+from christmas_tasks.adapters.notion.schema import (
     EMAIL_LIMIT,
     LABEL,
     NOTION_VERSION,
@@ -74,7 +74,7 @@ from christmas_tasks.notion_schema import (
     Rollup,
     type_of,
 )
-from christmas_tasks.retry import RetryPolicy
+from christmas_tasks.adapters.retry import RetryPolicy
 from tests.fakes import vcr_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,7 +238,7 @@ def _dashed(value: str) -> str:
 
 
 class FakeNotion:
-    """The Notion endpoints NotionCrm uses, in memory; a WSGI application."""
+    """The Notion endpoints NotionLedger uses, in memory; a WSGI application."""
 
     def __init__(
         self,
@@ -897,16 +897,16 @@ def notion_client(fake: FakeNotion, request: pytest.FixtureRequest) -> Client:
     return Client(auth=TOKEN, **options)
 
 
-def notion_crm(
+def notion_ledger(
     fake: FakeNotion,
     request: pytest.FixtureRequest,
     *,
     analytics: bool = True,
     sleep: Callable[[float], None] = NO_SLEEP,
     retry: RetryPolicy | None = None,
-) -> NotionCrm:
+) -> NotionLedger:
     ids = _live_ids() if cassette_mode() == "live" else DATABASES
-    return NotionCrm(
+    return NotionLedger.on(
         notion_client(fake, request),
         contacts_db=ids["contacts"],
         sequence_db=ids["sequences"],
@@ -917,7 +917,7 @@ def notion_crm(
     )
 
 
-def crm_on_fake(
+def ledger_on_fake(
     fake: FakeNotion,
     *,
     token: str = TOKEN,
@@ -928,8 +928,8 @@ def crm_on_fake(
     template_ttl: float = 0.0,
     min_interval: float = 0.0,
     clock: Callable[[], float] | None = None,
-) -> NotionCrm:
-    """A NotionCrm talking straight to `fake` (no cassette): for tests and benchmarks that count or
+) -> NotionLedger:
+    """A NotionLedger talking straight to `fake` (no cassette): for tests and benchmarks that count or
     inject faults. Each call is a fresh instance, as each Kestra task is a fresh process."""
     client = Client(
         auth=token,
@@ -937,7 +937,7 @@ def crm_on_fake(
         notion_version=NOTION_VERSION,
         retry=False,
     )
-    return NotionCrm(
+    return NotionLedger.on(
         client,
         contacts_db=DATABASES["contacts"],
         sequence_db=DATABASES["sequences"],
@@ -999,7 +999,7 @@ def empty_databases(client: Client, database_ids: Iterable[str]) -> int:
 
 def record(live: bool = False, extra: list[str] | None = None) -> int:
     adapters = sorted((ROOT / "tests" / "adapters").glob("test_notion_*.py"))
-    tests = ["tests/contract/test_crm_contract.py"]
+    tests = ["tests/contract/test_ledger_contract.py"]
     tests += [str(p.relative_to(ROOT)) for p in adapters if p.name != "test_notion_cassettes.py"]
     if not live and not extra:
         for old in CASSETTE_DIR.glob("*.yaml"):

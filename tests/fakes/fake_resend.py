@@ -50,8 +50,8 @@ import httpx
 import pytest
 
 from christmas_tasks.adapters.resend.mailer import ResendMailer
-from christmas_tasks.retry import RetryPolicy
-from christmas_tasks.settings import Secret
+from christmas_tasks.adapters.retry import RetryPolicy
+from christmas_tasks.entrypoints.settings import Secret
 from tests.fakes import vcr_headers
 
 ROOT = Path(__file__).resolve().parents[2]

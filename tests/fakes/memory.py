@@ -1,6 +1,9 @@
-"""In-memory implementations of the ports (Cosmic Python's fakes): a Crm and a Mailer that keep everything in
-dicts, for use-case tests that are pure and fast. They run through the same contract suites as SqliteCrm,
-NotionCrm, OutboxMailer and ResendMailer (tests/contract/), so they cannot drift from them."""
+"""In-memory implementations of the ports (Cosmic Python's fakes): the four stores of a ledger and a Mailer, in
+dicts, for use-case tests that are pure and fast. They run through the same contract suites as the SQLite and
+Notion stores, OutboxMailer and ResendMailer (tests/contract/), so they cannot drift from them.
+
+`handle` is the tests' shorthand for what an entry point does: read a webhook body into an event, then handle it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from christmas_tasks.errors import InvalidInput, NotFound, Problem, ProviderError, TemplateError
-from christmas_tasks.planning import require_aware
-from christmas_tasks.ports import (
+from christmas_tasks.adapters.template_files import load_templates
+from christmas_tasks.domain.errors import InvalidInput, NotFound, Problem, ProviderError, TemplateError
+from christmas_tasks.domain.planning import require_aware
+from christmas_tasks.domain.records import (
     AnalyticsEntry,
     Contact,
     ContactStatus,
@@ -21,29 +26,22 @@ from christmas_tasks.ports import (
     SendResult,
     SentMark,
     SequenceRecord,
+    check_ledger_number,
 )
-from christmas_tasks.rendering import Template
-from christmas_tasks.template_files import load_templates
-
-LEDGER_NUMBERS = range(1, 6)
-
-
-def _check_number(number: int) -> None:
-    if number not in LEDGER_NUMBERS:
-        raise InvalidInput("email number", [Problem("number", f"{number} is not 1 to 5 (the ledger's columns)")])
+from christmas_tasks.domain.rendering import Template
+from christmas_tasks.entrypoints.inbound import read_event
+from christmas_tasks.usecases.funnel import Funnel
+from christmas_tasks.usecases.outcomes import Handled
 
 
-class InMemoryCrm:
-    """The Crm port in memory. With `templates_dir`, that folder seeds the template store."""
+def handle(funnel: Funnel, kind: str, body: Any, now: datetime, run_id: str | None = None) -> Handled:
+    """One webhook body of `kind` read as the edge reads it, then handled: what `christmas-tasks handle` does."""
+    return funnel.handle(read_event(kind, body, now), now, run_id)
 
-    def __init__(self, templates_dir: Path | None = None) -> None:
+
+class InMemoryContacts:
+    def __init__(self) -> None:
         self.contacts: dict[str, Contact] = {}
-        self.sequences: dict[str, SequenceRecord] = {}
-        self.templates: dict[str, Template] = dict(load_templates(templates_dir)) if templates_dir else {}
-        self.analytics: list[AnalyticsEntry] = []
-        self._created = 0
-
-    # ------------------------------------------------------------------ contacts
 
     def get_contact(self, email: str) -> Contact | None:
         return self.contacts.get(email)
@@ -65,13 +63,23 @@ class InMemoryCrm:
         self.contacts[update.email] = contact
         return contact
 
-    # ------------------------------------------------------------------ sequences
+    def all_contacts(self) -> list[Contact]:
+        return [self.contacts[email] for email in sorted(self.contacts)]
+
+
+class InMemorySequences:
+    """The records, with the contact's status read from the contacts as the backends read it with a record."""
+
+    def __init__(self, contacts: InMemoryContacts) -> None:
+        self.contacts = contacts
+        self.records: dict[str, SequenceRecord] = {}
+        self._created = 0
 
     def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
-        record = self.sequences.get(key)
+        record = self.records.get(key)
         if record is None or (record.email, record.campaign, record.sequence) != (email, campaign, sequence):
             return None
-        contact = self.contacts.get(email)
+        contact = self.contacts.get_contact(email)
         status = ContactStatus(contact.email_status, contact.booking_status) if contact is not None else None
         return replace(record, contact=status)
 
@@ -79,10 +87,10 @@ class InMemoryCrm:
         require_aware(record.anchor, "anchor")
         require_aware(record.created_at, "created_at")
         for number, entry in record.emails.items():
-            _check_number(number)
+            check_ledger_number(number)
             if entry.sent_at is not None:
                 require_aware(entry.sent_at, "sent_at")
-        existing = self.sequences.get(record.key)
+        existing = self.records.get(record.key)
         if existing is not None:
             if (existing.email, existing.campaign, existing.sequence) != (record.email, record.campaign,
                                                                             record.sequence):
@@ -91,12 +99,12 @@ class InMemoryCrm:
             return existing, False
         self._created += 1
         stored = replace(record, ref=f"memory-{self._created}", emails=dict(sorted(record.emails.items())))
-        self.sequences[record.key] = stored
+        self.records[record.key] = stored
         return stored, True
 
     def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
         types = (sequence,) if isinstance(sequence, str) else tuple(sequence)
-        found = [r for r in self.sequences.values() if r.email == email and r.campaign == campaign
+        found = [r for r in self.records.values() if r.email == email and r.campaign == campaign
                  and r.sequence in types]
         return sorted(found, key=lambda r: (r.created_at, r.key))
 
@@ -107,23 +115,30 @@ class InMemoryCrm:
         return stored
 
     def mark_sent(self, record: SequenceRecord, mark: SentMark) -> SequenceRecord:
-        _check_number(mark.number)
+        check_ledger_number(mark.number)
         require_aware(mark.sent_at, "sent_at")
         stored = self._require(record)
         emails = {**stored.emails, mark.number: EmailLedger(mark.number, mark.sent_at, mark.status, mark.resend_id,
                                                             mark.sent_by)}
         updated = replace(stored, emails=dict(sorted(emails.items())), completed=stored.completed or mark.completes)
-        self.sequences[record.key] = updated
+        self.records[record.key] = updated
         return updated
 
     def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord:
         stored = self._require(record)
         if stored.stopped_reason is None:  # a sequence already stopped keeps its first reason
             stored = replace(stored, stopped_reason=reason)
-            self.sequences[record.key] = stored
+            self.records[record.key] = stored
         return stored
 
-    # ------------------------------------------------------------------ templates
+    def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
+        found = [r for r in self.records.values() if r.campaign == campaign]
+        return sorted(found, key=lambda r: (r.created_at, r.key))
+
+
+class InMemoryTemplates:
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        self.templates: dict[str, Template] = dict(load_templates(templates_dir)) if templates_dir else {}
 
     def get_template(self, name: str) -> Template:
         template = self.templates.get(name)
@@ -143,25 +158,29 @@ class InMemoryCrm:
             return "created"
         return "unchanged" if current == template else "updated"
 
-    # ------------------------------------------------------------------ analytics
 
-    def log_analytics(self, entry: AnalyticsEntry) -> None:
+class InMemorySendLog:
+    def __init__(self) -> None:
+        self.entries: list[AnalyticsEntry] = []
+
+    def log_attempt(self, entry: AnalyticsEntry) -> None:
         require_aware(entry.at, "at")
-        self.analytics.append(entry)
-
-    # ------------------------------------------------------------------ the report's reads (LedgerReader)
-
-    def all_contacts(self) -> list[Contact]:
-        return [self.contacts[email] for email in sorted(self.contacts)]
-
-    def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
-        found = [r for r in self.sequences.values() if r.campaign == campaign]
-        return sorted(found, key=lambda r: (r.created_at, r.key))
+        self.entries.append(entry)
 
     def send_attempts(self, campaign: str, since: datetime | None = None) -> list[AnalyticsEntry] | None:
         start = require_aware(since, "since") if since is not None else None
-        found = [e for e in self.analytics if e.campaign == campaign and (start is None or e.at >= start)]
+        found = [e for e in self.entries if e.campaign == campaign and (start is None or e.at >= start)]
         return sorted(found, key=lambda e: e.at)  # stable: equal times keep the order they were logged in
+
+
+class InMemoryLedger:
+    """The four stores in memory. With `templates_dir`, that folder seeds the template store."""
+
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        self.contacts = InMemoryContacts()
+        self.sequences = InMemorySequences(self.contacts)
+        self.templates = InMemoryTemplates(templates_dir)
+        self.sends = InMemorySendLog()
 
 
 class InMemoryMailer:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from christmas_tasks.settings import LIVE_REQUIRED, LIVE_SECRETS
-from christmas_tasks.vocabulary import STARTED_BY, EventKind
+from christmas_tasks.domain.events import KINDS, sequence_starters
+from christmas_tasks.entrypoints.settings import LIVE_REQUIRED
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "flows"
@@ -32,7 +32,7 @@ WEBHOOK = "io.kestra.plugin.core.trigger.Webhook"
 CLI = "{{ envs.christmas_cli ?? 'christmas-tasks' }}"
 FAIL = "io.kestra.plugin.core.execution.Fail"
 # One handler flow per event kind, named after it (the vocabulary is the list).
-HANDLERS = {kind.value: kind.value for kind in EventKind}
+HANDLERS = {kind: kind for kind in KINDS}
 # Values that must only ever come from secret(): credentials and the workspace's identifiers.
 SECRET_SETTINGS = {
     "NOTION_TOKEN", "NOTION_CONTACTS_DB_ID", "NOTION_EMAIL_SEQUENCE_DB_ID", "NOTION_EMAIL_TEMPLATES_DB_ID",
@@ -176,7 +176,7 @@ def settings_map() -> dict[str, str]:
 
 def test_the_step_passes_every_setting_and_secret_the_package_reads() -> None:
     settings = settings_map()
-    needed = {*LIVE_SECRETS, *LIVE_REQUIRED, *SECRET_SETTINGS, "CHRISTMAS_BACKEND", "TESTING_MODE"}
+    needed = {*LIVE_REQUIRED, *SECRET_SETTINGS, "CHRISTMAS_BACKEND", "TESTING_MODE"}
     assert needed <= set(settings), f"missing {sorted(needed - set(settings))}"
     # Two read from elsewhere: Kestra's own public URL, and the unsubscribe link's webhook key (links are built of both)
     assert settings.pop("KESTRA_PUBLIC_URL") == "kestra.url ?? null"
@@ -368,13 +368,14 @@ CATALOGUES = [
 @pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda p: p.name)
 def test_every_email_a_sequence_can_plan_has_a_guarded_subflow(catalogue: Path) -> None:
     raw = json.loads(catalogue.read_text(encoding="utf-8"))
-    for sequence, event in STARTED_BY.items():
+    starters = {sequence: model.kind for sequence, model in sequence_starters().items()}
+    for sequence, event in starters.items():
         numbers = {int(e["number"]) for e in raw[sequence]["emails"]}
         guarded = {int(t["id"].rsplit("_", 1)[1]) for t in schedules(ALL[event])}
         assert numbers == guarded, (
             f"{sequence}: the catalogue plans {sorted(numbers)}, {event}.yml schedules {sorted(guarded)}"
         )
-    for name in set(HANDLERS) - set(STARTED_BY.values()):
+    for name in set(HANDLERS) - set(starters.values()):
         assert not schedules(ALL[name]), f"{name} plans no email"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from christmas_tasks.vocabulary import EventKind
+from christmas_tasks.domain.events import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
@@ -59,7 +59,7 @@ def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the
             time.sleep(0.25)
         printed = log.read_text()
         base = f"http://127.0.0.1:{env['CHRISTMAS_PORT']}/api/v1/main/executions/webhook/christmas"
-        for flow in EventKind:  # every handler, the unsubscribe link's included
+        for flow in KINDS:  # every handler, the unsubscribe link's included
             assert f"webhook {flow} {base}/{flow}/" in printed
         assert f"outbox: {local_dir}/outbox/" in printed and f"ledger: {local_dir}/crm.sqlite3" in printed
 

@@ -1,4 +1,4 @@
-"""Faults injected into both providers under the whole send path (Funnel + NotionCrm + ResendMailer,
+"""Faults injected into both providers under the whole send path (Funnel + NotionLedger + ResendMailer,
 against the in-process fakes of Notion and Resend): no email is lost, none is sent twice."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from christmas_tasks.errors import ProviderError
-from christmas_tasks.outcomes import SendStatus, SkipReason
+from christmas_tasks.domain.errors import ProviderError
+from christmas_tasks.usecases.outcomes import SendStatus, SkipReason
 from tests.fakes.fake_resend import LosingTransport
 from tests.reliability.world import World
 

@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from christmas_tasks.adapters.outbox import OutboxMailer
-from christmas_tasks.adapters.sqlite_crm import SqliteCrm
-from christmas_tasks.app import build_funnel
-from christmas_tasks.errors import InvalidInput
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
+from christmas_tasks.adapters.sqlite import SqliteLedger
+from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.entrypoints.app import build_funnel
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from tests.conftest import EXAMPLES, NOW
+from tests.fakes.memory import handle
 
 SAMPLES = {
     "signup": "signup.json",
@@ -67,12 +68,12 @@ def test_every_body_is_handled_or_rejected_by_field_and_nothing_half_written(
 ) -> None:
     kind, body = case
     folder = tmp_path / f"run-{abs(hash(json.dumps(body, sort_keys=True, default=str)))}"
-    crm = SqliteCrm(folder / "crm.sqlite3", SAMPLE_TEMPLATES)
+    ledger = SqliteLedger(folder / "crm.sqlite3", SAMPLE_TEMPLATES)
     outbox = OutboxMailer(folder / "outbox")
-    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=crm, mailer=outbox)
+    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=outbox)
     before = snapshot(folder / "crm.sqlite3")
     try:
-        result = funnel.handle(kind, body, NOW)
+        result = handle(funnel, kind, body, NOW)
     except InvalidInput as error:
         assert error.problems and all(p.field for p in error.problems)
         assert snapshot(folder / "crm.sqlite3") == before, "a rejected event wrote something"

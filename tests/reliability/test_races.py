@@ -10,10 +10,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from christmas_tasks.outcomes import Action
-from christmas_tasks.ports import ContactUpdate
+from christmas_tasks.domain.records import ContactUpdate
+from christmas_tasks.usecases.outcomes import Action
 from tests.conftest import EXAMPLES, NOW
-from tests.fakes.fake_notion import FakeNotion, crm_on_fake
+from tests.fakes.fake_notion import FakeNotion, ledger_on_fake
+from tests.fakes.memory import handle
 from tests.reliability.world import World
 
 JANE = "jane.doe@example.com"
@@ -48,12 +49,13 @@ def test_two_clients_creating_one_contact_at_once_leave_one_contact_with_what_bo
     signup = ContactUpdate(JANE, first_name="Jane", business_name="Jane's Salon", initial_campaign_status="Signed Up")
     assessment = ContactUpdate(JANE, first_name="Jane", campaign_status="Nurture Sequence", segment="CRITICAL")
     results = at_once(
-        lambda: crm_on_fake(fake).upsert_contact(signup), lambda: crm_on_fake(fake).upsert_contact(assessment)
+        lambda: ledger_on_fake(fake).contacts.upsert_contact(signup),
+        lambda: ledger_on_fake(fake).contacts.upsert_contact(assessment),
     )
     assert meeting.met and not [r for r in results if isinstance(r, Exception)]
     assert len(fake.pages_of("contacts")) == 2  # Notion cannot refuse the second create
 
-    contact = crm_on_fake(fake).get_contact(JANE)
+    contact = ledger_on_fake(fake).contacts.get_contact(JANE)
     assert contact is not None
     live = [page["id"] for page in fake.pages_of("contacts") if not page["in_trash"]]
     assert live == [contact.ref] == [fake.pages_of("contacts")[0]["id"]]  # the oldest is kept
@@ -66,7 +68,9 @@ def test_two_writers_merging_the_same_duplicates_at_once_agree() -> None:
     fake.seed("contacts", {"email": JANE, "first_name": "Jane"})
     fake.seed("contacts", {"email": JANE, "Segment": "CRITICAL", "Email Status": "bounced"})
     meeting = fake.rendezvous("POST", contact_queries(fake))
-    first, second = at_once(lambda: crm_on_fake(fake).get_contact(JANE), lambda: crm_on_fake(fake).get_contact(JANE))
+    first, second = at_once(
+        lambda: ledger_on_fake(fake).contacts.get_contact(JANE), lambda: ledger_on_fake(fake).contacts.get_contact(JANE)
+    )
     assert meeting.met and first == second
     assert first.email_status == "bounced" and first.segment == "CRITICAL" and first.first_name == "Jane"
     assert [page["in_trash"] for page in fake.pages_of("contacts")] == [False, True]
@@ -78,14 +82,14 @@ def test_a_signup_and_an_assessment_at_once_then_a_booking_on_the_one_contact() 
     signup = json.loads((EXAMPLES / "signup.json").read_text())
     assessment = json.loads((EXAMPLES / "assessment.json").read_text())
     results = at_once(
-        lambda: world.funnel().handle("signup", signup, NOW),
-        lambda: world.funnel().handle("assessment", assessment, NOW),
+        lambda: handle(world.funnel(), "signup", signup, NOW),
+        lambda: handle(world.funnel(), "assessment", assessment, NOW),
     )
     assert meeting.met and not [r for r in results if isinstance(r, Exception)], results
     booking = json.loads((EXAMPLES / "booking-calendly.json").read_text())
-    outcome = world.funnel().handle("booking", booking, NOW)
+    outcome = handle(world.funnel(), "booking", booking, NOW)
     assert outcome.action is Action.BOOKING_RECORDED and len(outcome.stopped) == 1  # the 5-day nurture
-    contact = world.crm().get_contact(JANE)
+    contact = world.ledger().contacts.get_contact(JANE)
     assert contact is not None and (contact.campaign_status, contact.booking_status) == ("Pre-Call Prep", "Booked")
     assert contact.business_name == "Jane's Salon" and contact.segment
     assert sum(not page["in_trash"] for page in world.notion.pages_of("contacts")) == 1

@@ -14,12 +14,13 @@ import httpx
 import pytest
 
 from christmas_tasks.adapters.resend.mailer import ResendMailer
-from christmas_tasks.app import build_funnel, push_templates
-from christmas_tasks.retry import RetryPolicy
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Secret, Settings
+from christmas_tasks.adapters.retry import RetryPolicy
+from christmas_tasks.entrypoints.app import build_funnel, push_templates
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Secret, Settings
 from tests.conftest import EXAMPLES, NOW, ROOT
-from tests.fakes.fake_notion import DATABASES, FakeNotion, crm_on_fake
+from tests.fakes.fake_notion import DATABASES, FakeNotion, ledger_on_fake
 from tests.fakes.fake_resend import FakeResend
+from tests.fakes.memory import handle
 
 # Shapes of real credentials: Notion tokens, Resend keys, Discord webhook URLs, bearer headers.
 PATTERNS = [
@@ -110,8 +111,8 @@ def test_command_output_and_errors_hold_no_secret(argv: tuple[str, ...], changes
 def test_provider_failures_log_and_raise_without_secrets(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.DEBUG)
     notion, resend = FakeNotion(token=NOTION_TOKEN), FakeResend(api_key=RESEND_KEY)
-    crm = crm_on_fake(notion, token=NOTION_TOKEN, retry=RetryPolicy(attempts=2))
-    push_templates(crm, SAMPLE_TEMPLATES)
+    ledger = ledger_on_fake(notion, token=NOTION_TOKEN, retry=RetryPolicy(attempts=2))
+    push_templates(ledger.templates, SAMPLE_TEMPLATES)
     mailer = ResendMailer(
         Secret(RESEND_KEY),
         client=httpx.Client(transport=httpx.WSGITransport(app=resend)),
@@ -119,8 +120,8 @@ def test_provider_failures_log_and_raise_without_secrets(caplog: pytest.LogCaptu
         sleep=lambda _: None,
     )
     settings = Settings.from_env({**LIVE, "TESTING_MODE": "true"})
-    funnel = build_funnel(settings, crm=crm, mailer=mailer)
-    plan = funnel.handle("noshow", json.loads((EXAMPLES / "noshow.json").read_text()), NOW).plan
+    funnel = build_funnel(settings, ledger=ledger, mailer=mailer)
+    plan = handle(funnel, "noshow", json.loads((EXAMPLES / "noshow.json").read_text()), NOW).plan
     resend.server_error(times=5)
     notion.inject(500, "internal_server_error", "Oops", times=5)
     errors = []
@@ -129,7 +130,7 @@ def test_provider_failures_log_and_raise_without_secrets(caplog: pytest.LogCaptu
             funnel.send(plan[0].sequence_key, 1, NOW)
         except Exception as error:
             errors.append(f"{error!r} {error}")
-    text = "\n".join(errors) + "\n".join(r.getMessage() for r in caplog.records) + repr(settings) + repr(crm)
+    text = "\n".join(errors) + "\n".join(r.getMessage() for r in caplog.records) + repr(settings) + repr(ledger)
     text += repr(mailer)
     for secret in SECRETS:
         assert secret not in text

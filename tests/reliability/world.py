@@ -1,5 +1,5 @@
 """The world the reliability tests run in: the in-process fakes of Notion and Resend, and the funnel a fresh
-Kestra task would build on them (Funnel + NotionCrm + ResendMailer)."""
+Kestra task would build on them (Funnel + NotionLedger + ResendMailer)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from datetime import timedelta
 
 import httpx
 
-from christmas_tasks.adapters.notion import NotionCrm
+from christmas_tasks.adapters.notion import NotionLedger
 from christmas_tasks.adapters.resend.mailer import ResendMailer
-from christmas_tasks.app import build_funnel, push_templates
-from christmas_tasks.outcomes import EmailOutcome, ScheduledEmail
-from christmas_tasks.retry import RetryPolicy
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Secret, Settings
-from christmas_tasks.usecases import Funnel
+from christmas_tasks.adapters.retry import RetryPolicy
+from christmas_tasks.entrypoints.app import build_funnel, push_templates
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Secret, Settings
+from christmas_tasks.usecases.funnel import Funnel
+from christmas_tasks.usecases.outcomes import EmailOutcome, ScheduledEmail
 from tests.conftest import EXAMPLES, NOW
-from tests.fakes.fake_notion import FakeNotion, crm_on_fake
+from tests.fakes.fake_notion import FakeNotion, ledger_on_fake
 from tests.fakes.fake_resend import API_KEY, FakeResend
+from tests.fakes.memory import handle
 
 POLICY = RetryPolicy(attempts=4, base_delay=0.5, max_delay=30, budget=90)
 
@@ -31,10 +32,10 @@ class World:
         self.resend = FakeResend(clock=lambda: self.now)
         self.sleeps: list[float] = []
         self.resend_transport: httpx.BaseTransport = httpx.WSGITransport(app=self.resend)
-        push_templates(self.crm(), SAMPLE_TEMPLATES)
+        push_templates(self.ledger().templates, SAMPLE_TEMPLATES)
 
-    def crm(self) -> NotionCrm:
-        return crm_on_fake(self.notion, retry=POLICY, sleep=self.sleeps.append)
+    def ledger(self) -> NotionLedger:
+        return ledger_on_fake(self.notion, retry=POLICY, sleep=self.sleeps.append)
 
     def funnel(self) -> Funnel:
         mailer = ResendMailer(
@@ -43,11 +44,11 @@ class World:
             policy=POLICY,
             sleep=self.sleeps.append,
         )
-        return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=self.crm(), mailer=mailer)
+        return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=self.ledger(), mailer=mailer)
 
     def handle(self, name: str, kind: str) -> tuple[ScheduledEmail, ...]:
         body = json.loads((EXAMPLES / name).read_text())
-        return self.funnel().handle(kind, body, NOW).plan
+        return handle(self.funnel(), kind, body, NOW).plan
 
     def send(self, item: ScheduledEmail, *, late: timedelta = timedelta(0)) -> EmailOutcome:
         """Send one planned email 5 s after its time (plus `late`: a retry or replay that long after)."""

@@ -7,14 +7,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from christmas_tasks.app import build_funnel
-from christmas_tasks.errors import ProviderError
-from christmas_tasks.ports import ContactUpdate, Crm, OutgoingEmail, SendResult
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
-from christmas_tasks.usecases import Funnel
-from christmas_tasks.vocabulary import BookingStatus
+from christmas_tasks.domain.errors import ProviderError
+from christmas_tasks.domain.records import ContactUpdate, OutgoingEmail, SendResult
+from christmas_tasks.domain.vocabulary import BookingStatus
+from christmas_tasks.entrypoints.app import build_funnel
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
+from christmas_tasks.usecases.funnel import Funnel
+from christmas_tasks.usecases.ports import Ledger
 from tests.conftest import EXAMPLES, NOW
-from tests.fakes.memory import InMemoryCrm, InMemoryMailer
+from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -32,7 +33,7 @@ def body(name: str, email: str, **changes: Any) -> dict[str, Any]:
 
 
 def key_of(funnel: Funnel, kind: str, name: str, email: str) -> str:
-    handled = funnel.handle(kind, body(name, email), NOW)
+    handled = handle(funnel, kind, body(name, email), NOW)
     assert handled.sequence_key is not None
     return handled.sequence_key
 
@@ -48,7 +49,7 @@ class MailerWithOutages(InMemoryMailer):
         return super().send(message)
 
 
-def build_ledger(crm: Crm | None = None) -> Crm:
+def build_ledger(ledger: Ledger | None = None) -> Ledger:
     """Eight contacts over three days (NOW, NOW + 1 day, NOW + 2 days):
 
     - ann: nurture emails 2 and 3 sent on day 0; she books a call; email 4 is skipped (stopped: booked); email 2
@@ -61,9 +62,9 @@ def build_ledger(crm: Crm | None = None) -> Crm:
     - gus: email 2 sent on day 0; he marks it as spam; email 3 is skipped on day 1 (complained);
     - hal: a person sets his Booking Status to Booked in Notion; email 2 is skipped on day 1 (booked).
     """
-    crm = crm if crm is not None else InMemoryCrm(SAMPLE_TEMPLATES)
+    ledger = ledger if ledger is not None else InMemoryLedger(SAMPLE_TEMPLATES)
     mailer = MailerWithOutages()
-    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), crm=crm, mailer=mailer)
+    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=mailer)
     nurture = {
         name: key_of(funnel, "assessment", "assessment.json", f"{name}@example.com")
         for name in ("ann", "bob", "cat", "dan", "eve", "gus", "hal")
@@ -76,14 +77,15 @@ def build_ledger(crm: Crm | None = None) -> Crm:
     funnel.send(nurture["cat"], 2, NOW + H)
     funnel.send(noshow, 1, NOW + H)
     funnel.send(nurture["gus"], 2, NOW + H)
-    funnel.handle("booking", body("booking-calendly.json", "ann@example.com"), NOW + 3 * H)
-    funnel.handle("unsubscribe", body("unsubscribe.json", "bob@example.com"), NOW + 3 * H)
-    funnel.handle("email-status", body("email-bounced.json", "cat@example.com"), NOW + 3 * H)
-    funnel.handle("onboarding", body("onboarding.json", "fay@example.com"), NOW + 3 * H)
+    handle(funnel, "booking", body("booking-calendly.json", "ann@example.com"), NOW + 3 * H)
+    handle(funnel, "unsubscribe", body("unsubscribe.json", "bob@example.com"), NOW + 3 * H)
+    handle(funnel, "email-status", body("email-bounced.json", "cat@example.com"), NOW + 3 * H)
+    handle(funnel, "onboarding", body("onboarding.json", "fay@example.com"), NOW + 3 * H)
     complaint = body("email-bounced.json", "gus@example.com", type="email.complained")
     del complaint["data"]["bounce"]
-    funnel.handle("email-status", complaint, NOW + 3 * H)
-    crm.upsert_contact(ContactUpdate("hal@example.com", booking_status=BookingStatus.BOOKED))  # by hand, in Notion
+    handle(funnel, "email-status", complaint, NOW + 3 * H)
+    # by hand, in Notion
+    ledger.contacts.upsert_contact(ContactUpdate("hal@example.com", booking_status=BookingStatus.BOOKED))
 
     funnel.send(nurture["ann"], 4, NOW + DAY)
     funnel.send(nurture["ann"], 2, NOW + DAY)
@@ -100,4 +102,4 @@ def build_ledger(crm: Crm | None = None) -> Crm:
     mailer.down = False
     funnel.send(nurture["eve"], 2, NOW + DAY + H)
     funnel.send(noshow, 2, NOW + 2 * DAY)
-    return crm
+    return ledger

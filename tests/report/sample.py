@@ -12,17 +12,17 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from christmas_tasks.planning import load_catalogue
-from christmas_tasks.report import CampaignReport, read_report, render_html, render_text
+from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.usecases.report import CampaignReport, read_report, render_html, render_text
 from tests.conftest import NOW
 from tests.e2e.config import CHROMIUM, CHROMIUM_ARGS
 from tests.report.ledger import build_ledger
 
 
 def sample_report() -> CampaignReport:
-    crm = build_ledger()
+    ledger = build_ledger()
     return read_report(
-        crm,
+        ledger,
         campaign="Christmas 2025",
         catalogue=load_catalogue(),
         now=NOW + timedelta(days=3),

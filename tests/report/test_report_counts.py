@@ -12,14 +12,22 @@ from typing import Any
 
 import pytest
 
-from christmas_tasks.adapters.sqlite_crm import SqliteCrm
-from christmas_tasks.errors import InvalidInput
-from christmas_tasks.planning import load_catalogue
-from christmas_tasks.ports import AnalyticsEntry, Contact, LedgerReader
-from christmas_tasks.report import CampaignReport, build_report, parse_since, read_report, render, render_summary
-from christmas_tasks.settings import SAMPLE_TEMPLATES
+from christmas_tasks.adapters.sqlite import SqliteLedger
+from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.domain.records import AnalyticsEntry, Contact
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
+from christmas_tasks.usecases.ports import Ledger
+from christmas_tasks.usecases.report import (
+    CampaignReport,
+    build_report,
+    parse_since,
+    read_report,
+    render,
+    render_summary,
+)
 from tests.conftest import NOW
-from tests.fakes.memory import InMemoryCrm
+from tests.fakes.memory import InMemoryLedger
 from tests.report.ledger import DAY, build_ledger
 
 CAMPAIGN = "Christmas 2025"
@@ -27,7 +35,7 @@ LATER = NOW + 3 * DAY
 CATALOGUE = load_catalogue()
 
 
-def report_of(reader: LedgerReader, since: date | None = None) -> CampaignReport:
+def report_of(reader: Ledger, since: date | None = None) -> CampaignReport:
     return read_report(reader, campaign=CAMPAIGN, catalogue=CATALOGUE, now=LATER, since=since, source="memory")
 
 
@@ -36,13 +44,13 @@ def by_email(report: CampaignReport) -> dict[str, tuple[int, int | None, int | N
 
 
 @pytest.fixture
-def ledger() -> InMemoryCrm:
-    crm = build_ledger()
-    assert isinstance(crm, InMemoryCrm)
-    return crm
+def ledger() -> InMemoryLedger:
+    ledger = build_ledger()
+    assert isinstance(ledger, InMemoryLedger)
+    return ledger
 
 
-def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryCrm) -> None:
+def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryLedger) -> None:
     report = report_of(ledger)
     assert report.contacts == 8
     assert report.by_campaign_status == {
@@ -94,7 +102,7 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryCrm
     assert report.notes == ()
 
 
-def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMemoryCrm) -> None:
+def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMemoryLedger) -> None:
     report = report_of(ledger, since=date(2025, 12, 2))
     assert report.contacts == 8, "contacts are as they are now"
     assert all(row.started == 0 for row in report.sequences), "every sequence started on 1 December"
@@ -105,14 +113,14 @@ def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMem
     assert report.sends_per_day[0] == (date(2025, 12, 2), 1)
 
 
-def test_the_same_ledger_on_sqlite_gives_the_same_report(ledger: InMemoryCrm, tmp_path: Path) -> None:
-    sqlite = build_ledger(SqliteCrm(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES))
-    assert isinstance(sqlite, SqliteCrm)
+def test_the_same_ledger_on_sqlite_gives_the_same_report(ledger: InMemoryLedger, tmp_path: Path) -> None:
+    sqlite = build_ledger(SqliteLedger(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES))
+    assert isinstance(sqlite, SqliteLedger)
     assert report_of(sqlite).as_json() == report_of(ledger).as_json()
 
 
 def test_an_empty_ledger_gives_a_report_of_zeros() -> None:
-    report = report_of(InMemoryCrm())
+    report = report_of(InMemoryLedger())
     assert report.contacts == 0 and report.sent == 0 and report.skipped == 0 and report.failed == 0
     assert report.emailed == 0 and report.bounced.rate is None and report.sends_per_day == ()
     assert report.notes == ("the ledger is empty: no contact and no sequence yet",)
@@ -121,21 +129,22 @@ def test_an_empty_ledger_gives_a_report_of_zeros() -> None:
     assert "0 sent" in render_summary(report)
 
 
-def test_a_day_with_only_failures(ledger: InMemoryCrm) -> None:
+def test_a_day_with_only_failures(ledger: InMemoryLedger) -> None:
     day = date(2025, 12, 2)
-    only_failures = InMemoryCrm()
-    only_failures.contacts = dict(ledger.contacts)
-    only_failures.sequences = dict(ledger.sequences)
-    only_failures.analytics = [e for e in ledger.analytics if e.status == "failed"]
+    only_failures = InMemoryLedger()
+    only_failures.contacts.contacts = dict(ledger.contacts.contacts)
+    only_failures.sequences.records = dict(ledger.sequences.records)
+    only_failures.sends.entries = [e for e in ledger.sends.entries if e.status == "failed"]
     report = read_report(only_failures, campaign=CAMPAIGN, catalogue=CATALOGUE, now=LATER, since=day, source="memory")
     assert (report.skipped, report.failed) == (0, 1), "eve's failure was retried and sent: only dan's counts"
     assert report.skip_reasons == {}
     assert "1 failed" in render_summary(report)
 
 
-def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryCrm) -> None:
-    contacts = [*ledger.all_contacts(), replace(ledger.contacts["ann@example.com"], ref="a second page")]
-    sequences = ledger.campaign_sequences(CAMPAIGN)
+def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryLedger) -> None:
+    second_page = replace(ledger.contacts.contacts["ann@example.com"], ref="a second page")
+    contacts = [*ledger.contacts.all_contacts(), second_page]
+    sequences = ledger.sequences.campaign_sequences(CAMPAIGN)
     sequences.append(replace(sequences[0], key="typed by hand", sequence="webinar", emails={}))
     odd = [
         AnalyticsEntry("gus@example.com", "Old template", 1, "skipped", NOW, CAMPAIGN, error="booked"),
@@ -147,7 +156,7 @@ def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryCrm
         catalogue=CATALOGUE,
         contacts=contacts,
         sequences=sequences,
-        attempts=[*ledger.analytics, *odd],
+        attempts=[*ledger.sends.entries, *odd],
         now=LATER,
     )
     assert report.contacts == 8
@@ -161,12 +170,12 @@ def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryCrm
     )
 
 
-def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: InMemoryCrm) -> None:
+def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: InMemoryLedger) -> None:
     report = build_report(
         campaign=CAMPAIGN,
         catalogue=CATALOGUE,
-        contacts=ledger.all_contacts(),
-        sequences=ledger.campaign_sequences(CAMPAIGN),
+        contacts=ledger.contacts.all_contacts(),
+        sequences=ledger.sequences.campaign_sequences(CAMPAIGN),
         attempts=None,
         now=LATER,
     )
@@ -178,7 +187,7 @@ def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: 
     assert "skipped and failed not recorded" in render_summary(report)
 
 
-def test_the_json_is_stable_for_machines(ledger: InMemoryCrm) -> None:
+def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
     data: dict[str, Any] = json.loads(render(report_of(ledger), "json"))
     assert list(data) == [
         "campaign",
@@ -219,7 +228,7 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryCrm) -> None:
     }
 
 
-def test_the_text_report_is_a_readable_table(ledger: InMemoryCrm) -> None:
+def test_the_text_report_is_a_readable_table(ledger: InMemoryLedger) -> None:
     text = render(report_of(ledger), "text")
     lines = text.splitlines()
     assert lines[0] == "Christmas 2025: campaign report, 2025-12-04 10:00 UTC (since the start)"
@@ -233,8 +242,8 @@ def test_the_text_report_is_a_readable_table(ledger: InMemoryCrm) -> None:
     assert "Emails in all: 14 sent · 6 skipped · 1 failed" in summary and len(summary) < 2000
 
 
-def test_contact_values_are_escaped_in_the_html(ledger: InMemoryCrm) -> None:
-    ledger.contacts["x@example.com"] = Contact("x@example.com", campaign_status="<script>alert(1)</script>")
+def test_contact_values_are_escaped_in_the_html(ledger: InMemoryLedger) -> None:
+    ledger.contacts.contacts["x@example.com"] = Contact("x@example.com", campaign_status="<script>alert(1)</script>")
     html = render(report_of(ledger), "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
 

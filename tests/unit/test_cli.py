@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from christmas_tasks.cli import main
+from christmas_tasks.entrypoints.cli import main
 from tests.conftest import EXAMPLES
 
 
@@ -21,7 +22,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_help_lists_the_commands_and_stays_light() -> None:
     # A fresh interpreter: --help must not import pydantic, notion-client, resend or kestra.
     code = (
-        "import sys; from christmas_tasks.cli import build_parser\n"
+        "import sys; from christmas_tasks.entrypoints.cli import build_parser\n"
         "try:\n    build_parser().parse_args(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = ('pydantic', 'notion_client', 'resend', 'kestra', 'httpx', 'requests')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
@@ -112,7 +113,7 @@ def test_preview_unknown_template(capsys: pytest.CaptureFixture[str], local_env:
 def test_plan_needs_no_pydantic() -> None:
     """`plan` (like every command that validates no event) does not pay for pydantic's import."""
     code = (
-        "import sys; from christmas_tasks.cli import main\n"
+        "import sys; from christmas_tasks.entrypoints.cli import main\n"
         "main(['plan', '5day', '--from', '2025-12-01T09:00:00Z', '--now', '2025-12-01T09:00:00Z'])\n"
         "print('pydantic' in sys.modules, file=sys.stderr)"
     )
@@ -120,16 +121,31 @@ def test_plan_needs_no_pydantic() -> None:
     assert done.stderr.strip() == "False"
 
 
-def test_the_commands_word_lists_are_the_vocabulary() -> None:
-    """cli.py spells the events and sequences out so that --help imports nothing; they must stay the vocabulary's,
-    and so must scripts/post-sample's list of events (all but the unsubscribe link, which is opened from an email,
-    not posted as a sample)."""
-    from christmas_tasks import cli
-    from christmas_tasks.vocabulary import EventKind, SequenceType
+def test_the_commands_take_their_words_from_the_event_kinds_and_the_catalogue(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """cli.py and scripts/post-sample list no event kind and no sequence (so `--help` imports nothing, and a new kind
+    needs no edit there): every kind is accepted, an unknown one is refused naming the known ones; `events` lists
+    each kind with its flow, webhook key and sample; post-sample finds the samples through it."""
+    from christmas_tasks.domain.catalogue import load_catalogue
+    from christmas_tasks.domain.events import KINDS
+    from christmas_tasks.entrypoints import cli
 
-    assert cli.EVENTS == tuple(EventKind) and cli.SEQUENCES == tuple(SequenceType)
-    script = (Path(__file__).resolve().parents[2] / "scripts" / "post-sample").read_text(encoding="utf-8")
-    usage = re.search(r"EVENT: (.+?)\n#\s+(.+?)\n", script)
-    assert usage is not None
-    listed = re.findall(r"[a-z-]+", (usage.group(1) + " " + usage.group(2)).replace("(default)", ""))
-    assert sorted(listed) == sorted(set(EventKind) - {EventKind.UNSUBSCRIBE_LINK})
+    root = Path(__file__).resolve().parents[2]
+    sources = [(root / "christmas_tasks" / "entrypoints" / "cli.py").read_text(encoding="utf-8"),
+               (root / "scripts" / "post-sample").read_text(encoding="utf-8")]
+    for name in [*KINDS, *load_catalogue().sequences]:
+        for source in sources:
+            assert not re.search(rf"[\"'(]{re.escape(name)}[\"',)]", source), f"{name!r} is spelled out"
+    assert cli.main(["validate", "birthday", str(EXAMPLES / "signup.json")]) == 2
+    assert ", ".join(KINDS) in capsys.readouterr().err
+    assert cli.main(["events", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [k["kind"] for k in listed] == list(KINDS)
+    for kind in listed:
+        assert (root / kind["flow"]).is_file() and kind["webhook_key"].startswith("WEBHOOK_KEY_")
+        assert kind["sample"] is None or (root / kind["sample"]).is_file(), kind
+    done = subprocess.run([str(root / "scripts" / "post-sample"), "birthday"], capture_output=True, text=True,
+                          env={**os.environ, "CHRISTMAS_CLI": str(Path(sys.executable).parent / "christmas-tasks")})
+    assert done.returncode == 2
+    assert "one of " + ", ".join(k["kind"] for k in listed if k["sample"]) in done.stderr

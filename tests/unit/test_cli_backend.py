@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from christmas_tasks.cli import main
-from christmas_tasks.settings import SAMPLE_TEMPLATES
+from christmas_tasks.entrypoints.cli import main
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 from tests.conftest import EXAMPLES
 
 

@@ -4,8 +4,8 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from christmas_tasks.demo import run_demo
-from christmas_tasks.settings import SAMPLE_TEMPLATES, Settings
+from christmas_tasks.entrypoints.demo import run_demo
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from tests.conftest import EXAMPLES, NOW
 
 

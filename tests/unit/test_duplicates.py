@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from christmas_tasks.duplicates import merge_contacts
-from christmas_tasks.ports import Contact
-from christmas_tasks.vocabulary import CampaignStatus, EmailStatus
+from christmas_tasks.domain.duplicates import merge_contacts
+from christmas_tasks.domain.records import Contact
+from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
 
 JANE = "jane@example.com"
 

@@ -8,16 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from christmas_tasks.errors import InvalidInput
-from christmas_tasks.events import (
+from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.domain.events import (
     AssessmentEvent,
     EmailStatusEvent,
     NoShowEvent,
     OnboardingEvent,
     PostCallEvent,
-    parse_event,
 )
-from christmas_tasks.vocabulary import Bounce, EmailStatus, MailEvent
+from christmas_tasks.domain.vocabulary import Bounce, EmailStatus, MailEvent
+from christmas_tasks.entrypoints.inbound import read_event
 from tests.conftest import EXAMPLES, NOW
 
 
@@ -31,7 +31,7 @@ def fields_of(error: InvalidInput) -> list[str]:
 
 def reject(kind: str, body: Any) -> list[str]:
     with pytest.raises(InvalidInput) as caught:
-        parse_event(kind, body, NOW)
+        read_event(kind, body, NOW)
     return fields_of(caught.value)
 
 
@@ -39,24 +39,24 @@ ASSESSMENT = {"email": "a@example.com", "first_name": "Ann", "red_systems": 1, "
 
 
 def test_email_is_trimmed_and_lower_cased() -> None:
-    event = parse_event("signup", {"email": "  Jane.Doe@Example.COM ", "first_name": "Jane"}, NOW)
+    event = read_event("signup", {"email": "  Jane.Doe@Example.COM ", "first_name": "Jane"}, NOW)
     assert event.email == "jane.doe@example.com"
 
 
 def test_signup_defaults() -> None:
-    event = parse_event("signup", load("signup.json"), NOW)
+    event = read_event("signup", load("signup.json"), NOW)
     assert event.source == "website"  # type: ignore[attr-defined]
 
 
 def test_assessment_defaults_email_1_sent_at_to_arrival() -> None:
-    event = parse_event("assessment", ASSESSMENT, NOW)
+    event = read_event("assessment", ASSESSMENT, NOW)
     assert isinstance(event, AssessmentEvent)
     assert event.email_1_sent_at == NOW
     assert (event.yellow_systems, event.green_systems, event.email_1_status) == (0, 0, "sent")
 
 
 def test_assessment_timestamp_with_offset_is_converted_to_utc() -> None:
-    event = parse_event("assessment", {**ASSESSMENT, "email_1_sent_at": "2025-12-01T05:00:00-05:00"}, NOW)
+    event = read_event("assessment", {**ASSESSMENT, "email_1_sent_at": "2025-12-01T05:00:00-05:00"}, NOW)
     assert event.email_1_sent_at == datetime(2025, 12, 1, 10, 0, tzinfo=UTC)  # type: ignore[attr-defined]
 
 
@@ -71,7 +71,7 @@ def test_assessment_timestamp_with_offset_is_converted_to_utc() -> None:
 )
 def test_assessment_timestamp_must_be_iso_with_zone(value: Any, fragment: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        parse_event("assessment", {**ASSESSMENT, "email_1_sent_at": value}, NOW)
+        read_event("assessment", {**ASSESSMENT, "email_1_sent_at": value}, NOW)
     (problem,) = caught.value.problems
     assert problem.field == "email_1_sent_at"
     assert fragment in problem.message
@@ -86,9 +86,9 @@ def test_counts_are_whole_numbers_from_0_to_8(field: str, value: Any) -> None:
 def test_counts_sum_to_at_most_8() -> None:
     body = {**ASSESSMENT, "red_systems": 3, "orange_systems": 3, "yellow_systems": 2, "green_systems": 1}
     with pytest.raises(InvalidInput) as caught:
-        parse_event("assessment", body, NOW)
+        read_event("assessment", body, NOW)
     assert "add up to 9" in str(caught.value)
-    ok = parse_event("assessment", {**body, "green_systems": 0}, NOW)
+    ok = read_event("assessment", {**body, "green_systems": 0}, NOW)
     assert isinstance(ok, AssessmentEvent)
 
 
@@ -105,7 +105,7 @@ def test_every_bad_field_is_named_at_once() -> None:
 
 def test_length_caps() -> None:
     assert reject("signup", {"email": "a@example.com", "first_name": "x" * 201}) == ["first_name"]
-    parse_event("signup", {"email": "a@example.com", "first_name": "x" * 200}, NOW)
+    read_event("signup", {"email": "a@example.com", "first_name": "x" * 200}, NOW)
     body = {"email": "a@example.com", "first_name": "A", "call_date": "2025-12-04", "call_notes": "n" * 2001}
     assert reject("postcall", body) == ["call_notes"]
 
@@ -113,15 +113,15 @@ def test_length_caps() -> None:
 def test_what_notion_would_refuse_is_rejected_naming_the_field() -> None:
     at_limit = "a" * 60 + "@" + "b" * 63 + "." + "c" * 63 + ".example.com"  # 200 characters: Notion's email limit
     assert len(at_limit) == 200
-    parse_event("signup", {"email": at_limit, "first_name": "A"}, NOW)
+    read_event("signup", {"email": at_limit, "first_name": "A"}, NOW)
     with pytest.raises(InvalidInput, match=r"email: is longer than 200 characters \(what Notion's email property"):
-        parse_event("signup", {"email": "a" + at_limit, "first_name": "A"}, NOW)
+        read_event("signup", {"email": "a" + at_limit, "first_name": "A"}, NOW)
     with pytest.raises(InvalidInput, match="email_1_status: must not contain a comma"):
-        parse_event("assessment", {**ASSESSMENT, "email_1_status": "sent, opened"}, NOW)
+        read_event("assessment", {**ASSESSMENT, "email_1_status": "sent, opened"}, NOW)
 
 
 def test_unknown_fields_are_ignored() -> None:
-    event = parse_event("signup", {"email": "a@example.com", "first_name": "A", "utm": "x"}, NOW)
+    event = read_event("signup", {"email": "a@example.com", "first_name": "A", "utm": "x"}, NOW)
     assert "utm" not in event.model_dump()
 
 
@@ -134,8 +134,8 @@ def test_unknown_event_kind_is_named() -> None:
 
 
 def test_noshow_our_shape_and_calendlys_agree() -> None:
-    ours = parse_event("noshow", load("noshow.json"), NOW)
-    calendly = parse_event("noshow", load("noshow-calendly.json"), NOW)
+    ours = read_event("noshow", load("noshow.json"), NOW)
+    calendly = read_event("noshow", load("noshow-calendly.json"), NOW)
     assert isinstance(ours, NoShowEvent) and isinstance(calendly, NoShowEvent)
     assert calendly.email == ours.email
     assert calendly.calendly_event_uri == ours.calendly_event_uri
@@ -157,11 +157,11 @@ def test_calendly_body_of_another_event_is_rejected() -> None:
 
 def test_calendly_first_name_falls_back_to_name() -> None:
     body = load("booking-calendly.json")
-    assert parse_event("booking", body, NOW).first_name == "Jane"  # type: ignore[attr-defined]
+    assert read_event("booking", body, NOW).first_name == "Jane"  # type: ignore[attr-defined]
 
 
 def test_postcall_defaults_and_priority() -> None:
-    event = parse_event("postcall", {"email": "a@example.com", "first_name": "A", "call_date": "2025-12-04"}, NOW)
+    event = read_event("postcall", {"email": "a@example.com", "first_name": "A", "call_date": "2025-12-04"}, NOW)
     assert isinstance(event, PostCallEvent)
     assert (event.call_outcome, event.follow_up_priority, event.objections) == ("Maybe", "Medium", [])
     body = {"email": "a@example.com", "first_name": "A", "call_date": "2025-12-04", "follow_up_priority": "Urgent"}
@@ -169,7 +169,7 @@ def test_postcall_defaults_and_priority() -> None:
 
 
 def test_onboarding_unpaid_is_valid_and_says_so_later() -> None:
-    event = parse_event("onboarding", {**load("onboarding.json"), "payment_confirmed": False}, NOW)
+    event = read_event("onboarding", {**load("onboarding.json"), "payment_confirmed": False}, NOW)
     assert isinstance(event, OnboardingEvent) and event.payment_confirmed is False
     assert event.docusign_completed is True
 
@@ -180,7 +180,7 @@ def test_onboarding_requires_payment_fields() -> None:
 
 
 def test_resend_bounce_is_flattened() -> None:
-    event = parse_event("email-status", load("email-bounced.json"), NOW)
+    event = read_event("email-status", load("email-bounced.json"), NOW)
     assert isinstance(event, EmailStatusEvent)
     assert event.email == "jane.doe@example.com" and event.suppression == "bounced"
     assert event.email_id == "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"
@@ -205,7 +205,7 @@ def test_each_resend_type_suppresses_as_resend_documents_it(
     body = load(sample)
     if changes:
         body["data"]["bounce"] = {k: v for k, v in {**body["data"]["bounce"], **changes}.items() if v is not None}
-    event = parse_event("email-status", body, NOW)
+    event = read_event("email-status", body, NOW)
     assert isinstance(event, EmailStatusEvent) and event.suppression is suppression
     assert detail in (event.detail or "")
 
@@ -222,7 +222,7 @@ def test_resend_other_types_are_rejected_by_name() -> None:
 
 
 def test_event_variables_are_strings() -> None:
-    event = parse_event("assessment", {**ASSESSMENT, "assessment_score": 72.0, "revenue_leak_total": 1500.5}, NOW)
+    event = read_event("assessment", {**ASSESSMENT, "assessment_score": 72.0, "revenue_leak_total": 1500.5}, NOW)
     variables = event.variables()
     assert variables["assessment_score"] == "72"
     assert variables["revenue_leak_total"] == "1500.5"
@@ -267,7 +267,7 @@ KINDS = ["signup", "assessment", "booking", "noshow", "postcall", "onboarding", 
 @given(kind=st.sampled_from(KINDS), body=bodies)
 def test_no_input_raises_anything_but_a_validation_error(kind: str, body: Any) -> None:
     try:
-        event = parse_event(kind, body, NOW)
+        event = read_event(kind, body, NOW)
     except InvalidInput as error:
         assert error.problems, "a rejection names at least one field"
         assert all(p.field and p.message for p in error.problems)
@@ -291,7 +291,7 @@ def test_count_sum_rule_holds_for_every_combination(red: int, orange: int, yello
         "green_systems": green,
     }
     if red + orange + yellow + green <= 8:
-        assert isinstance(parse_event("assessment", body, NOW), AssessmentEvent)
+        assert isinstance(read_event("assessment", body, NOW), AssessmentEvent)
     else:
         with pytest.raises(InvalidInput):
-            parse_event("assessment", body, NOW)
+            read_event("assessment", body, NOW)

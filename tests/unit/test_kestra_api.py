@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from christmas_tasks.errors import ConfigError
-from christmas_tasks.kestra_api import KestraClient, KestraError, deploy_from_env, render_webhook_keys
+from christmas_tasks.adapters.kestra_api import KestraClient, KestraError, deploy_from_env, render_webhook_keys
+from christmas_tasks.domain.errors import ConfigError
 from tests.e2e.kestra import E2eKestraClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -290,7 +290,7 @@ def test_a_connection_failure_names_the_request_not_the_password() -> None:
 def test_the_deploy_command_reports_missing_settings_and_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], flows: Path
 ) -> None:
-    from christmas_tasks.cli import main
+    from christmas_tasks.entrypoints.cli import main
 
     for name in ("KESTRA_URL", "KESTRA_USERNAME"):
         monkeypatch.delenv(name, raising=False)

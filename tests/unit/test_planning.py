@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from christmas_tasks.errors import ConfigError, InvalidInput
-from christmas_tasks.planning import SendWindow, load_catalogue, parse_duration, plan
+from christmas_tasks.domain.catalogue import load_catalogue, parse_duration
+from christmas_tasks.domain.errors import ConfigError, InvalidInput
+from christmas_tasks.domain.planning import SendWindow, plan
 
 CATALOGUE = load_catalogue()
 T0 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)  # a Monday

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from christmas_tasks.errors import InvalidInput, TemplateError
-from christmas_tasks.planning import load_catalogue
-from christmas_tasks.rendering import Template, html_to_text, render, template_problems
-from christmas_tasks.settings import SAMPLE_TEMPLATES
-from christmas_tasks.template_files import format_template_file, load_templates, parse_template_file
-from christmas_tasks.variables import Campaign, build_variables, variable_names
+from christmas_tasks.adapters.template_files import format_template_file, load_templates, parse_template_file
+from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.domain.errors import InvalidInput, TemplateError
+from christmas_tasks.domain.rendering import Template, html_to_text, render, template_problems
+from christmas_tasks.domain.variables import Campaign, build_variables, variable_names
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[2]
 FOOTER = '<p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>'

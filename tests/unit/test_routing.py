@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from christmas_tasks.routing import Segment, route
+from christmas_tasks.domain.routing import Segment, route
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""christmas_tasks.secrets_env: a plain env file <-> Kestra's `SECRET_<NAME>=<base64>` lines."""
+"""christmas_tasks.entrypoints.secrets_env: a plain env file <-> Kestra's `SECRET_<NAME>=<base64>` lines."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from christmas_tasks.cli import main
-from christmas_tasks.errors import InvalidInput
-from christmas_tasks.secrets_env import decode_env, encode_env
+from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.entrypoints.cli import main
+from christmas_tasks.entrypoints.secrets_env import decode_env, encode_env
 
 
 def kestra_reads(line: str) -> tuple[str, str]:

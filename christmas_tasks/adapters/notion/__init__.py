@@ -2,8 +2,9 @@
 
 - `api`: the HTTP layer: notion-client, Notion's errors, the retry policy, data sources resolved and cached;
 - `encoding`: pages <-> records, and Notion's request limits checked before anything is sent;
-- `contacts`, `sequences`, `templates`, `analytics`: one store per database;
-- `crm`: `NotionCrm`, the Crm port put together from them;
+- `schema`: the workspace's databases and properties, as data, and the pure check of them;
+- `contacts`, `sequences`, `templates`, `sends`: one store per database, each the port of one concern;
+- `ledger`: `NotionLedger`, the four stores on one API;
 - `workspace`: the schema check on a live workspace.
 
 Notion's quirks are documented where they are handled: the data-source API (2025-09-03), no uniqueness (duplicate
@@ -12,7 +13,7 @@ contacts merged), a create answered 5xx that may have happened (looked up before
 """
 
 from christmas_tasks.adapters.notion.api import AmbiguousRecord, NotionApiError, NotionConfig
-from christmas_tasks.adapters.notion.crm import NotionCrm
 from christmas_tasks.adapters.notion.encoding import join_text, split_text
+from christmas_tasks.adapters.notion.ledger import NotionLedger
 
-__all__ = ["AmbiguousRecord", "NotionApiError", "NotionConfig", "NotionCrm", "join_text", "split_text"]
+__all__ = ["AmbiguousRecord", "NotionApiError", "NotionConfig", "NotionLedger", "join_text", "split_text"]

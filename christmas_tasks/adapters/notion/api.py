@@ -18,12 +18,12 @@ import httpx
 from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
+from christmas_tasks.adapters.cache import DiskCache
 from christmas_tasks.adapters.notion.encoding import Page, check_size, encode, pages_in
-from christmas_tasks.cache import DiskCache
-from christmas_tasks.errors import ChristmasError, ConfigError, ProviderError
-from christmas_tasks.notion_schema import LABEL, NOTION_VERSION, QUERY_RESULT_LIMIT, SETTING
-from christmas_tasks.retry import RetryPolicy, call_with_retry, retry_after_seconds
-from christmas_tasks.secret import Secret
+from christmas_tasks.adapters.notion.schema import LABEL, NOTION_VERSION, QUERY_RESULT_LIMIT, SETTING
+from christmas_tasks.adapters.retry import RetryPolicy, call_with_retry, retry_after_seconds
+from christmas_tasks.adapters.secret import Secret
+from christmas_tasks.domain.errors import ChristmasError, ConfigError, ProviderError
 
 log = logging.getLogger("christmas_tasks.adapters.notion")
 

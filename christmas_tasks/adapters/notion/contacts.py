@@ -1,5 +1,5 @@
 """The contacts database: one page per address, looked up by email; several pages for one address (Notion cannot
-refuse the second create) are made one, the oldest kept (`christmas_tasks.duplicates`)."""
+refuse the second create) are made one, the oldest kept (`christmas_tasks.domain.duplicates`)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from christmas_tasks.adapters.notion.encoding import (
     new_page,
     pages_in,
 )
-from christmas_tasks.duplicates import merge_contacts
-from christmas_tasks.notion_schema import Contacts
-from christmas_tasks.ports import Contact, ContactUpdate
-from christmas_tasks.vocabulary import EmailStatus
+from christmas_tasks.adapters.notion.schema import Contacts
+from christmas_tasks.domain.duplicates import merge_contacts
+from christmas_tasks.domain.records import Contact, ContactUpdate
+from christmas_tasks.domain.vocabulary import EmailStatus
 
 log = logging.getLogger("christmas_tasks.adapters.notion")
 
 
-class ContactStore:
+class NotionContacts:
     def __init__(self, api: NotionApi) -> None:
         self.api = api
 

@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from christmas_tasks.errors import InvalidInput, Problem
-from christmas_tasks.notion_schema import (
+from christmas_tasks.adapters.notion.schema import (
     EMAIL_LIMIT,
     LABEL,
-    LEDGER_NUMBERS,
     REQUEST_BODY_LIMIT,
     RICH_TEXT_LIMIT,
     RICH_TEXT_SEGMENTS,
@@ -27,10 +25,18 @@ from christmas_tasks.notion_schema import (
     Templates,
     type_of,
 )
-from christmas_tasks.planning import require_aware
-from christmas_tasks.ports import AnalyticsEntry, Contact, ContactStatus, EmailLedger, SequenceRecord
-from christmas_tasks.rendering import Template
-from christmas_tasks.vocabulary import EmailStatus
+from christmas_tasks.domain.errors import InvalidInput, Problem
+from christmas_tasks.domain.planning import require_aware
+from christmas_tasks.domain.records import (
+    LEDGER_NUMBERS,
+    AnalyticsEntry,
+    Contact,
+    ContactStatus,
+    EmailLedger,
+    SequenceRecord,
+)
+from christmas_tasks.domain.rendering import Template
+from christmas_tasks.domain.vocabulary import EmailStatus
 
 Page = dict[str, Any]
 
@@ -239,9 +245,6 @@ def number_or_none(value: Any) -> float | int | None:
     return int(number) if number.is_integer() else number
 
 
-def check_number(number: int) -> None:
-    if number not in LEDGER_NUMBERS:
-        raise InvalidInput("email number", [Problem("number", f"{number} is not 1 to 5 (the ledger's columns)")])
 
 
 def filter_on(*conditions: tuple[str, str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from christmas_tasks.adapters.notion.api import NotionApi
 from christmas_tasks.adapters.notion.encoding import (
     NUMBER_VARIABLES,
     Page,
-    check_number,
     event_data,
     filter_on,
     new_page,
@@ -18,14 +17,14 @@ from christmas_tasks.adapters.notion.encoding import (
     record_of,
     sequence_filter,
 )
-from christmas_tasks.errors import NotFound
-from christmas_tasks.notion_schema import Sequences
-from christmas_tasks.ports import SentMark, SequenceRecord
+from christmas_tasks.adapters.notion.schema import Sequences
+from christmas_tasks.domain.errors import NotFound
+from christmas_tasks.domain.records import SentMark, SequenceRecord, check_ledger_number
 
 log = logging.getLogger("christmas_tasks.adapters.notion")
 
 
-class SequenceStore:
+class NotionSequences:
     def __init__(self, api: NotionApi) -> None:
         self.api = api
 
@@ -91,7 +90,7 @@ class SequenceStore:
             values[prop] = number_or_none(record.variables.get(variable))
         last: tuple[int, datetime] | None = None
         for number, entry in sorted(record.emails.items()):
-            check_number(number)
+            check_ledger_number(number)
             values[Sequences.sent(number)] = entry.sent_at
             values[Sequences.status(number)] = entry.status
             values[Sequences.resend_id(number)] = entry.resend_id
@@ -129,7 +128,7 @@ class SequenceStore:
     def mark_sent(self, record: SequenceRecord, mark: SentMark) -> SequenceRecord:
         """Email n's Sent/Status/Resend ID/Sent By, Last Email Sent (n) and its time; the last email
         also sets Sequence Completed. 1 pages.update (+1 query when the record has no page id)."""
-        check_number(mark.number)
+        check_ledger_number(mark.number)
         values: dict[str, Any] = {
             Sequences.sent(mark.number): mark.sent_at,
             Sequences.status(mark.number): mark.status,

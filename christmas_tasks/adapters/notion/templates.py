@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from christmas_tasks.adapters.notion.api import AmbiguousRecord, NotionApi
 from christmas_tasks.adapters.notion.encoding import Page, filter_on, new_page, optional, template_of
-from christmas_tasks.errors import TemplateError
-from christmas_tasks.notion_schema import LABEL, Templates
-from christmas_tasks.rendering import Template
+from christmas_tasks.adapters.notion.schema import LABEL, Templates
+from christmas_tasks.domain.errors import TemplateError
+from christmas_tasks.domain.rendering import Template
 
 
-class TemplateStore:
+class NotionTemplates:
     def __init__(self, api: NotionApi, ttl: float = 0.0) -> None:
         self.api = api
         self.ttl = ttl

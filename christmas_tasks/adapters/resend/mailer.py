@@ -6,7 +6,7 @@ twice within Resend's 24-hour key window (`ports.IDEMPOTENCY_WINDOW`). Beyond it
 (SPEC §6: an email marked sent is never sent again), except for the one send whose ledger write failed
 after Resend accepted it: `Funnel.send` logs that it WAS SENT and until when a retry is safe.
 
-Retries follow the package's one rule (`christmas_tasks.retry`): 429, 5xx, a dropped connection or a
+Retries follow the package's one rule (`christmas_tasks.adapters.retry`): 429, 5xx, a dropped connection or a
 timeout is retried, waiting what `Retry-After` asks when Resend sends it; the payload is built once,
 so every attempt sends the same key with the exact same body. Any other 4xx fails at once with
 Resend's own message. Two 409 answers are special:
@@ -44,10 +44,10 @@ import httpx
 import resend
 from resend.exceptions import NoContentError, ResendError
 
-from christmas_tasks.errors import ProviderError
-from christmas_tasks.ports import OutgoingEmail, SendResult
-from christmas_tasks.retry import RetryPolicy, call_with_retry, retry_after_seconds
-from christmas_tasks.secret import Secret
+from christmas_tasks.adapters.retry import RetryPolicy, call_with_retry, retry_after_seconds
+from christmas_tasks.adapters.secret import Secret
+from christmas_tasks.domain.errors import ProviderError
+from christmas_tasks.domain.records import OutgoingEmail, SendResult
 
 log = logging.getLogger(__name__)
 

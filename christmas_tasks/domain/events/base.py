@@ -1,0 +1,215 @@
+"""The base of every event kind (see christmas_tasks/domain/events/__init__.py): what every event has, what every
+kind must say of itself, the registry of kinds (`KINDS`) and the validation of a body into a kind's model."""
+
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from christmas_tasks.domain.errors import ConfigError, InvalidInput, Problem
+from christmas_tasks.domain.fields import (
+    Email,
+    Name,
+    OptionalShortText,
+)
+from christmas_tasks.domain.records import ContactUpdate, EmailLedger
+from christmas_tasks.domain.routing import Route
+from christmas_tasks.domain.vocabulary import BookingStatus, StopReason
+
+NURTURE = "5day"  # the sequence a booking stops (SPEC §3): named here and in the catalogue only
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Sequences (catalogue names) an event of a kind stops, and the reason recorded on them."""
+
+    sequences: tuple[str, ...]
+    reason: StopReason
+
+
+BOOKED = Stop((NURTURE,), StopReason.BOOKED)  # any call-related event means the contact booked a call
+
+KINDS: dict[str, type[Event]] = {}
+_SECRET = re.compile(r"WEBHOOK_KEY_[A-Z0-9_]+")
+
+
+class Event(BaseModel, ABC):
+    """What every event has, and what every kind must say of itself."""
+
+    # defer_build: a model is built on first use, so a command that never validates one pays nothing
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True, defer_build=True)
+
+    kind: ClassVar[str]
+    sample: ClassVar[str | None]
+    webhook_key: ClassVar[str]
+    sender: ClassVar[str]
+    starts: ClassVar[str | None] = None
+    stops: ClassVar[tuple[Stop, ...]] = ()
+    booking_status: ClassVar[BookingStatus | None] = None
+
+    email: Email
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A model that names its `kind` is a kind: it registers itself, once, whole."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if "kind" not in cls.__dict__:
+            return
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        missing += [name for name in ("webhook_key", "sender") if not isinstance(getattr(cls, name, None), str)]
+        missing += [] if isinstance(getattr(cls, "sample", False), str | None) else ["sample"]
+        if missing:
+            raise TypeError(f"event kind {cls.kind!r} ({cls.__name__}) must define {', '.join(missing)}")
+        if cls.kind in KINDS:
+            raise TypeError(f"event kind {cls.kind!r} is defined twice ({KINDS[cls.kind].__name__}, {cls.__name__})")
+        if not _SECRET.fullmatch(cls.webhook_key):
+            raise TypeError(f"event kind {cls.kind!r}: its webhook_key {cls.webhook_key!r} is not WEBHOOK_KEY_<NAME>")
+        KINDS[cls.kind] = cls
+
+    @abstractmethod
+    def occurrence(self) -> str:
+        """What makes this event distinct among its kind's events for one contact."""
+
+    @property
+    def route(self) -> Route | None:
+        """The segment this event routes its contact to, when it says (the assessment: SPEC §4)."""
+        return None
+
+    def arrived(self, now: datetime) -> Event:
+        """The event with what defaults to "on arrival" filled from the clock (`now`, aware UTC)."""
+        return self
+
+    def variables(self) -> dict[str, str]:
+        """The event's own fields as template variables (strings, empty when absent)."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json", exclude={"email"}).items():
+            if value is None:
+                continue
+            if isinstance(value, list):
+                out[name] = ", ".join(str(v) for v in value)
+            elif isinstance(value, float) and value.is_integer():
+                out[name] = str(int(value))
+            else:
+                out[name] = str(value)
+        return out
+
+
+class StartsSequence(Event, ABC):
+    """An event that starts its kind's sequence (`starts`, a catalogue name). Its fields are the variables that
+    sequence's templates may use."""
+
+    starts: ClassVar[str]
+    first_name: Name
+    business_name: OptionalShortText = None
+
+    def declined(self) -> str | None:
+        """Why this event, valid as it is, starts nothing after all (None: it starts its sequence)."""
+        return None
+
+    def anchor(self, field: str, now: datetime) -> datetime:
+        """What the sequence's delays count from: the catalogue names the field (`arrival`: the clock)."""
+        if field == "arrival":
+            return now
+        value = getattr(self, field, None)
+        if not isinstance(value, datetime):
+            raise ConfigError(f"the catalogue anchors {self.starts} on {field!r}, which a {self.kind} event lacks")
+        return value
+
+    def sent_before(self) -> dict[int, EmailLedger]:
+        """Emails of the sequence sent before the funnel took it over (recorded so the ledger is whole)."""
+        return {}
+
+    def contact_update(self, campaign_status: str) -> ContactUpdate:
+        """What starting the sequence writes on the contact."""
+        return ContactUpdate(
+            email=self.email,
+            first_name=self.first_name,
+            business_name=self.business_name,
+            campaign_status=campaign_status,
+            booking_status=self.booking_status,
+        )
+
+    def alert(self, sequence_key: str) -> str | None:
+        """The alert this event raises when its sequence starts (None: none)."""
+        return None
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def event_model(name: str) -> type[Event]:
+    """The model of the kind `name`; an unknown name is refused, naming the known ones."""
+    model = KINDS.get(name) if isinstance(name, str) else None
+    if model is None:
+        known = ", ".join(KINDS)
+        raise InvalidInput("event kind", [Problem("event", f"unknown event {name!r}; one of {known}")])
+    return model
+
+
+def sequence_starters() -> dict[str, type[StartsSequence]]:
+    """The kind that starts each sequence, by sequence name."""
+    return {model.starts: model for model in KINDS.values() if issubclass(model, StartsSequence)}
+
+
+def stopped_by_booking() -> frozenset[str]:
+    """The sequences a booked call stops: a send checks them against the contact's booking status, so a booking
+    set by hand in Notion stops them too."""
+    return frozenset(s for m in KINDS.values() for stop in m.stops if stop.reason is StopReason.BOOKED
+                     for s in stop.sequences)
+
+
+def catalogue_problems(sequences: Iterable[str]) -> list[str]:
+    """Where the event kinds and the catalogue's sequences disagree, one line each (none: they agree). Each sequence
+    is started by one kind; each sequence a kind starts or stops is in the catalogue."""
+    names = set(sequences)
+    problems = []
+    starters: dict[str, list[str]] = {}
+    for model in KINDS.values():
+        if issubclass(model, StartsSequence):
+            starters.setdefault(model.starts, []).append(model.kind)
+        named = {s for stop in model.stops for s in stop.sequences} | ({model.starts} if model.starts else set())
+        for sequence in sorted(named):
+            if sequence not in names:
+                problems.append(f"the event kind {model.kind!r} names the sequence {sequence!r}, not in the catalogue")
+    for sequence in sorted(names):
+        kinds = starters.get(sequence, [])
+        if len(kinds) != 1:
+            started = f"{len(kinds)} event kinds ({', '.join(kinds)})" if kinds else "no event kind"
+            problems.append(f"the sequence {sequence!r} is started by {started}: one must start it")
+    return problems
+
+
+def _problems(error: ValidationError, paths: Mapping[str, str]) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [str(part) for part in item["loc"]]
+        field = ".".join(loc) if loc else "body"
+        if loc and loc[0] in paths:
+            field = ".".join([paths[loc[0]], *loc[1:]])
+        message = item["msg"]
+        if item["type"] == "missing":
+            message = "is required"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        problems.append(Problem(field, message))
+    return problems
+
+
+def parse_event(name: str, body: Any, now: datetime, paths: Mapping[str, str] | None = None) -> Event:
+    """Validate one body in the package's shape as an event of kind `name`. `paths` names each field where its
+    sender put it (a provider's reader gives them); `now` (aware UTC) fills what defaults to "on arrival"."""
+    model = event_model(name)
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{name} event", [Problem("body", "must be a JSON object")])
+    try:
+        event = model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidInput(f"{name} event", _problems(exc, paths or {})) from None
+    return event.arrived(now)

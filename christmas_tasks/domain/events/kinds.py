@@ -1,0 +1,266 @@
+"""The event kinds (SPEC §2), each described once: its model, its name, its sample, its webhook's secret, who
+sends it, what it starts and stops, the booking status it sets, and what makes one event of it distinct. Defining a
+model with a `kind` registers it (christmas_tasks/domain/events/base.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from christmas_tasks.domain.events.base import BOOKED, NURTURE, Event, StartsSequence, Stop
+from christmas_tasks.domain.fields import (
+    Amount,
+    DateOrTimestamp,
+    Identifier,
+    Name,
+    Note,
+    OptionalShortText,
+    Score,
+    SelectOption,
+    ShortText,
+    SystemCount,
+    Timestamp,
+    Url,
+)
+from christmas_tasks.domain.records import ContactUpdate, EmailLedger
+from christmas_tasks.domain.routing import Route, route
+from christmas_tasks.domain.vocabulary import BookingStatus, Bounce, EmailStatus, MailEvent, StopReason
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class SignupEvent(Event):
+    kind: ClassVar[str] = "signup"
+    sample: ClassVar[str | None] = "signup.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_SIGNUP"
+    sender: ClassVar[str] = "the website, on a signup (tracking only: it records the contact)"
+
+    first_name: Name
+    business_name: OptionalShortText = None
+    source: ShortText = "website"
+
+    def occurrence(self) -> str:
+        return "signup"  # one per contact: a second signup updates the same contact
+
+
+class AssessmentEvent(StartsSequence):
+    kind: ClassVar[str] = "assessment"
+    sample: ClassVar[str | None] = "assessment.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_ASSESSMENT"
+    sender: ClassVar[str] = "the website, after it sent email 1 of the nurture (with email_1_sent_at)"
+    starts: ClassVar[str] = NURTURE
+
+    red_systems: SystemCount
+    orange_systems: SystemCount
+    yellow_systems: SystemCount = 0
+    green_systems: SystemCount = 0
+    assessment_score: Score | None = None
+    gps_score: Score | None = None
+    money_score: Score | None = None
+    weakest_system_1: OptionalShortText = None
+    weakest_system_2: OptionalShortText = None
+    strongest_system: OptionalShortText = None
+    revenue_leak_total: Amount | None = None
+    # Defaults to the event's arrival (`arrived`).
+    email_1_sent_at: Timestamp | None = None
+    email_1_status: SelectOption = "sent"
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> AssessmentEvent:
+        total = self.red_systems + self.orange_systems + self.yellow_systems + self.green_systems
+        if total > 8:
+            raise ValueError(f"red, orange, yellow and green systems add up to {total}; at most 8")
+        return self
+
+    def occurrence(self) -> str:
+        return "assessment"  # the nurture runs once per contact and campaign
+
+    def arrived(self, now: datetime) -> AssessmentEvent:
+        return self if self.email_1_sent_at else self.model_copy(update={"email_1_sent_at": now.astimezone(UTC)})
+
+    @property
+    def route(self) -> Route:
+        """The segment, priority and readiness zone these counts route to (SPEC §4): the one place it is worked out."""
+        return route(self.red_systems, self.orange_systems)
+
+    def sent_before(self) -> dict[int, EmailLedger]:
+        # email 1 went out from the website
+        return {1: EmailLedger(1, self.email_1_sent_at, self.email_1_status, None, "website")}
+
+    def contact_update(self, campaign_status: str) -> ContactUpdate:
+        update = super().contact_update(campaign_status)
+        return replace(update, segment=self.route.segment.value, assessment_score=self.assessment_score)
+
+    def alert(self, sequence_key: str) -> str | None:
+        if not self.route.alert:
+            return None
+        business = self.business_name or "no business name"
+        return (
+            f"CRITICAL lead: {self.first_name} ({business}) <{self.email}> finished the assessment. "
+            f"Sequence {sequence_key}."
+        )
+
+    def variables(self) -> dict[str, str]:
+        return {**super().variables(), "segment": self.route.segment.value, "readiness_zone": self.route.readiness_zone}
+
+
+class BookingEvent(Event):
+    """A call was booked (our shape or Calendly's `invitee.created`): stops the 5-day nurture."""
+
+    kind: ClassVar[str] = "booking"
+    sample: ClassVar[str | None] = "booking-calendly.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_BOOKING"
+    sender: ClassVar[str] = "Calendly (invitee.created) or the website, when a call is booked"
+    stops: ClassVar[tuple[Stop, ...]] = (BOOKED,)
+    booking_status: ClassVar[BookingStatus | None] = BookingStatus.BOOKED
+
+    first_name: Name
+    calendly_event_uri: Url
+    scheduled_time: Timestamp
+    business_name: OptionalShortText = None
+    event_type: OptionalShortText = None
+
+    def occurrence(self) -> str:
+        return "call-" + _digest(self.calendly_event_uri)  # per meeting
+
+
+class NoShowEvent(StartsSequence):
+    kind: ClassVar[str] = "noshow"
+    sample: ClassVar[str | None] = "noshow.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_NOSHOW"
+    sender: ClassVar[str] = "Calendly (invitee_no_show.created) or the CRM, when a booked call was missed"
+    starts: ClassVar[str] = "noshow"
+    stops: ClassVar[tuple[Stop, ...]] = (BOOKED,)
+    booking_status: ClassVar[BookingStatus | None] = BookingStatus.NO_SHOW
+
+    calendly_event_uri: Url
+    scheduled_time: Timestamp
+    event_type: OptionalShortText = None
+    reschedule_url: Url | None = None
+
+    def occurrence(self) -> str:
+        return "call-" + _digest(self.calendly_event_uri)  # per missed meeting
+
+
+class PostCallEvent(StartsSequence):
+    kind: ClassVar[str] = "postcall"
+    sample: ClassVar[str | None] = "postcall.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_POSTCALL"
+    sender: ClassVar[str] = "the CRM, after a call that ended in a 'maybe'"
+    starts: ClassVar[str] = "postcall"
+    stops: ClassVar[tuple[Stop, ...]] = (BOOKED,)
+    booking_status: ClassVar[BookingStatus | None] = BookingStatus.CALL_HELD
+
+    call_date: DateOrTimestamp
+    call_outcome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = "Maybe"
+    call_notes: Note | None = None
+    objections: Annotated[list[ShortText], Field(max_length=20)] = Field(default_factory=list)
+    follow_up_priority: Literal["High", "Medium", "Low"] = "Medium"
+
+    def occurrence(self) -> str:
+        return f"call-{self.call_date}"  # per call
+
+
+class OnboardingEvent(StartsSequence):
+    kind: ClassVar[str] = "onboarding"
+    sample: ClassVar[str | None] = "onboarding.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_ONBOARDING"
+    sender: ClassVar[str] = "the payment/contract tool, after the contract is signed and paid"
+    starts: ClassVar[str] = "onboarding"
+    # paying stops the no-show and post-call follow-ups (and implies a booked call)
+    stops: ClassVar[tuple[Stop, ...]] = (BOOKED, Stop(("noshow", "postcall"), StopReason.PAID))
+    booking_status: ClassVar[BookingStatus | None] = BookingStatus.CLIENT
+
+    payment_confirmed: bool
+    payment_amount: Amount
+    payment_date: DateOrTimestamp
+    docusign_completed: bool = True
+    package_type: OptionalShortText = None
+    salon_address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    observation_dates: Annotated[list[DateOrTimestamp], Field(max_length=20)] = Field(default_factory=list)
+    start_date: DateOrTimestamp | None = None
+
+    def occurrence(self) -> str:
+        return f"payment-{self.payment_date}"  # per payment
+
+    def declined(self) -> str | None:
+        return None if self.payment_confirmed else "payment_confirmed is false: no onboarding starts"
+
+
+class UnsubscribeEvent(Event):
+    kind: ClassVar[str] = "unsubscribe"
+    sample: ClassVar[str | None] = "unsubscribe.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_UNSUBSCRIBE"
+    sender: ClassVar[str] = "the business's own unsubscribe page (when UNSUBSCRIBE_URL names one)"
+
+    reason: Note | None = None
+    # The unsubscribe link's token (it signs the address): when given it must be the right one.
+    token: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    def occurrence(self) -> str:
+        return "unsubscribe"
+
+
+class EmailStatusEvent(Event):
+    """What the mail provider reports about an email it sent (read from Resend's webhook at the edge): the recipient,
+    what happened, the provider's message id.
+
+    `bounced`: the recipient's server rejected the email, permanently or not (`bounce`); `complained`: marked as
+    spam; `suppressed`: not sent, the address being on the provider's suppression list (a previous hard bounce or
+    complaint); `failed`: the provider could not send it (an invalid recipient, the key, the domain, the quota);
+    `delivered`: accepted by the recipient's server.
+    """
+
+    kind: ClassVar[str] = "email-status"
+    sample: ClassVar[str | None] = "email-bounced.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_EMAIL_STATUS"
+    sender: ClassVar[str] = (
+        "Resend (email.bounced, email.complained, email.suppressed, email.failed, email.delivered; subscribe to these "
+        "only: any other type is rejected)"
+    )
+
+    type: MailEvent
+    email_id: Identifier
+    occurred_at: Timestamp
+    bounce: Bounce | None = None
+    detail: Note | None = None
+
+    def occurrence(self) -> str:
+        return f"{self.type}-{self.email_id}"
+
+    @property
+    def suppression(self) -> EmailStatus | None:
+        """The email status this event gives the address, or None when it is only recorded. A bounce of no
+        known kind is taken as permanent: that is what Resend's email.bounced means, and it sends nothing unwanted."""
+        if self.type is MailEvent.BOUNCED:
+            return EmailStatus.BOUNCED if self.bounce in (None, Bounce.PERMANENT) else None
+        return {MailEvent.COMPLAINED: EmailStatus.COMPLAINED, MailEvent.SUPPRESSED: EmailStatus.SUPPRESSED}.get(
+            self.type
+        )
+
+
+class UnsubscribeLinkEvent(Event):
+    """The unsubscribe link opened or one-click POSTed (read from the link's query at the edge): the token is
+    required, and it is what authorises the request."""
+
+    kind: ClassVar[str] = "unsubscribe-link"
+    sample: ClassVar[str | None] = None
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_UNSUBSCRIBE_LINK"
+    sender: ClassVar[str] = (
+        "a person or a mailbox provider, following the link in every email (its key is in every email: the token in "
+        "the query is what authorises it)"
+    )
+
+    token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    one_click: bool = False  # RFC 8058's POST, from a mailbox provider (else a person's GET)
+
+    def occurrence(self) -> str:
+        return "unsubscribe"
+
+

@@ -1,0 +1,86 @@
+"""The field types of the events (SPEC §2): what each kind of value must be, normalised before anything is written.
+
+Text is capped where the ledger would cut it silently (Notion holds 200 characters in an email property, 100 in a
+select option and 2,000 in a rich-text segment), so a sender hears about it instead.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from christmas_tasks.domain.planning import parse_timestamp
+from christmas_tasks.domain.records import EMAIL_MAX
+
+NAME_MAX = 200
+NOTE_MAX = 2000
+URL_MAX = 1000
+
+
+def _normalise_email(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    email = value.strip().lower()
+    if not email:
+        raise ValueError("must not be empty")
+    if len(email) > EMAIL_MAX:  # RFC 5321 allows 254
+        raise ValueError(f"is longer than {EMAIL_MAX} characters (what Notion's email property holds)")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid email address ({exc})") from None
+    return email
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date_or_timestamp(value: Any) -> str:
+    """A calendar date (`2025-12-03`) or an aware timestamp; kept as a normalised ISO string."""
+    if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise ValueError("is not a valid date") from None
+    return parse_timestamp(value).isoformat().replace("+00:00", "Z")
+
+
+def _no_bool(value: Any) -> Any:
+    # pydantic would read True as 1; a flag in a number field is a sender's mistake, so say so.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _no_comma(value: str) -> str:
+    if "," in value:
+        raise ValueError("must not contain a comma (it is a Notion select option, which cannot)")
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Email = Annotated[str, BeforeValidator(_normalise_email)]
+# A value stored as a Notion select option (the ledger's email status): short, and without a comma.
+SelectOption = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_comma)
+]
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
+DateOrTimestamp = Annotated[str, BeforeValidator(_date_or_timestamp)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)]
+OptionalShortText = Annotated[ShortText | None, BeforeValidator(_blank_to_none)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=URL_MAX, pattern=r"^https?://\S+$")
+]
+SystemCount = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=8)]
+Score = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=100)]
+Amount = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=10_000_000)]

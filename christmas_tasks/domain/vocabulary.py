@@ -1,0 +1,81 @@
+"""The domain's words for statuses and reasons, in one place: every module uses these.
+
+They are `StrEnum`s, so each member is its own string value in JSON, SQLite and Notion (a select option's
+name): `EmailStatus.OK == "ok"`. A provider's own words (Resend's `email.bounced`, Calendly's
+`invitee_no_show.created`) never get past its reader at the edge (christmas_tasks/entrypoints/inbound/).
+
+Event kinds are their models (christmas_tasks/domain/events.py: each kind described once, there); sequences are
+the catalogue's (christmas_tasks/catalogue.json).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EmailStatus(StrEnum):
+    """Whether an address may be emailed; anything but OK suppresses it for good."""
+
+    OK = "ok"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # a permanent bounce
+    COMPLAINED = "complained"  # marked as spam
+    SUPPRESSED = "suppressed"  # on the mail provider's suppression list
+
+
+class CampaignStatus(StrEnum):
+    """Where a contact is in the funnel (the contact's campaign status in Notion)."""
+
+    SIGNED_UP = "Signed Up"
+    NURTURE = "Nurture Sequence"
+    PRE_CALL = "Pre-Call Prep"
+    NOSHOW_RECOVERY = "No-Show Recovery"
+    POSTCALL_FOLLOW_UP = "Post-Call Follow-Up"
+    ONBOARDING = "Onboarding"
+    UNSUBSCRIBED = "Unsubscribed"
+
+
+class BookingStatus(StrEnum):
+    NOT_BOOKED = "Not Booked"  # what a person may set by hand in Notion
+    BOOKED = "Booked"
+    NO_SHOW = "No-Show"
+    CALL_HELD = "Call Held"
+    CLIENT = "Client"
+
+
+class StopReason(StrEnum):
+    """Why a sequence stopped before its last email."""
+
+    BOOKED = "booked"  # a call was booked: the nurture stops
+    PAID = "paid"  # onboarding: the no-show and post-call follow-ups stop
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    SUPPRESSED = "suppressed"
+
+
+class MailEvent(StrEnum):
+    """What the mail provider reports about a sent email (the `email-status` event)."""
+
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    SUPPRESSED = "suppressed"  # not sent: the address is on the provider's suppression list
+    FAILED = "failed"  # not sent: the provider could not (quota, domain, key)
+
+
+class Bounce(StrEnum):
+    """A bounce's kind: only a permanent one means the address cannot receive mail."""
+
+    PERMANENT = "permanent"
+    TRANSIENT = "transient"  # a full mailbox, a busy server
+    UNDETERMINED = "undetermined"
+
+
+# A suppression's email status, as the reason its sequences stop.
+SUPPRESSION_STOPS = {
+    EmailStatus.UNSUBSCRIBED: StopReason.UNSUBSCRIBED,
+    EmailStatus.BOUNCED: StopReason.BOUNCED,
+    EmailStatus.COMPLAINED: StopReason.COMPLAINED,
+    EmailStatus.SUPPRESSED: StopReason.SUPPRESSED,
+}

@@ -1,0 +1,163 @@
+"""The composition root: builds the ports from settings (local or live) and runs the checks. The only module
+that names both a use case and an adapter."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from christmas_tasks.domain.catalogue import Catalogue, load_catalogue
+from christmas_tasks.domain.errors import ConfigError
+from christmas_tasks.entrypoints.settings import Settings
+from christmas_tasks.usecases.funnel import Funnel
+from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer, TemplateStore
+
+if TYPE_CHECKING:
+    from christmas_tasks.adapters.notion import NotionLedger
+    from christmas_tasks.adapters.sqlite import SqliteLedger
+    from christmas_tasks.usecases.report import CampaignReport
+
+# Notion's documented limit is an average of three requests per second per integration: the report, which pages
+# through whole data sources one request after another, keeps under it instead of leaning on 429 retries.
+NOTION_REPORT_INTERVAL = 0.34
+
+
+def build_ledger(settings: Settings, *, min_interval: float = 0.0) -> NotionLedger | SqliteLedger:
+    """The configured backend's four stores. `min_interval` paces Notion's requests (a reader making many in a
+    row)."""
+    if settings.backend == "live":
+        from christmas_tasks.adapters.cache import DiskCache
+        from christmas_tasks.adapters.notion import NotionLedger
+
+        assert settings.notion is not None
+        return NotionLedger.connect(
+            settings.notion,
+            cache=DiskCache(settings.cache_dir),
+            template_ttl=settings.template_cache_seconds,
+            min_interval=min_interval,
+        )
+    from christmas_tasks.adapters.sqlite import SqliteLedger
+
+    settings.local_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteLedger(settings.local_dir / "crm.sqlite3", settings.templates_dir)
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    if settings.backend == "live":
+        from christmas_tasks.adapters.resend.mailer import ResendMailer
+
+        assert settings.resend_api_key is not None
+        return ResendMailer(settings.resend_api_key, base_url=settings.resend_api_url)
+    from christmas_tasks.adapters.outbox import OutboxMailer
+
+    return OutboxMailer(settings.local_dir / "outbox")
+
+
+def build_alerter(settings: Settings) -> Alerter | None:
+    if settings.discord_webhook is None:
+        return None
+    from christmas_tasks.adapters.discord import DiscordAlerter
+
+    return DiscordAlerter(settings.discord_webhook)
+
+
+def checked_catalogue(settings: Settings) -> Catalogue:
+    """The configured catalogue, checked against the event kinds: each sequence started by one kind, each sequence
+    a kind starts or stops in it. A mismatch fails at once, naming each problem."""
+    from christmas_tasks.domain.events import catalogue_problems
+
+    catalogue = load_catalogue(settings.catalogue_path)
+    problems = catalogue_problems(catalogue.sequences)
+    if problems:
+        where = settings.catalogue_path or "the packaged catalogue.json"
+        raise ConfigError(f"the sequence catalogue {where} and the event kinds disagree: " + "; ".join(problems))
+    return catalogue
+
+
+def build_funnel(settings: Settings, ledger: Ledger | None = None, mailer: Mailer | None = None) -> Funnel:
+    return Funnel(
+        ledger=ledger or build_ledger(settings),
+        mailer=mailer or build_mailer(settings),
+        campaign=settings.campaign,
+        catalogue=checked_catalogue(settings),
+        email_from=settings.email_from,
+        reply_to=settings.reply_to,
+        testing=settings.testing,
+        window=settings.send_window,
+        alerter=build_alerter(settings),
+    )
+
+
+def campaign_report(settings: Settings, now: datetime, since: date | None = None) -> CampaignReport:
+    """The configured campaign's report, read from the configured backend's ledger."""
+    from christmas_tasks.usecases.report import read_report
+
+    return read_report(
+        build_ledger(settings, min_interval=NOTION_REPORT_INTERVAL),
+        campaign=settings.campaign.name,
+        catalogue=load_catalogue(settings.catalogue_path),
+        now=now,
+        since=since,
+        source="Notion" if settings.backend == "live" else "the local SQLite ledger",
+    )
+
+
+def check_health(settings: Settings) -> dict[str, Any]:
+    """Settings complete (Settings.from_env already failed otherwise) and the catalogue readable and in agreement
+    with the event kinds."""
+    catalogue = checked_catalogue(settings)
+    if settings.backend == "local" and not settings.templates_dir.is_dir():
+        raise ConfigError(f"CHRISTMAS_TEMPLATES_DIR: {settings.templates_dir} is not a folder")
+    return {
+        "ok": True,
+        "backend": settings.backend,
+        "testing_mode": settings.testing,
+        "sequences": list(catalogue.sequences),
+        "analytics": bool(settings.notion and settings.notion.analytics_db) or settings.backend == "local",
+        "alerts": settings.discord_webhook is not None,
+    }
+
+
+def check_templates(settings: Settings, source: str) -> dict[str, Any]:
+    """Every catalogue template exists, is active, and passes the check against its variable set."""
+    from christmas_tasks.adapters.template_files import load_templates
+    from christmas_tasks.domain.rendering import Template, template_problems
+    from christmas_tasks.domain.variables import variable_names
+
+    catalogue = load_catalogue(settings.catalogue_path)
+    templates: dict[str, Template]
+    if source == "local":
+        templates = load_templates(settings.templates_dir)
+    else:
+        templates = {t.name: t for t in build_ledger(settings).templates.list_templates()}
+    report: dict[str, list[str]] = {}
+    for sequence in catalogue.sequences.values():
+        for item in sequence.emails:
+            template = templates.get(item.template)
+            if template is None:
+                report[item.template] = ["missing"]
+                continue
+            problems = template_problems(template, variable_names(sequence.name))
+            if not template.active:
+                problems.insert(0, "status is Inactive")
+            report[item.template] = problems
+    return {"ok": not any(report.values()), "source": source, "templates": report}
+
+
+def push_templates(store: TemplateStore, folder: Path) -> dict[str, Any]:
+    from christmas_tasks.adapters.template_files import load_templates
+
+    results = {name: store.put_template(template) for name, template in sorted(load_templates(folder).items())}
+    return {"ok": True, "templates": results}
+
+
+def check_notion(settings: Settings) -> dict[str, Any]:
+    if settings.backend != "live" or settings.notion is None:
+        raise ConfigError("notion check needs CHRISTMAS_BACKEND=live and the Notion settings")
+    from christmas_tasks.adapters.notion import NotionLedger
+    from christmas_tasks.adapters.notion.workspace import check_workspace
+
+    ledger = build_ledger(settings)
+    assert isinstance(ledger, NotionLedger)  # the live backend
+    return check_workspace(ledger.api)

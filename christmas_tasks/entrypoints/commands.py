@@ -1,0 +1,291 @@
+"""The `christmas-tasks` commands, one function each (christmas_tasks/entrypoints/cli.py parses the words).
+
+Imports are deferred into each command so `christmas-tasks --help` and every Kestra step (a new process each time)
+start quickly. Settings are read here, once: from the environment, or, for `step`, from the settings file the flow
+writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from christmas_tasks.entrypoints.settings import Settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _read_json(path: str) -> Any:
+    from christmas_tasks.domain.errors import InvalidInput, Problem
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput("event file", [Problem(path, f"cannot be read ({exc.strerror})")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            "event file", [Problem(path, f"is not valid JSON ({exc.msg} at line {exc.lineno})")]
+        ) from None
+
+
+def timestamp(value: str) -> datetime:
+    from christmas_tasks.domain.planning import parse_timestamp
+
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} {exc}") from None
+
+
+def _settings() -> Settings:
+    from christmas_tasks.entrypoints.settings import Settings
+
+    return Settings.from_env(os.environ)
+
+
+def _print(result: Any, settings: Settings | None = None) -> None:
+    text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
+    for secret in settings.secret_values() if settings else []:
+        text = text.replace(secret, "***")
+    print(text)
+
+
+# ---------------------------------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.inbound import read_event
+
+    event = read_event(args.event, _read_json(args.file), _now())
+    data = event.model_dump(mode="json")
+    routed = event.route
+    if routed is not None:
+        data.update(segment=routed.segment.value, priority=routed.priority, readiness_zone=routed.readiness_zone)
+    _print({"event": event.kind, **data})
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from christmas_tasks.domain.events import KINDS
+
+    kinds = [
+        {
+            "kind": model.kind,
+            "flow": f"flows/{model.kind}.yml",
+            "webhook_key": model.webhook_key,
+            "sample": f"examples/events/{model.sample}" if model.sample else None,
+            "starts": model.starts,
+            "stops": {str(stop.reason): list(stop.sequences) for stop in model.stops},
+            "booking_status": model.booking_status,
+            "sender": model.sender,
+        }
+        for model in KINDS.values()
+    ]
+    if args.format == "json":
+        _print(kinds)
+        return 0
+    for model, kind in zip(KINDS.values(), kinds, strict=True):
+        stops = "; ".join(f"{', '.join(stop.sequences)} ({stop.reason})" for stop in model.stops) or "-"
+        print(f"{model.kind}: sent by {model.sender}\n  starts {model.starts or '-'}; stops {stops}"
+              f"\n  {kind['flow']}, webhook key {model.webhook_key}, sample {kind['sample'] or '-'}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from christmas_tasks.domain.catalogue import load_catalogue
+    from christmas_tasks.domain.planning import plan
+
+    settings = _settings()
+    catalogue = load_catalogue(args.catalogue or settings.catalogue_path)
+    planned = plan(
+        catalogue.get(args.sequence),
+        args.anchor,
+        args.now or _now(),
+        testing=args.testing or settings.testing,
+        window=settings.send_window,
+        contact_timezone=args.timezone,
+    )
+    _print([item.as_json() for item in planned])
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from christmas_tasks.adapters.template_files import load_templates
+    from christmas_tasks.domain.catalogue import load_catalogue
+    from christmas_tasks.domain.events import sequence_starters
+    from christmas_tasks.domain.rendering import check_template, render
+    from christmas_tasks.domain.variables import build_variables, variable_names
+    from christmas_tasks.entrypoints.inbound import read_event
+
+    settings = _settings()
+    templates = load_templates(Path(args.templates or settings.templates_dir))
+    if args.template not in templates:
+        raise _invalid("template", "template", f"no local template named {args.template!r}; have {sorted(templates)}")
+    catalogue = load_catalogue(settings.catalogue_path)
+    sequence = next(s.name for s in catalogue.sequences.values() if args.template in [e.template for e in s.emails])
+    now = _now()
+    event = read_event(args.kind or sequence_starters()[sequence].kind, _read_json(args.event), now)
+    check_template(templates[args.template], variable_names(sequence))
+    values = build_variables(settings.campaign, event.email, event.variables(), now)
+    rendered = render(templates[args.template], values)
+    if args.json:
+        _print({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})
+    else:
+        print(f"Subject: {rendered.subject}\n\n--- HTML ---\n{rendered.html}\n--- Text ---\n{rendered.text}", end="")
+    return 0
+
+
+def cmd_handle(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.app import build_funnel
+    from christmas_tasks.entrypoints.inbound import read_event
+
+    settings = _settings()
+    now = _now()
+    event = read_event(args.event, _read_json(args.file), now)
+    handled = build_funnel(settings).handle(event, now, args.run_id or None)
+    _print(handled.as_json(), settings)
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.app import build_funnel
+
+    settings = _settings()
+    outcome = build_funnel(settings).send(args.sequence_key, args.email_number, _now(), args.scheduled_for)
+    _print(outcome.as_json(), settings)
+    return 0
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    from christmas_tasks.domain.errors import ChristmasError
+    from christmas_tasks.entrypoints import kestra_step
+    from kestra import Kestra  # type: ignore[attr-defined]
+
+    values: dict[str, str] = {}
+    try:
+        values = kestra_step.settings_values(_read_json(args.settings))
+        outputs = kestra_step.run(_read_json(args.request), values, _now())
+    except ChristmasError as exc:
+        if not kestra_step.is_rejection(exc):
+            raise
+        # reported, not printed: the step flow's Fail task logs the message, once, and fails its execution
+        lines = kestra_step.scrub(kestra_step.rejection_lines(exc), values)
+        Kestra.outputs(kestra_step.rejection_outputs(exc, lines))
+        return 0
+    outputs = kestra_step.scrub(outputs, values)
+    Kestra.outputs({"rejected": False, **outputs})
+    print(json.dumps(outputs, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.app import check_health
+
+    settings = _settings()
+    _print(check_health(settings), settings)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from christmas_tasks.adapters.files import write_atomically
+    from christmas_tasks.entrypoints.app import campaign_report
+    from christmas_tasks.usecases.report import parse_since, render
+
+    settings = _settings()
+    now = _now()
+    since = parse_since(args.since, now, "--since") if args.since else None
+    report = campaign_report(settings, now, since)
+    text = render(report, args.format)
+    if args.output:
+        write_atomically(Path(args.output), text.encode("utf-8"))
+        calls = f", {report.requests} Notion requests" if report.requests is not None else ""
+        print(f"wrote the {args.format} report to {args.output}{calls}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.app import build_ledger, check_templates, push_templates
+
+    settings = _settings()
+    if args.action == "check":
+        source = args.source or ("local" if settings.backend == "local" else "crm")
+        report = check_templates(settings, source)
+        _print(report, settings)
+        return 0 if report["ok"] else 1
+    report = push_templates(build_ledger(settings).templates, Path(args.templates or settings.templates_dir))
+    _print(report, settings)
+    return 0
+
+
+def cmd_notion(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.app import check_notion
+
+    settings = _settings()
+    report = check_notion(settings)
+    _print(report, settings)
+    return 0 if report["ok"] else 1
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints import secrets_env
+    from christmas_tasks.entrypoints.settings import kestra_secrets
+
+    if args.action == "keys":
+        return _add_webhook_keys(Path(args.file))
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    if args.action == "decode":
+        print(secrets_env.decode_env(text), end="")
+        return 0
+    print(secrets_env.encode_env(text), end="")
+    missing = [name for name in kestra_secrets() if name not in secrets_env.names_in(text)]
+    if missing:
+        print(f"warning: the flows read these secrets too, missing from {args.file}: {', '.join(missing)} "
+              "(Kestra fails a step, or answers 404 at a webhook, whose secret is missing)", file=sys.stderr)
+    return 0
+
+
+def _add_webhook_keys(path: Path) -> int:
+    """A new random webhook key in the plain env file `path` (created, readable by its owner only) for each event
+    kind whose key it lacks; the names added are printed, never a key."""
+    from christmas_tasks.domain.events import KINDS
+    from christmas_tasks.entrypoints import secrets_env
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    updated, added = secrets_env.add_keys(text, [model.webhook_key for model in KINDS.values()])
+    if added:
+        from christmas_tasks.adapters.files import write_atomically
+
+        write_atomically(path, updated.encode("utf-8"), mode=0o600)
+    print(f"{path}: added {', '.join(added)}" if added else f"{path}: every event kind's webhook key is there")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from christmas_tasks.adapters.kestra_api import deploy_from_env
+
+    _print(deploy_from_env(os.environ, Path(args.flows)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.demo import run_demo
+
+    return run_demo(_settings(), Path(args.event), speedup=args.speedup, wait=not args.no_wait, email=args.email)
+
+
+def _invalid(what: str, field: str, message: str) -> Exception:
+    from christmas_tasks.domain.errors import InvalidInput, Problem
+
+    return InvalidInput(what, [Problem(field, message)])

@@ -1,0 +1,36 @@
+"""The edge, inbound: what a sender posts, read into an event of the domain (as django-anymail normalises each
+provider's events at its edge). A provider's own shape is mapped to ours in a module of its own (`calendly`,
+`resend`, `unsubscribe_link`: the link's query), with the path of each field in the sender's body, so that an error
+names the field where the sender put it; every other kind arrives in our own shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from christmas_tasks.domain.errors import InvalidInput, Problem
+from christmas_tasks.domain.events import Event, event_model, parse_event
+from christmas_tasks.entrypoints.inbound import calendly, resend, unsubscribe_link
+
+Reader = Callable[[str, dict[str, Any]], tuple[dict[str, Any], dict[str, str]]]
+
+# The kinds a provider posts in its own shape (tests/unit/test_events.py checks each names a known kind).
+READERS: dict[str, Reader] = {
+    "booking": calendly.read,
+    "noshow": calendly.read,
+    "email-status": resend.read,
+    "unsubscribe-link": unsubscribe_link.read,
+}
+
+
+def read_event(kind: str, body: Any, now: datetime) -> Event:
+    """One webhook body, ours or its sender's, validated as an event of `kind`; InvalidInput names each bad field
+    (and an unknown kind, with the known ones). `now` (aware UTC) fills what defaults to "on arrival"."""
+    event_model(kind)
+    if not isinstance(body, dict):
+        raise InvalidInput(f"{kind} event", [Problem("body", "must be a JSON object")])
+    reader = READERS.get(kind)
+    data, paths = reader(kind, body) if reader is not None else (body, {})
+    return parse_event(kind, data, now, paths)

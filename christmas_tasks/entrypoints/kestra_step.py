@@ -1,0 +1,193 @@
+"""One Kestra step (`christmas-tasks step REQUEST SETTINGS`), the only command the flows call.
+
+Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
+
+- REQUEST: `{"command": "handle"|"send"|"health"|"report", "event": ..., "payload": ..., "run_id": ...}`, where the
+  payload is the webhook body (handle), the send-email inputs (send), `{"backend": ...}` (health) or
+  `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its summary to Discord). Values from
+  outside arrive here as data in a file, never in a place Kestra renders as a template.
+- SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
+
+The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
+setting, an unknown sequence record, an unusable template) is reported, not raised: `rejected: true` and the
+package's message, so the calling flow fails once, at once, instead of retrying it. Provider failures and crashes
+still exit non-zero, and Kestra's retries take them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Problem, ProviderError
+
+if TYPE_CHECKING:
+    from christmas_tasks.entrypoints.settings import Settings
+
+COMMANDS = ("handle", "send", "health", "report")
+REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput("step request", [Problem(field, message)])
+
+
+def settings_values(raw: Any) -> dict[str, str]:
+    """The SETTINGS file's object, every value a string (null and absent mean unset)."""
+    if not isinstance(raw, dict):
+        raise _invalid("settings", "must be a JSON object of setting names to values")
+    values = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if not isinstance(value, str | int | float | bool):
+            raise _invalid(f"settings.{name}", "must be a string")
+        values[str(name)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values
+
+
+def scrub(value: Any, values: Mapping[str, str]) -> Any:
+    """`value` with every credential of the settings replaced by `***` (a last line of defence for the outputs)."""
+    from christmas_tasks.entrypoints.settings import CREDENTIALS
+
+    secrets = [values[name] for name in CREDENTIALS if len(values.get(name, "")) >= 8]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {key: scrub(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, values) for item in value]
+    return value
+
+
+def rejection_lines(error: ChristmasError) -> list[str]:
+    """The package's message, one `error:` line per problem, as the command line prints it."""
+    if isinstance(error, InvalidInput):
+        return [f"error: {error.what}: {problem}" for problem in error.problems]
+    return [f"error: {error}"]
+
+
+def rejection_outputs(error: ChristmasError, lines: list[str]) -> dict[str, Any]:
+    """The step's outputs for a request it refuses: the package's message, and what a webhook caller waiting on
+    the flow is answered (the unsubscribe link's): 400 and one line saying nothing was changed."""
+    first = lines[0].removeprefix("error: ") if lines else str(error)
+    return {
+        "rejected": True,
+        "message": "\n".join(lines),
+        "response_code": 400,
+        "response_text": f"Nothing was changed: {first}.",
+    }
+
+
+def is_rejection(error: ChristmasError) -> bool:
+    """Everything deliberate but a provider's failure: retrying the same request cannot change the answer."""
+    return not isinstance(error, ProviderError)
+
+
+def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    """The step's outputs; raises ChristmasError for a request that cannot succeed (see the module's docstring)."""
+    from christmas_tasks.entrypoints.settings import Settings
+
+    if not isinstance(request, dict):
+        raise _invalid("request", "must be a JSON object")
+    command = request.get("command")
+    if command not in COMMANDS:
+        raise _invalid("command", f"must be one of {', '.join(COMMANDS)}, not {command!r}")
+    payload = request.get("payload")
+    if command == "health":
+        backend = payload.get("backend") if isinstance(payload, dict) else None
+        settings = Settings.from_env({**values, **({"CHRISTMAS_BACKEND": backend} if backend else {})})
+        from christmas_tasks.entrypoints.app import check_health
+
+        # names only, never values: what reached the step, so an operator can see nothing else does
+        return {**check_health(settings), "environment": sorted(os.environ)}
+
+    if command == "report":
+        return _report(Settings.from_env(values), payload, now)
+
+    from christmas_tasks.entrypoints.app import build_funnel
+
+    settings = Settings.from_env(values)
+    funnel = build_funnel(settings)
+    if command == "handle":
+        event = request.get("event")
+        if not isinstance(event, str):
+            raise _invalid("event", "is required to handle an event")
+        from christmas_tasks.domain.events import UnsubscribeLinkEvent
+        from christmas_tasks.entrypoints.inbound import read_event
+
+        run_id = request.get("run_id")
+        handled = funnel.handle(
+            read_event(event, payload, now), now, run_id if isinstance(run_id, str) and run_id else None
+        )
+        # `result.plan` is what handle-event hands to schedule-plan: one send-email execution per planned email
+        outputs: dict[str, Any] = {"result": handled.as_json(), "planned": len(handled.plan)}
+        if handled.event == UnsubscribeLinkEvent.kind:  # what the person, or the mailbox provider, is answered
+            sender = funnel.campaign.sender_name
+            outputs.update(
+                response_code=200,
+                response_text=f"You are unsubscribed: {sender} will send no more email to {handled.email}.",
+            )
+        for item in handled.plan:  # what the handler flow's schedule_email_<n> tasks read
+            fields = item.as_json()
+            outputs[f"email_{item.email_number}"] = {
+                name: fields[name] for name in ("sequence_key", "email_number", "send_at")
+            }
+        return outputs
+
+    if not isinstance(payload, dict):
+        raise _invalid("payload", "must hold sequence_key, email_number and scheduled_for to send")
+    key, number, scheduled = payload.get("sequence_key"), payload.get("email_number"), payload.get("scheduled_for")
+    if not isinstance(key, str) or not key:
+        raise _invalid("payload.sequence_key", "is required")
+    if isinstance(number, bool) or not isinstance(number, int | str) or not str(number).isdigit():
+        raise _invalid("payload.email_number", "must be a whole number")
+    scheduled_for = None
+    if scheduled:
+        from christmas_tasks.domain.planning import parse_timestamp
+
+        try:
+            scheduled_for = parse_timestamp(str(scheduled))
+        except ValueError as exc:
+            raise _invalid("payload.scheduled_for", str(exc)) from None
+    outcome = funnel.send(key, int(number), now, scheduled_for)
+    return {"result": outcome.as_json(), "status": outcome.status.value}
+
+
+def _report(settings: Settings, payload: Any, now: datetime) -> dict[str, Any]:
+    """Write the HTML report to REPORT_FILE (the flow keeps it as its output file) and post the summary to the
+    Discord webhook when one is configured; the outputs say what was done."""
+    from pathlib import Path
+
+    from christmas_tasks.adapters.files import write_atomically
+    from christmas_tasks.entrypoints.app import build_alerter, campaign_report
+    from christmas_tasks.usecases.outcomes import AlertStatus
+    from christmas_tasks.usecases.report import parse_since, render_html, render_summary
+
+    since_text = payload.get("since") if isinstance(payload, dict) else None
+    if since_text is not None and not isinstance(since_text, str):
+        raise _invalid("payload.since", "must be a date such as 2026-12-01")
+    since = parse_since(since_text, now, "payload.since") if since_text else None
+    report = campaign_report(settings, now, since)
+    write_atomically(Path(REPORT_FILE), render_html(report).encode("utf-8"))
+    summary = render_summary(report)
+    alerter = build_alerter(settings)
+    posted = AlertStatus.NOT_CONFIGURED
+    if alerter is not None:
+        posted = AlertStatus.SENT if alerter.alert(summary) else AlertStatus.FAILED
+    return {
+        "summary": summary,
+        "discord": posted.value,
+        "report_file": REPORT_FILE,
+        "contacts": report.contacts,
+        "sent": report.sent,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "requests": report.requests,
+    }

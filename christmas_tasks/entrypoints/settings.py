@@ -1,0 +1,266 @@
+"""Settings, read once from the environment by the entry point (SPEC §8).
+
+`CHRISTMAS_BACKEND=local` (the default) runs on the embedded backends with sample campaign facts;
+`live` needs every Notion/Resend secret and campaign fact, and fails at once naming each one missing.
+Secret values are wrapped so that no repr, log line or error can show them.
+
+Why not pydantic-settings: `plan` and `--help` read the settings and must start without importing pydantic (their
+cold-start budget, benchmarks/cold_start.py); and the Kestra step passes its settings as a mapping read from a
+file, not as the process environment.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from christmas_tasks.adapters.secret import Secret
+from christmas_tasks.domain.errors import ConfigError
+from christmas_tasks.domain.planning import SendWindow
+from christmas_tasks.domain.records import OPTION_MAX
+from christmas_tasks.domain.variables import Campaign
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting the package reads, and how it reaches a Kestra step (flows/step.yml writes them all)."""
+
+    name: str
+    about: str
+    secret: bool = False  # a Kestra secret (`secret('NAME')`, a SECRET_NAME variable): never a plain setting
+    credential: bool = False  # a secret that must never be shown: scrubbed from every output
+    live: bool = False  # required by the live backend: it fails at once, naming each one missing
+    local: str | None = None  # what the local backends use when it is unset (never the live backend)
+    kestra: str | None = None  # where step.yml reads it, when not ENV_<NAME> (`envs.<name>`) or secret('<NAME>')
+
+
+# Every setting, in one table: the settings file of flows/step.yml names each of them (tests/flows checks it both
+# ways), the docs list them (docs/operating.md), and Settings.from_env reads nothing else (tests/unit checks it).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CHRISTMAS_BACKEND", "local (a SQLite ledger and an outbox folder) or live (Notion and Resend)"),
+    Setting("TESTING_MODE", "true: the catalogue's testing delays (minutes), no send window"),
+    Setting("CHRISTMAS_LOCAL_DIR", "the local backends' folder: the ledger and the outbox (default .christmas)"),
+    Setting("CHRISTMAS_TEMPLATES_DIR", "the local template folder (default: the package's sample templates)"),
+    Setting("CHRISTMAS_CATALOGUE", "a sequence catalogue of your own (default: the package's catalogue.json)"),
+    Setting("CHRISTMAS_CACHE_DIR", "where Notion's data-source ids and templates are cached between steps"),
+    Setting("CHRISTMAS_TEMPLATE_CACHE_SECONDS", "how long a template read from Notion is reused (default 300)"),
+    Setting("CAMPAIGN_NAME", "the campaign, as the ledger's Campaign option (default Christmas 2025)"),
+    Setting("CAMPAIGN_DEADLINE", "the offer's last day (YYYY-MM-DD), in the emails", live=True, local="2025-12-20"),
+    Setting("CAMPAIGN_TIMEZONE", "the campaign's IANA time zone (default America/Toronto)"),
+    Setting("SEND_WINDOW", "when emails may go out, in the contact's zone: 'mon-fri 09:00-18:00' (default: any time)"),
+    Setting("EMAIL_FROM", "the sender: Name <address>", live=True, local="Christmas Campaign <hello@example.com>"),
+    Setting("EMAIL_REPLY_TO", "the Reply-To of every email (default: none)"),
+    Setting("SENDER_NAME", "the business's name in the emails (default: EMAIL_FROM's)", local="Example Consulting"),
+    Setting(
+        "SENDER_ADDRESS", "the sender's postal address, in every email's footer (CASL)", live=True,
+        local="123 Example Street, Toronto, ON M5V 0A1, Canada",
+    ),
+    Setting("UNSUBSCRIBE_URL", "an unsubscribe page of your own (default: the unsubscribe-link flow)"),
+    Setting("KESTRA_PUBLIC_URL", "Kestra's public URL, where the unsubscribe links point", kestra="kestra.url ?? null"),
+    Setting("CALENDLY_LINK", "the booking link in the emails", live=True, local="https://calendly.com/example/christmas-call"),
+    Setting("NOTION_API_URL", "Notion's API root (default https://api.notion.com; a gateway or a test's fake)"),
+    Setting("RESEND_API_URL", "Resend's API root (default https://api.resend.com; a gateway or a test's fake)"),
+    Setting("NOTION_TOKEN", "the Notion integration's token", secret=True, credential=True, live=True),
+    Setting("NOTION_CONTACTS_DB_ID", "the contacts database", secret=True, live=True),
+    Setting("NOTION_EMAIL_SEQUENCE_DB_ID", "the email sequence database", secret=True, live=True),
+    Setting("NOTION_EMAIL_TEMPLATES_DB_ID", "the email templates database", secret=True, live=True),
+    Setting("NOTION_EMAIL_ANALYTICS_DB_ID", "the email analytics database (empty: none)", secret=True),
+    Setting("RESEND_API_KEY", "Resend's API key", secret=True, credential=True, live=True),
+    Setting(
+        "UNSUBSCRIBE_SECRET", "signs every unsubscribe link's token", secret=True, credential=True, live=True,
+        local="local-unsubscribe-secret",
+    ),
+    Setting(
+        "UNSUBSCRIBE_LINK_KEY", "the unsubscribe-link flow's webhook key (it is in every link)", secret=True,
+        kestra="secret('WEBHOOK_KEY_UNSUBSCRIBE_LINK')",
+    ),
+    Setting("DISCORD_WEBHOOK_URL", "where alerts and the daily summary go (empty: none)", secret=True, credential=True),
+)
+SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
+LIVE_REQUIRED = tuple(setting.name for setting in SETTINGS if setting.live)
+CREDENTIALS = tuple(setting.name for setting in SETTINGS if setting.credential)
+
+
+def kestra_secrets() -> tuple[str, ...]:
+    """Every Kestra secret the flows read: the settings' secrets (flows/step.yml) and each event kind's webhook key
+    (its flow's trigger), by name, as `christmas-tasks secrets encode` warns when one is missing."""
+    from christmas_tasks.domain.events import KINDS
+
+    own = [setting.name for setting in SETTINGS if setting.secret and setting.kestra is None]
+    return (*own, *(model.webhook_key for model in KINDS.values()))
+
+
+# Values that let the local backends run with no account; never used by the live backend.
+LOCAL_DEFAULTS = {setting.name: setting.local for setting in SETTINGS if setting.local is not None}
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+# Where the local backends' links point when neither a page nor a Kestra serves them (the command line alone).
+LOCAL_UNSUBSCRIBE_URL = "http://localhost:8080/unsubscribe"
+
+
+def _unsubscribe_url(values: Mapping[str, str], live: bool) -> str:
+    """Every email's unsubscribe link (its address and token are appended): UNSUBSCRIBE_URL, a business's own page,
+    when set; else the `unsubscribe-link` flow on the public Kestra (KESTRA_PUBLIC_URL, which the step reads from
+    Kestra's own `kestra.url`, and that flow's key, UNSUBSCRIBE_LINK_KEY)."""
+    own_page = values.get("UNSUBSCRIBE_URL", "").strip()
+    public, key = values.get("KESTRA_PUBLIC_URL", "").strip(), values.get("UNSUBSCRIBE_LINK_KEY", "").strip()
+    if own_page:
+        return own_page
+    if public and key:
+        from christmas_tasks.entrypoints.inbound.unsubscribe_link import link_base
+
+        return link_base(public, key)
+    if not live:
+        return LOCAL_UNSUBSCRIBE_URL
+    raise ConfigError(
+        "live backend: no unsubscribe link: set UNSUBSCRIBE_URL (a page of your own), or run in Kestra with its "
+        "public URL (kestra.url) and the secret WEBHOOK_KEY_UNSUBSCRIBE_LINK"
+    )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false")
+
+
+# The sample templates shipped inside the package (like catalogue.json): the local backend's default, so an
+# installed command works from any folder; CHRISTMAS_TEMPLATES_DIR names another folder.
+SAMPLE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+NOTION_API_URL = "https://api.notion.com"
+RESEND_API_URL = "https://api.resend.com"
+
+
+@dataclass(frozen=True)
+class NotionSettings:
+    token: Secret
+    contacts_db: str
+    sequence_db: str
+    templates_db: str
+    analytics_db: str | None
+    api_url: str = NOTION_API_URL
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str
+    testing: bool
+    local_dir: Path
+    templates_dir: Path
+    catalogue_path: Path | None
+    campaign: Campaign
+    email_from: str
+    reply_to: str | None
+    send_window: SendWindow | None
+    discord_webhook: Secret | None = None
+    notion: NotionSettings | None = None
+    resend_api_key: Secret | None = None
+    resend_api_url: str = RESEND_API_URL
+    cache_dir: Path = Path(tempfile.gettempdir()) / "christmas-tasks-cache"
+    template_cache_seconds: float = 300.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        backend = env.get("CHRISTMAS_BACKEND", "local").strip().lower() or "local"
+        if backend not in ("local", "live"):
+            raise ConfigError(f"CHRISTMAS_BACKEND must be 'local' or 'live', not {backend!r}")
+        live = backend == "live"
+        values = dict(env) if live else {**LOCAL_DEFAULTS, **{k: v for k, v in env.items() if v}}
+        if live:
+            missing = [name for name in LIVE_REQUIRED if not values.get(name, "").strip()]
+            if missing:
+                raise ConfigError("live backend: missing setting(s) " + ", ".join(missing))
+        try:
+            deadline = date.fromisoformat(values["CAMPAIGN_DEADLINE"].strip())
+        except ValueError:
+            raise ConfigError("CAMPAIGN_DEADLINE must be a date such as 2025-12-20") from None
+        timezone = values.get("CAMPAIGN_TIMEZONE", "America/Toronto").strip() or "America/Toronto"
+        try:
+            from christmas_tasks.domain.planning import zone
+
+            zone(timezone)
+        except Exception:
+            raise ConfigError(f"CAMPAIGN_TIMEZONE {timezone!r} is not an IANA time zone") from None
+        window_spec = values.get("SEND_WINDOW", "").strip()
+        campaign_name = values.get("CAMPAIGN_NAME", "Christmas 2025").strip() or "Christmas 2025"
+        # a select option in Notion (Campaign): Notion refuses one over 100 characters or with a comma
+        if len(campaign_name) > OPTION_MAX or "," in campaign_name:
+            raise ConfigError(
+                f"CAMPAIGN_NAME {campaign_name!r} must be at most {OPTION_MAX} characters, without a comma "
+                "(it is a Notion select option)"
+            )
+        campaign = Campaign(
+            name=campaign_name,
+            unsubscribe_url=_unsubscribe_url(values, live),
+            deadline=deadline,
+            calendly_link=values["CALENDLY_LINK"].strip(),
+            sender_name=values.get("SENDER_NAME", "").strip() or values["EMAIL_FROM"].split("<")[0].strip(),
+            sender_address=values["SENDER_ADDRESS"].strip(),
+            unsubscribe_secret=values["UNSUBSCRIBE_SECRET"],
+            timezone=timezone,
+        )
+        notion = None
+        resend_key = None
+        # The providers' API roots: their public URLs unless a gateway (or a test's fake) stands in front.
+        api_urls = {}
+        for name, default in (("NOTION_API_URL", NOTION_API_URL), ("RESEND_API_URL", RESEND_API_URL)):
+            url = values.get(name, "").strip() or default
+            if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+                raise ConfigError(f"{name} must be an https URL (plain http only on loopback)")
+            api_urls[name] = url.rstrip("/")
+        if live:
+            notion = NotionSettings(
+                token=Secret(values["NOTION_TOKEN"].strip()),
+                contacts_db=values["NOTION_CONTACTS_DB_ID"].strip(),
+                sequence_db=values["NOTION_EMAIL_SEQUENCE_DB_ID"].strip(),
+                templates_db=values["NOTION_EMAIL_TEMPLATES_DB_ID"].strip(),
+                analytics_db=values.get("NOTION_EMAIL_ANALYTICS_DB_ID", "").strip() or None,
+                api_url=api_urls["NOTION_API_URL"],
+            )
+            resend_key = Secret(values["RESEND_API_KEY"].strip())
+        discord = values.get("DISCORD_WEBHOOK_URL", "").strip()
+        catalogue = values.get("CHRISTMAS_CATALOGUE", "").strip()
+        cache_dir = values.get("CHRISTMAS_CACHE_DIR", "").strip()
+        try:
+            template_ttl = float(values.get("CHRISTMAS_TEMPLATE_CACHE_SECONDS", "").strip() or 300)
+            if template_ttl < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("CHRISTMAS_TEMPLATE_CACHE_SECONDS must be a number of seconds, 0 or more") from None
+        return cls(
+            backend=backend,
+            testing=_flag(values, "TESTING_MODE", False),
+            local_dir=Path(values.get("CHRISTMAS_LOCAL_DIR", "").strip() or ".christmas"),
+            templates_dir=Path(values.get("CHRISTMAS_TEMPLATES_DIR", "").strip() or SAMPLE_TEMPLATES),
+            catalogue_path=Path(catalogue) if catalogue else None,
+            campaign=campaign,
+            email_from=values["EMAIL_FROM"].strip(),
+            reply_to=values.get("EMAIL_REPLY_TO", "").strip() or None,
+            send_window=SendWindow.parse(window_spec, timezone) if window_spec else None,
+            discord_webhook=Secret(discord) if discord else None,
+            notion=notion,
+            resend_api_key=resend_key,
+            resend_api_url=api_urls["RESEND_API_URL"],
+            cache_dir=Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "christmas-tasks-cache",
+            template_cache_seconds=template_ttl,
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every secret value, so outputs can be scrubbed of them as a last line of defence."""
+        secrets = [self.campaign.unsubscribe_secret] if self.backend == "live" else []
+        for item in (self.discord_webhook, self.resend_api_key, self.notion.token if self.notion else None):
+            if item is not None:
+                secrets.append(item.reveal())
+        return [s for s in secrets if len(s) >= 8]

@@ -1,0 +1,56 @@
+"""The funnel: the ports and the campaign's configuration, and its two use cases (SPEC §2, §6): handle one event
+(christmas_tasks/usecases/handlers.py, one handler per event class) and send one scheduled email
+(christmas_tasks/usecases/sending.py). They return typed results (christmas_tasks/usecases/outcomes.py); the clock is
+an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from christmas_tasks.domain.catalogue import Catalogue
+from christmas_tasks.domain.events import Event
+from christmas_tasks.domain.planning import SendWindow, require_aware
+from christmas_tasks.domain.records import SequenceRecord
+from christmas_tasks.domain.variables import Campaign
+from christmas_tasks.usecases.handlers import handler_for
+from christmas_tasks.usecases.outcomes import EmailOutcome, Handled
+from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer
+from christmas_tasks.usecases.sending import send_email
+
+
+@dataclass
+class Funnel:
+    """The application: the ledger's stores, the mailer, and the campaign's configuration."""
+
+    ledger: Ledger
+    mailer: Mailer
+    campaign: Campaign
+    catalogue: Catalogue
+    email_from: str
+    reply_to: str | None = None
+    testing: bool = False
+    window: SendWindow | None = None
+    alerter: Alerter | None = None
+    sent_by: str = "kestra"
+
+    def handle(self, event: Event, now: datetime, run_id: str | None = None) -> Handled:
+        """Apply one validated event (christmas_tasks/entrypoints/inbound/ reads a webhook body into one).
+
+        `run_id` names the run (the Kestra execution) handling it. The same event handled again plans
+        nothing, except by the run that created its sequence: that is a retry of a run that may have
+        died before its plan was scheduled, so it gets the unsent emails again (sending checks the
+        ledger and reuses the idempotency key, so nothing goes out twice).
+        """
+        return handler_for(type(event))(self, event, require_aware(now, "now"), run_id)
+
+    def send(self, key: str, number: int, now: datetime, scheduled_for: datetime | None = None) -> EmailOutcome:
+        """Send email `number` of the sequence `key`, with every check of SPEC §6, in order."""
+        return send_email(self, key, number, now, scheduled_for)
+
+    def records(self, email: str, sequences: tuple[str, ...] | None = None) -> list[SequenceRecord]:
+        """The contact's records of those sequences (default: every sequence of the catalogue) in this campaign:
+        1 query; none asked for, none made."""
+        wanted = tuple(self.catalogue.sequences) if sequences is None else sequences
+        return self.ledger.sequences.sequences_for(email, self.campaign.name, wanted) if wanted else []

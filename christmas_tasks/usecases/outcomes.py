@@ -1,0 +1,161 @@
+"""What the use cases return: typed results, turned into JSON (the command line's output, Kestra's outputs) only
+at the edge, by `as_json`. Each carries a machine-stable `action` or `status` and, for people reading an
+execution, one `reason` sentence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from christmas_tasks.domain.planning import iso_utc
+from christmas_tasks.domain.routing import Route
+from christmas_tasks.domain.vocabulary import Bounce, EmailStatus, MailEvent
+
+
+class Action(StrEnum):
+    """What handling an event did."""
+
+    CONTACT_RECORDED = "contact_recorded"  # a signup
+    BOOKING_RECORDED = "booking_recorded"
+    SEQUENCE_STARTED = "sequence_started"
+    REPLANNED = "replanned"  # a retry of the run that started the sequence: its unsent emails again
+    ALREADY_HANDLED = "already_handled"  # a duplicate: nothing planned
+    NOT_SCHEDULED = "not_scheduled"  # the contact is suppressed: the sequence is stopped at once
+    NOTHING_TO_START = "nothing_to_start"  # an onboarding without payment
+    SUPPRESSED = "suppressed"  # the address will get no more email
+    RECORDED = "recorded"  # a mail event that needs nothing done
+
+
+class AlertStatus(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    NOT_CONFIGURED = "not configured"
+
+
+@dataclass(frozen=True)
+class ScheduledEmail:
+    """One email of a plan: the send-email execution to schedule."""
+
+    sequence_key: str
+    email_number: int
+    template: str
+    send_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sequence_key": self.sequence_key,
+            "email_number": self.email_number,
+            "template": self.template,
+            "send_at": iso_utc(self.send_at),
+        }
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One event handled."""
+
+    event: str  # the event kind
+    email: str
+    action: Action
+    reason: str
+    plan: tuple[ScheduledEmail, ...] = ()
+    stopped: tuple[str, ...] = ()  # the keys of the sequences this event stopped
+    sequence: str | None = None
+    sequence_key: str | None = None
+    created: bool | None = None
+    route: Route | None = None
+    alert: AlertStatus | None = None
+    campaign_status: str | None = None
+    email_status: EmailStatus | None = None  # what the address became (a suppression)
+    mail_event: MailEvent | None = None
+    bounce: Bounce | None = None
+    provider_id: str | None = None  # the mail provider's id of the email an email-status event is about
+    detail: str | None = None  # the provider's own words about it
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event": self.event,
+            "email": self.email,
+            "action": self.action.value,
+            "reason": self.reason,
+            "plan": [item.as_json() for item in self.plan],
+            "stopped": list(self.stopped),
+        }
+        optional = {
+            "sequence": self.sequence,
+            "sequence_key": self.sequence_key,
+            "created": self.created,
+            "alert": self.alert,
+            "campaign_status": self.campaign_status,
+            "email_status": self.email_status,
+            "mail_event": self.mail_event,
+            "bounce": self.bounce,
+            "resend_id": self.provider_id,
+            "detail": self.detail,
+        }
+        out.update({key: str(value) if isinstance(value, StrEnum) else value for key, value in optional.items()
+                    if value is not None})
+        if self.route is not None:
+            out.update(segment=self.route.segment.value, priority=self.route.priority,
+                       readiness_zone=self.route.readiness_zone)
+        return out
+
+
+class SendStatus(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+class SkipReason(StrEnum):
+    """Why a due email was not sent (SPEC §6, step 2): recorded in the analytics log with its detail."""
+
+    ALREADY_SENT = "already_sent"
+    SUPPRESSED = "suppressed"  # the contact's email status (detail) is not ok
+    STOPPED = "stopped"  # the sequence was stopped (detail: its stop reason)
+    BOOKED = "booked"  # the nurture of a contact who booked a call
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class EmailOutcome:
+    """One scheduled email: sent, or skipped and why."""
+
+    sequence_key: str
+    email_number: int
+    template: str
+    status: SendStatus
+    skip: SkipReason | None = None
+    detail: str | None = None  # the email status, or the stop reason, behind a skip
+    resend_id: str | None = None
+    duplicate: bool = False
+    sent_at: datetime | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The skip in words, as the ledger's analytics log keeps it ("sequence stopped: paid")."""
+        if self.skip is None:
+            return None
+        words = {
+            SkipReason.ALREADY_SENT: "already sent",
+            SkipReason.SUPPRESSED: str(self.detail),
+            SkipReason.STOPPED: f"sequence stopped: {self.detail}",
+            SkipReason.BOOKED: "booked",
+            SkipReason.COMPLETED: "sequence completed",
+        }
+        return words[self.skip]
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "sequence_key": self.sequence_key,
+            "email_number": self.email_number,
+            "template": self.template,
+            "status": self.status.value,
+        }
+        if self.skip is not None:
+            out.update(skip=self.skip.value, reason=self.reason)
+        else:
+            sent_at = iso_utc(self.sent_at) if self.sent_at is not None else None
+            out.update(resend_id=self.resend_id, duplicate=self.duplicate, sent_at=sent_at)
+        return out

@@ -1,0 +1,121 @@
+"""Ports: what the use cases need from the world, one narrow store per concern (Cosmic Python's repositories).
+
+The ledger is four stores: contacts, sequences (each record with the ledger of its emails), templates, and the
+send log (every attempt, for the report). Notion implements them in production (christmas_tasks/adapters/notion/),
+a SQLite file locally (christmas_tasks/adapters/sqlite/), dicts in the tests (tests/fakes/memory.py); `Mailer` is
+Resend or an outbox folder. One contract suite per port runs against every implementation (tests/contract/), so
+they cannot drift apart. The records that cross them are the domain's (christmas_tasks/domain/records.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from christmas_tasks.domain.records import (
+    AnalyticsEntry,
+    Contact,
+    ContactUpdate,
+    OutgoingEmail,
+    SendResult,
+    SentMark,
+    SequenceRecord,
+)
+from christmas_tasks.domain.rendering import Template
+
+
+@runtime_checkable
+class ContactStore(Protocol):
+    def get_contact(self, email: str) -> Contact | None: ...
+
+    def upsert_contact(self, update: ContactUpdate) -> Contact: ...
+
+    def all_contacts(self) -> list[Contact]:
+        """Every contact (the contacts database is not per campaign): the report's read."""
+        ...
+
+
+@runtime_checkable
+class SequenceStore(Protocol):
+    def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
+        """The record with this key, looked up by email, campaign and sequence too; with `contact`, the contact's
+        status as it is now, where the backend reads it in the same request."""
+        ...
+
+    def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
+        """Create the record unless its key exists; returns (the stored record, created?). `absent`: the caller
+        has just listed this contact's records (`sequences_for`) and the key was not among them, so the backend
+        may skip its own look-up (the funnel queues every event, so nothing can create it in between)."""
+        ...
+
+    def sequences_for(self, email: str, campaign: str, sequence: str | tuple[str, ...]) -> list[SequenceRecord]:
+        """One contact's records of the given sequence(s) in one campaign, oldest first."""
+        ...
+
+    def mark_sent(self, record: SequenceRecord, mark: SentMark) -> SequenceRecord: ...
+
+    def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord: ...
+
+    def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
+        """Every record of the campaign, oldest first: the report's read."""
+        ...
+
+
+@runtime_checkable
+class TemplateStore(Protocol):
+    def get_template(self, name: str) -> Template:
+        """The named template; a missing or inactive one raises TemplateError (no fallback)."""
+        ...
+
+    def list_templates(self) -> list[Template]: ...
+
+    def put_template(self, template: Template) -> str:
+        """Create or update a template by name; returns "created", "updated" or "unchanged"."""
+        ...
+
+
+@runtime_checkable
+class SendLog(Protocol):
+    def log_attempt(self, entry: AnalyticsEntry) -> None:
+        """Record one send attempt where the backend keeps a log (Notion: when an analytics database is
+        configured); otherwise nothing."""
+        ...
+
+    def send_attempts(self, campaign: str, since: datetime | None = None) -> list[AnalyticsEntry] | None:
+        """The campaign's logged attempts (at or after `since`), oldest first; None when no log is kept (then
+        skips and failures are not known): the report's read."""
+        ...
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """One backend's four stores: what the funnel and the report read and write."""
+
+    @property
+    def contacts(self) -> ContactStore: ...
+
+    @property
+    def sequences(self) -> SequenceStore: ...
+
+    @property
+    def templates(self) -> TemplateStore: ...
+
+    @property
+    def sends(self) -> SendLog: ...
+
+
+# How long a Mailer is trusted to remember an idempotency key: Resend keeps them 24 hours (the outbox, forever).
+# Past that only the ledger stops a second send, so a send whose ledger write failed must be retried within it.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class Mailer(Protocol):
+    def send(self, message: OutgoingEmail) -> SendResult:
+        """Send once per `message.idempotency_key` within IDEMPOTENCY_WINDOW of its first send."""
+        ...
+
+
+class Alerter(Protocol):
+    def alert(self, text: str) -> bool:
+        """Post an alert; True when delivered. Never raises: an alert never fails the funnel."""
+        ...

@@ -1,0 +1,400 @@
+"""The campaign report's numbers (SPEC §9), counted from the ledger: pure, no I/O, the clock passed in.
+
+Where each number comes from:
+- contacts (by campaign status, segment, email status): the contacts as they are now;
+- sequences (running, completed, stopped by reason): the campaign's sequence records, started since `since`;
+- sent: the ledger (`Email {n} Sent`), the record of truth; skipped and failed: the analytics log of send attempts,
+  which the Notion backend keeps only when an analytics database is configured (else they are "not recorded");
+- bounce, complaint and unsubscribe rates: of the addresses emailed (sent at least one email) since `since`, the
+  share whose email status is now that.
+
+One email (an address, a sequence, an email number) counts once: sent when the ledger says so (then its failed
+attempts were retried, and its "already sent" skips are duplicates the ledger stopped), else skipped when it was
+skipped, else failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from christmas_tasks.domain.catalogue import Catalogue
+from christmas_tasks.domain.planning import iso_utc, require_aware
+from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
+from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
+
+NONE = "(none)"  # a contact with no campaign status or segment
+UNKNOWN_SEQUENCE = "(unknown)"  # an attempt whose template the catalogue does not name
+WEBSITE = "(sent by the website)"  # a ledger email the catalogue does not schedule (the nurture's first)
+ALREADY_SENT = "already sent"  # the skip the ledger records for a duplicate send (EmailOutcome.reason)
+
+
+@dataclass(frozen=True)
+class SequenceCounts:
+    """One sequence type's records started in the period, by state."""
+
+    sequence: str
+    running: int
+    completed: int
+    stopped: dict[str, int]  # by stop reason
+
+    @property
+    def started(self) -> int:
+        return self.running + self.completed + sum(self.stopped.values())
+
+
+@dataclass(frozen=True)
+class EmailCounts:
+    """One email of a sequence: how many were sent, skipped and failed (None: not recorded)."""
+
+    sequence: str
+    number: int
+    template: str
+    sent: int
+    skipped: int | None
+    failed: int | None
+
+
+@dataclass(frozen=True)
+class Share:
+    count: int
+    rate: float | None  # of the addresses emailed; None when none were
+
+    @property
+    def percent(self) -> str:
+        """The rate as people read it ("12.5%"), or "-" when no address was emailed."""
+        return "-" if self.rate is None else f"{self.rate:.1%}"
+
+
+def shown(count: int | None) -> str:
+    """A count as people read it: "-" when it is not recorded."""
+    return "-" if count is None else str(count)
+
+
+def start_of(since: date | None) -> datetime | None:
+    """The first moment of the `since` UTC day."""
+    return datetime.combine(since, time(0), UTC) if since else None
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    campaign: str
+    generated_at: datetime
+    since: date | None
+    source: str  # where the ledger was read ("Notion", "the local SQLite ledger")
+    requests: int | None  # the provider requests reading it took (None: a local file)
+    contacts: int
+    by_campaign_status: dict[str, int]  # the funnel's order, then any other value, then NONE
+    by_segment: dict[str, int]
+    by_email_status: dict[str, int]
+    sequences: tuple[SequenceCounts, ...]
+    emails: tuple[EmailCounts, ...]
+    attempts_recorded: bool  # False: no analytics store, so skipped and failed are unknown
+    skip_reasons: dict[str, int]
+    duplicates_stopped: int  # sends the ledger refused because the email had gone out already
+    emailed: int  # addresses sent at least one email in the period
+    bounced: Share
+    complained: Share
+    unsubscribed: Share
+    sends_per_day: tuple[tuple[date, int], ...]  # every UTC day from the first send in the period to today
+    notes: tuple[str, ...]
+
+    @property
+    def sent(self) -> int:
+        return sum(row.sent for row in self.emails)
+
+    @property
+    def deliverability(self) -> tuple[tuple[str, Share], ...]:
+        return (("bounced", self.bounced), ("complained", self.complained), ("unsubscribed", self.unsubscribed))
+
+    @property
+    def skipped(self) -> int | None:
+        return sum(row.skipped or 0 for row in self.emails) if self.attempts_recorded else None
+
+    @property
+    def failed(self) -> int | None:
+        return sum(row.failed or 0 for row in self.emails) if self.attempts_recorded else None
+
+    def as_json(self) -> dict[str, Any]:
+        """Stable keys for machines: every section always present, counts as integers, rates as fractions."""
+
+        def share(value: Share) -> dict[str, Any]:
+            return {"count": value.count, "rate": None if value.rate is None else round(value.rate, 4)}
+
+        return {
+            "campaign": self.campaign,
+            "generated_at": iso_utc(self.generated_at),
+            "since": self.since.isoformat() if self.since else None,
+            "source": self.source,
+            "requests": self.requests,
+            "contacts": {
+                "total": self.contacts,
+                "by_campaign_status": self.by_campaign_status,
+                "by_segment": self.by_segment,
+                "by_email_status": self.by_email_status,
+            },
+            "sequences": [
+                {
+                    "sequence": row.sequence,
+                    "started": row.started,
+                    "running": row.running,
+                    "completed": row.completed,
+                    "stopped": row.stopped,
+                }
+                for row in self.sequences
+            ],
+            "emails": {
+                "attempts_recorded": self.attempts_recorded,
+                "sent": self.sent,
+                "skipped": self.skipped,
+                "failed": self.failed,
+                "skip_reasons": self.skip_reasons,
+                "duplicates_stopped": self.duplicates_stopped,
+                "by_email": [
+                    {
+                        "sequence": row.sequence,
+                        "email_number": row.number,
+                        "template": row.template,
+                        "sent": row.sent,
+                        "skipped": row.skipped,
+                        "failed": row.failed,
+                    }
+                    for row in self.emails
+                ],
+                "sends_per_day": [{"date": day.isoformat(), "sent": count} for day, count in self.sends_per_day],
+            },
+            "deliverability": {
+                "emailed": self.emailed,
+                "bounced": share(self.bounced),
+                "complained": share(self.complained),
+                "unsubscribed": share(self.unsubscribed),
+            },
+            "notes": list(self.notes),
+        }
+
+
+def build_report(
+    *,
+    campaign: str,
+    catalogue: Catalogue,
+    contacts: Iterable[Contact],
+    sequences: Iterable[SequenceRecord],
+    attempts: Iterable[AnalyticsEntry] | None,
+    now: datetime,
+    since: date | None = None,
+    source: str = "the ledger",
+    requests: int | None = None,
+) -> CampaignReport:
+    """The report of one campaign's ledger. `since`: sequences started and emails attempted on or after that UTC
+    day (the contacts are always as they are now)."""
+    now = require_aware(now, "now")
+    start = start_of(since)
+    notes: list[str] = []
+
+    people = _unique_contacts(contacts, notes)
+    records = [r for r in sequences if r.campaign == campaign]
+    started = [r for r in records if start is None or r.created_at >= start]
+
+    # the ledger's sends: every one (to tell a retried failure from a real one), and those in the period
+    ever_sent: set[tuple[str, str, int]] = set()
+    sent: Counter[tuple[str, int]] = Counter()
+    per_day: Counter[date] = Counter()
+    emailed: set[str] = set()
+    for record in records:
+        for number, entry in record.emails.items():
+            if entry.sent_at is None:
+                continue
+            ever_sent.add((record.email, record.sequence, number))
+            if start is None or entry.sent_at >= start:
+                sent[(record.sequence, number)] += 1
+                per_day[entry.sent_at.astimezone(UTC).date()] += 1
+                emailed.add(record.email)
+
+    templates = {e.template: (str(s.name), e.number) for s in catalogue.sequences.values() for e in s.emails}
+    skipped: Counter[tuple[str, int]] = Counter()
+    failed: Counter[tuple[str, int]] = Counter()
+    reasons: Counter[str] = Counter()
+    duplicates = 0
+    if attempts is not None:
+        outcome, duplicates = _attempt_outcomes(attempts, campaign, start, templates, ever_sent, notes)
+        for (_, sequence, number), (status, reason) in outcome.items():
+            if status == "skipped":
+                skipped[(sequence, number)] += 1
+                reasons[reason] += 1
+            else:
+                failed[(sequence, number)] += 1
+    else:
+        notes.append(
+            "skipped and failed emails are not recorded: no analytics database is configured "
+            "(NOTION_EMAIL_ANALYTICS_DB_ID)"
+        )
+
+    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None)
+    status_of = {c.email: c.email_status for c in people}
+
+    def share(status: EmailStatus) -> Share:
+        count = sum(1 for address in emailed if status_of.get(address) == status)
+        return Share(count, count / len(emailed) if emailed else None)
+
+    if not people and not records:
+        notes.append("the ledger is empty: no contact and no sequence yet")
+    return CampaignReport(
+        campaign=campaign,
+        generated_at=now,
+        since=since,
+        source=source,
+        requests=requests,
+        contacts=len(people),
+        by_campaign_status=_ordered(
+            Counter(c.campaign_status or NONE for c in people), [str(s) for s in CampaignStatus]
+        ),
+        by_segment=_ordered(Counter(c.segment or NONE for c in people), []),
+        by_email_status=_ordered(Counter(c.email_status for c in people), [str(s) for s in EmailStatus]),
+        sequences=_sequence_rows(catalogue, started),
+        emails=rows,
+        attempts_recorded=attempts is not None,
+        skip_reasons=dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
+        duplicates_stopped=duplicates,
+        emailed=len(emailed),
+        bounced=share(EmailStatus.BOUNCED),
+        complained=share(EmailStatus.COMPLAINED),
+        unsubscribed=share(EmailStatus.UNSUBSCRIBED),
+        sends_per_day=_days(per_day, since, now.date()),
+        notes=tuple(notes),
+    )
+
+
+def _unique_contacts(contacts: Iterable[Contact], notes: list[str]) -> list[Contact]:
+    """One contact per address: Notion may hold two pages for one address until its next event merges them."""
+    seen: dict[str, Contact] = {}
+    extra = 0
+    for contact in contacts:
+        if contact.email in seen:
+            extra += 1
+            continue
+        seen[contact.email] = contact
+    if extra:
+        notes.append(f"{extra} duplicate contact page(s) counted once (merged at the address's next event)")
+    return list(seen.values())
+
+
+def _attempt_outcomes(
+    attempts: Iterable[AnalyticsEntry],
+    campaign: str,
+    start: datetime | None,
+    templates: dict[str, tuple[str, int]],
+    ever_sent: set[tuple[str, str, int]],
+    notes: list[str],
+) -> tuple[dict[tuple[str, str, int], tuple[str, str]], int]:
+    """Each email not in the ledger as sent, with its last skip (and why) or else its failure; and how many skips
+    were of emails already sent (duplicates the ledger stopped)."""
+    outcome: dict[tuple[str, str, int], tuple[str, str]] = {}
+    duplicates = 0
+    unnamed: set[str] = set()
+    malformed = unknown_status = 0
+    for entry in attempts:
+        if entry.campaign != campaign or (start is not None and entry.at < start):
+            continue
+        if not entry.template or entry.email_number <= 0 or not entry.email:
+            malformed += 1
+            continue
+        sequence, number = templates.get(entry.template, (UNKNOWN_SEQUENCE, entry.email_number))
+        if sequence == UNKNOWN_SEQUENCE:
+            unnamed.add(entry.template)
+        key = (entry.email, sequence, number)
+        if entry.status == "sent":
+            continue  # the ledger is the record of sends
+        if entry.status not in ("skipped", "failed"):
+            unknown_status += 1
+            continue
+        if key in ever_sent:
+            duplicates += entry.status == "skipped"
+            continue
+        if entry.status == "skipped":
+            outcome[key] = ("skipped", entry.error or "no reason recorded")
+        elif outcome.get(key, ("failed", ""))[0] == "failed":
+            outcome[key] = ("failed", entry.error or "")
+    if unnamed:
+        notes.append(f"attempts of templates the catalogue does not name: {', '.join(sorted(unnamed))}")
+    if malformed:
+        notes.append(f"{malformed} send attempt(s) without an address, template or email number were left out")
+    if unknown_status:
+        notes.append(f"{unknown_status} send attempt(s) with a status other than sent, skipped or failed were left out")
+    return outcome, duplicates
+
+
+def _email_rows(
+    catalogue: Catalogue,
+    templates: dict[str, tuple[str, int]],
+    sent: Counter[tuple[str, int]],
+    skipped: Counter[tuple[str, int]],
+    failed: Counter[tuple[str, int]],
+    recorded: bool,
+) -> tuple[EmailCounts, ...]:
+    """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen."""
+    names = {(sequence, number): template for template, (sequence, number) in templates.items()}
+    order = list(catalogue.sequences)
+    seen = set(names) | set(sent) | set(skipped) | set(failed)
+
+    def position(key: tuple[str, int]) -> tuple[int, str, int]:
+        sequence, number = key
+        return (order.index(sequence) if sequence in order else len(order), sequence, number)
+
+    return tuple(
+        EmailCounts(
+            sequence=key[0],
+            number=key[1],
+            template=names.get(key, WEBSITE if key[0] in order else "?"),
+            sent=sent[key],
+            skipped=skipped[key] if recorded else None,
+            failed=failed[key] if recorded else None,
+        )
+        for key in sorted(seen, key=position)
+    )
+
+
+def _sequence_rows(catalogue: Catalogue, records: list[SequenceRecord]) -> tuple[SequenceCounts, ...]:
+    """A row per sequence type of the catalogue (zeros included), then any other type found in the ledger."""
+    states: dict[str, Counter[str]] = defaultdict(Counter)
+    stopped: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records:
+        if record.stopped_reason:
+            stopped[record.sequence][record.stopped_reason] += 1
+        elif record.completed:
+            states[record.sequence]["completed"] += 1
+        else:
+            states[record.sequence]["running"] += 1
+    names = list(catalogue.sequences)
+    names += sorted((set(states) | set(stopped)) - set(names))
+    return tuple(
+        SequenceCounts(
+            sequence=name,
+            running=states[name]["running"],
+            completed=states[name]["completed"],
+            stopped=dict(sorted(stopped[name].items(), key=lambda item: (-item[1], item[0]))),
+        )
+        for name in names
+    )
+
+
+def _ordered(counts: Counter[str], known: list[str]) -> dict[str, int]:
+    """The known values in their order (zeros included), then the others by name, then NONE."""
+    out = {value: counts.get(value, 0) for value in known}
+    for value in sorted(v for v in counts if v not in out and v != NONE):
+        out[value] = counts[value]
+    if counts.get(NONE):
+        out[NONE] = counts[NONE]
+    return out
+
+
+def _days(per_day: Counter[date], since: date | None, today: date) -> tuple[tuple[date, int], ...]:
+    if not per_day:
+        return ()
+    first = max(min(per_day), since) if since else min(per_day)
+    last = max(max(per_day), today)
+    return tuple(
+        (first + timedelta(days=n), per_day[first + timedelta(days=n)]) for n in range((last - first).days + 1)
+    )

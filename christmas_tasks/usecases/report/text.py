@@ -1,0 +1,99 @@
+"""The campaign report as text: the full table (`christmas-tasks report`) and the few-line summary the daily flow
+posts to Discord."""
+
+from __future__ import annotations
+
+from christmas_tasks.usecases.report.counts import CampaignReport, EmailCounts, shown
+
+NAME_WIDTH = 15  # "onboarding #3" and two spaces
+TEXT_DAYS = 14  # the text shows the last two weeks of sends per day; JSON and HTML show every day
+
+
+def _inline(counts: dict[str, int]) -> str:
+    shown = [f"{name} {count}" for name, count in counts.items() if count]
+    return " · ".join(shown) if shown else "none"
+
+
+def _heading(report: CampaignReport) -> str:
+    period = f"since {report.since.isoformat()}" if report.since else "since the start"
+    return f"{report.campaign}: campaign report, {report.generated_at:%Y-%m-%d %H:%M} UTC ({period})"
+
+
+def _read_from(report: CampaignReport) -> str:
+    if report.requests is None:
+        return f"Read from {report.source}."
+    return f"Read from {report.source} in {report.requests} request{'s' if report.requests != 1 else ''}."
+
+
+def render_text(report: CampaignReport) -> str:
+    lines = [_heading(report), _read_from(report), ""]
+
+    lines.append(f"Contacts: {report.contacts} (as they are now)")
+    width = max([len("Campaign status"), *(len(name) for name in report.by_campaign_status)])
+    lines.append(f"  {'Campaign status':<{width}}  contacts")
+    lines += [f"  {name:<{width}}  {count:>8}" for name, count in report.by_campaign_status.items()]
+    lines.append(f"  Segment: {_inline(report.by_segment)}")
+    lines.append(f"  Email status: {_inline(report.by_email_status)}")
+    lines.append("")
+
+    lines.append(f"  {'Sequence':<12}{'started':>8}{'running':>9}{'completed':>11}{'stopped':>9}")
+    for row in report.sequences:
+        reasons = f"  ({_inline(row.stopped)})" if row.stopped else ""
+        stopped = sum(row.stopped.values())
+        lines.append(f"  {row.sequence:<12}{row.started:>8}{row.running:>9}{row.completed:>11}{stopped:>9}{reasons}")
+    lines.append("")
+
+    template_width = max([len("template"), *(len(row.template) for row in report.emails)])
+    lines.append(f"  {'Email':<{NAME_WIDTH}}{'template':<{template_width}}  {'sent':>6}{'skipped':>9}{'failed':>8}")
+    lines += [_email_line(email, template_width) for email in report.emails]
+    total = f"  {'total':<{NAME_WIDTH}}{'':<{template_width}}  {report.sent:>6}"
+    lines.append(f"{total}{shown(report.skipped):>9}{shown(report.failed):>8}")
+    if report.attempts_recorded:
+        lines.append(f"  Skipped, by reason: {_inline(report.skip_reasons)}")
+        lines.append(f"  Duplicate sends stopped by the ledger: {report.duplicates_stopped}")
+    lines.append("")
+
+    lines.append(f"Deliverability, of the {report.emailed} address{'es' if report.emailed != 1 else ''} emailed:")
+    for name, share in report.deliverability:
+        lines.append(f"  {name:<13}{share.count:>5}{share.percent:>8}")
+
+    days = report.sends_per_day[-TEXT_DAYS:]
+    if days:
+        lines.append("")
+        lines.append(f"Sends per day (UTC, last {len(days)} day{'s' if len(days) != 1 else ''}):")
+        most = max(count for _, count in days) or 1
+        for day, count in days:
+            bar = "#" * round(30 * count / most)
+            lines.append(f"  {day.isoformat()}  {count:>5}  {bar}")
+    if report.notes:
+        lines.append("")
+        lines += [f"Note: {note}." for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _email_line(row: EmailCounts, template_width: int) -> str:
+    name = f"{row.sequence} #{row.number}"
+    counts = f"{row.sent:>6}{shown(row.skipped):>9}{shown(row.failed):>8}"
+    return f"  {name:<{NAME_WIDTH}}{row.template:<{template_width}}  {counts}"
+
+
+def render_summary(report: CampaignReport) -> str:
+    """A few lines for a chat channel (Discord's 2,000-character limit is far off)."""
+    period = f"since {report.since.isoformat()}" if report.since else "in all"
+    stopped = sum(sum(row.stopped.values()) for row in report.sequences)
+    running = sum(row.running for row in report.sequences)
+    completed = sum(row.completed for row in report.sequences)
+    emails = f"{report.sent} sent"
+    if report.attempts_recorded:
+        emails += f" · {report.skipped} skipped · {report.failed} failed"
+    else:
+        emails += " (skipped and failed not recorded)"
+    rates = " · ".join(f"{name} {share.count} ({share.percent})" for name, share in report.deliverability)
+    lines = [
+        f"{report.campaign}: daily report, {report.generated_at:%Y-%m-%d %H:%M} UTC",
+        f"Contacts {report.contacts}: {_inline(report.by_campaign_status)}",
+        f"Sequences: {running} running · {completed} completed · {stopped} stopped",
+        f"Emails {period}: {emails}",
+        f"Of {report.emailed} address{'es' if report.emailed != 1 else ''} emailed: {rates}",
+    ]
+    return "\n".join(lines)

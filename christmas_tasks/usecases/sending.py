@@ -1,0 +1,155 @@
+"""Sending one scheduled email (SPEC §6), every check in order: the record, the reasons not to send (recorded),
+the template, the send with its idempotency key, the ledger, the send log."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from christmas_tasks.domain.errors import InvalidInput, NotFound, Problem, TemplateError
+from christmas_tasks.domain.events import stopped_by_booking
+from christmas_tasks.domain.keys import campaign_slug, idempotency_key, parse_sequence_key
+from christmas_tasks.domain.planning import require_aware
+from christmas_tasks.domain.records import AnalyticsEntry, OutgoingEmail, SentMark, SequenceRecord
+from christmas_tasks.domain.rendering import check_template, render
+from christmas_tasks.domain.variables import build_variables, variable_names
+from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, BookingStatus, EmailStatus, StopReason
+from christmas_tasks.usecases.outcomes import EmailOutcome, SendStatus, SkipReason
+from christmas_tasks.usecases.ports import IDEMPOTENCY_WINDOW
+
+if TYPE_CHECKING:
+    from christmas_tasks.usecases.funnel import Funnel
+
+log = logging.getLogger(__name__)
+
+
+def send_email(
+    funnel: Funnel, key: str, number: int, now: datetime, scheduled_for: datetime | None = None
+) -> EmailOutcome:
+    """Send email `number` of the sequence `key`; `scheduled_for`, its planned time, keeps a retry's payload."""
+    now = require_aware(now, "now")
+    at = require_aware(scheduled_for, "scheduled_for") if scheduled_for else now
+    slug, sequence, email = parse_sequence_key(key)
+    if slug != campaign_slug(funnel.campaign.name):
+        raise InvalidInput("sequence key", [Problem("sequence_key", f"belongs to campaign {slug!r}, not this one")])
+    definition = funnel.catalogue.get(sequence)
+    item = definition.email(number)
+    ledger = funnel.ledger
+    # 1. the record
+    record = ledger.sequences.find_sequence(email, funnel.campaign.name, sequence, key)
+    if record is None:
+        raise NotFound(f"no sequence record with key {key!r}")
+    # 2. reasons not to send, recorded
+    skipped = _skip(funnel, record, number, key, item.template)
+    if skipped is not None:
+        stop = _stop_reason_of(skipped)
+        if stop is not None and record.running:
+            ledger.sequences.stop_sequence(record, stop)
+        _log(funnel, record, item.template, number, "skipped", now, error=skipped.reason)
+        return skipped
+    # 3. render (a missing/inactive template or unknown placeholder stops here, before sending)
+    try:
+        template = ledger.templates.get_template(item.template)
+        values = build_variables(
+            funnel.campaign,
+            record.email,
+            {**record.variables, "first_name": record.first_name, "business_name": record.business_name or ""},
+            at,
+        )
+        check_template(template, variable_names(sequence))
+        rendered = render(template, values)
+    except TemplateError as exc:
+        _log(funnel, record, item.template, number, "failed", now, error=str(exc))
+        raise
+    # 4. send, idempotently
+    unsubscribe = values["unsubscribe_url"]
+    message = OutgoingEmail(
+        sender=funnel.email_from,
+        to=record.email,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        idempotency_key=idempotency_key(record, number),
+        reply_to=funnel.reply_to,
+        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        tags={"campaign": campaign_slug(funnel.campaign.name), "sequence": sequence, "email_number": str(number)},
+    )
+    try:
+        result = funnel.mailer.send(message)
+    except Exception as exc:
+        _log(funnel, record, item.template, number, "failed", now, error=str(exc))
+        raise
+    # 5. the ledger
+    mark = SentMark(number, now, result.message_id, "sent", funnel.sent_by, completes=number == definition.last_number)
+    try:
+        ledger.sequences.mark_sent(record, mark)
+    except Exception:
+        # The one window the ledger cannot guard: a retry reuses the key, which the mailer honours only for
+        # IDEMPOTENCY_WINDOW; after that a replay would send again. Say so where the operator will look.
+        log.error(
+            "email %d of %s WAS SENT (id %s) but the ledger write failed: a retry before %s sends nothing new "
+            "(same idempotency key); after that, do not replay this send: mark email %d sent in the ledger",
+            number,
+            key,
+            result.message_id,
+            (now + IDEMPOTENCY_WINDOW).isoformat(),
+            number,
+        )
+        raise
+    # 6. the send log (where one is kept)
+    _log(funnel, record, item.template, number, "sent", now, resend_id=result.message_id)
+    return EmailOutcome(
+        key, number, item.template, SendStatus.SENT, resend_id=result.message_id, duplicate=result.duplicate,
+        sent_at=now,
+    )
+
+
+def _skip(funnel: Funnel, record: SequenceRecord, number: int, key: str, template: str) -> EmailOutcome | None:
+    """Why this email must not go out, in SPEC §6's order; None when it may."""
+
+    def skip(reason: SkipReason, detail: str | None = None) -> EmailOutcome:
+        return EmailOutcome(key, number, template, SendStatus.SKIPPED, skip=reason, detail=detail)
+
+    if number in record.sent_numbers():
+        return skip(SkipReason.ALREADY_SENT)
+    # the contact as it is now: read with the record where the backend can (a Notion rollup), else read here
+    contact = record.contact if record.contact is not None else funnel.ledger.contacts.get_contact(record.email)
+    if contact is not None and contact.suppressed:
+        return skip(SkipReason.SUPPRESSED, contact.email_status)
+    if record.stopped_reason:
+        return skip(SkipReason.STOPPED, record.stopped_reason)
+    # a booking set by hand in Notion stops what a booking event stops
+    booked = contact is not None and contact.booking_status not in (None, "", BookingStatus.NOT_BOOKED)
+    if booked and record.sequence in stopped_by_booking():
+        return skip(SkipReason.BOOKED)
+    if record.completed:
+        return skip(SkipReason.COMPLETED)
+    return None
+
+
+def _stop_reason_of(skipped: EmailOutcome) -> StopReason | None:
+    """The reason to stop the whole sequence a skip gives: a suppression of a known kind, or a booking."""
+    if skipped.skip is SkipReason.BOOKED:
+        return StopReason.BOOKED
+    if skipped.skip is SkipReason.SUPPRESSED and skipped.detail in SUPPRESSION_STOPS:
+        return SUPPRESSION_STOPS[EmailStatus(skipped.detail)]
+    return None
+
+
+def _log(
+    funnel: Funnel,
+    record: SequenceRecord,
+    template: str,
+    number: int,
+    status: str,
+    now: datetime,
+    resend_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    try:
+        funnel.ledger.sends.log_attempt(
+            AnalyticsEntry(record.email, template, number, status, now, record.campaign, resend_id, error)
+        )
+    except Exception:  # the send log is best effort: the ledger is the record of truth
+        log.warning("analytics write failed; ignored", exc_info=True)

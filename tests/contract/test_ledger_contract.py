@@ -1,0 +1,312 @@
+"""One behaviour suite for every Ledger (ports.Ledger): SqliteLedger and NotionLedger must not drift apart.
+
+Times are exact: every datetime passed in is a fixed aware UTC moment, and must come back equal.
+The Notion variant replays cassettes/notion/contract-*.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from christmas_tasks.domain.errors import ChristmasError, InvalidInput, TemplateError
+from christmas_tasks.domain.records import (
+    AnalyticsEntry,
+    ContactStatus,
+    ContactUpdate,
+    EmailLedger,
+    SentMark,
+    SequenceRecord,
+)
+from christmas_tasks.domain.rendering import Template
+from christmas_tasks.usecases.ports import ContactStore, Ledger, SendLog, SequenceStore, TemplateStore
+from tests.fakes.fake_notion import CASSETTE_DIR
+from tests.fakes.fake_notion import vcr_config as notion_vcr_config
+
+T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+CAMPAIGN = "Christmas 2025"
+JANE = "jane@example.com"
+FOOTER = "<p>Example Consulting, 123 Example Street, Toronto</p><p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>"
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    return str(CASSETTE_DIR)
+
+
+@pytest.fixture
+def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
+    return notion_vcr_config(pytestconfig)
+
+
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.node.originalname
+    return "contract-" + name.removeprefix("test_").replace("_", "-")
+
+
+def record(
+    email: str = JANE, sequence: str = "5day", event: str = "assessment", *, campaign: str = CAMPAIGN, **changes: Any
+) -> SequenceRecord:
+    slug = campaign.lower().replace(" ", "-")
+    base = SequenceRecord(
+        key=f"{slug}|{sequence}|{email}|{event}",
+        email=email,
+        campaign=campaign,
+        sequence=sequence,
+        event_id=event,
+        first_name="Jane",
+        anchor=T0,
+        created_at=T0 + timedelta(seconds=7),
+        business_name="Jane's Salon",
+        segment="CRITICAL" if sequence == "5day" else None,
+        variables={"red_systems": "2", "orange_systems": "1", "assessment_score": "42", "weakest_system_1": "Booking"},
+        emails={1: EmailLedger(1, T0, "sent", None, "website")} if sequence == "5day" else {},
+    )
+    return replace(base, **changes)
+
+
+# ---------------------------------------------------------------------- contacts
+
+
+def test_a_new_contact_gets_the_fields_given_and_status_ok(ledger: Ledger) -> None:
+    contact = ledger.contacts.upsert_contact(
+        ContactUpdate(JANE, first_name="Jane", business_name="Jane's Salon", campaign_status="Signed Up")
+    )
+    assert (contact.email, contact.first_name, contact.business_name, contact.campaign_status) == (
+        JANE, "Jane", "Jane's Salon", "Signed Up",
+    )
+    assert (contact.email_status, contact.booking_status, contact.segment) == ("ok", None, None)
+    assert contact.assessment_score is None
+    assert not contact.suppressed and contact.ref
+    assert ledger.contacts.get_contact(JANE) == contact
+    assert ledger.contacts.get_contact("nobody@example.com") is None
+
+
+def test_an_update_writes_only_the_fields_that_are_not_none(ledger: Ledger) -> None:
+    ledger.contacts.upsert_contact(
+        ContactUpdate(JANE, first_name="Jane", business_name="Jane's Salon", campaign_status="Signed Up")
+    )
+    updated = ledger.contacts.upsert_contact(
+        ContactUpdate(JANE, campaign_status="Nurture Sequence", segment="CRITICAL", assessment_score=72.5)
+    )
+    assert (updated.first_name, updated.business_name) == ("Jane", "Jane's Salon")  # left as they were
+    assert (updated.campaign_status, updated.segment) == ("Nurture Sequence", "CRITICAL")
+    assert updated.assessment_score == 72.5
+    assert ledger.contacts.upsert_contact(ContactUpdate(JANE)) == updated  # nothing given, nothing changes
+    suppressed = ledger.contacts.upsert_contact(
+        ContactUpdate(JANE, email_status="unsubscribed", campaign_status="Unsubscribed")
+    )
+    assert suppressed.suppressed and suppressed.email_status == "unsubscribed" and suppressed.first_name == "Jane"
+    assert ledger.contacts.get_contact(JANE) == suppressed
+
+
+# ---------------------------------------------------------------------- sequences
+
+
+def test_a_created_sequence_comes_back_exactly(ledger: Ledger) -> None:
+    given = record()
+    stored, created = ledger.sequences.create_sequence(given)
+    assert created and stored.ref
+    assert stored == replace(given, ref=stored.ref)
+    assert stored.emails[1] == EmailLedger(1, T0, "sent", None, "website") and stored.sent_numbers() == {1}
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", given.key) == stored
+
+
+def test_create_sequence_is_idempotent(ledger: Ledger) -> None:
+    first, created = ledger.sequences.create_sequence(record())
+    again, created_again = ledger.sequences.create_sequence(
+        record(first_name="Someone Else", variables={"changed": "yes"})
+    )
+    assert created is True and created_again is False
+    assert again == first
+    assert len(ledger.sequences.sequences_for(JANE, CAMPAIGN, "5day")) == 1
+
+
+def test_find_sequence_matches_email_campaign_type_and_key(ledger: Ledger) -> None:
+    target, _ = ledger.sequences.create_sequence(record())
+    ledger.sequences.create_sequence(record(sequence="noshow", event="assessment"))  # another type, the same event id
+    ledger.sequences.create_sequence(record(email="jane@example.co"))  # another email, a near-identical key
+    ledger.sequences.create_sequence(record(campaign="Christmas 2024"))  # another campaign
+    key = target.key
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", key) == target
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "noshow", key) is None
+    assert ledger.sequences.find_sequence("jane@example.co", CAMPAIGN, "5day", key) is None
+    assert ledger.sequences.find_sequence(JANE, "Christmas 2024", "5day", key) is None
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", key + "-2") is None
+    other_key = "christmas-2025|5day|jane@example.co|assessment"
+    other = ledger.sequences.find_sequence("jane@example.co", CAMPAIGN, "5day", other_key)
+    assert other is not None and other.email == "jane@example.co" and other.ref != target.ref
+
+
+def test_find_sequence_reads_the_contacts_status_as_it_is_now(ledger: Ledger) -> None:
+    """What a send checks of the contact comes with the record, in the same request (on Notion, rollups through
+    the record's link to its contact), and is the contact as it is now, not as it was at the record's creation."""
+    contact = ledger.contacts.upsert_contact(ContactUpdate(JANE, first_name="Jane"))
+    stored, _ = ledger.sequences.create_sequence(record(contact_ref=contact.ref))
+    found = ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key)
+    assert found is not None and found.contact == ContactStatus("ok", None)
+    ledger.contacts.upsert_contact(ContactUpdate(JANE, email_status="unsubscribed", booking_status="Booked"))
+    again = ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key)
+    assert again is not None and again.contact == ContactStatus("unsubscribed", "Booked")
+    assert again.contact.suppressed
+
+
+def test_a_create_the_caller_has_listed_for_makes_one_record(ledger: Ledger) -> None:
+    assert ledger.sequences.sequences_for(JANE, CAMPAIGN, ("5day", "noshow", "postcall", "onboarding")) == []
+    stored, created = ledger.sequences.create_sequence(record(), absent=True)
+    assert created and [r.key for r in ledger.sequences.sequences_for(JANE, CAMPAIGN, "5day")] == [stored.key]
+
+
+def test_long_variables_round_trip(ledger: Ledger) -> None:
+    notes = ("Wants help with Saturday bookings — très occupée 🎄. " * 90).strip()
+    assert len(notes) > 4000
+    given = record(
+        sequence="postcall", event="call-2025-11-28",
+        variables={"call_notes": notes, "objections": "price, timing", "call_date": "2025-11-28"},
+    )
+    stored, _ = ledger.sequences.create_sequence(given)
+    assert stored.variables == given.variables
+    found = ledger.sequences.find_sequence(JANE, CAMPAIGN, "postcall", given.key)
+    assert found is not None and found.variables["call_notes"] == notes
+
+
+def test_naive_times_are_refused_before_anything_is_written(ledger: Ledger) -> None:
+    with pytest.raises(InvalidInput, match=r"(?i)anchor"):
+        ledger.sequences.create_sequence(record(anchor=datetime(2025, 12, 1, 10, 0)))
+    assert ledger.sequences.sequences_for(JANE, CAMPAIGN, "5day") == []
+
+
+def test_mark_sent_fills_the_ledger_and_the_last_email_completes(ledger: Ledger) -> None:
+    stored, _ = ledger.sequences.create_sequence(record())
+    second = ledger.sequences.mark_sent(stored, SentMark(2, T0 + 24 * H, "re_2", "sent", "kestra"))
+    assert second.emails[2] == EmailLedger(2, T0 + 24 * H, "sent", "re_2", "kestra")
+    assert second.emails[1] == stored.emails[1] and second.sent_numbers() == {1, 2}
+    assert not second.completed and second.running
+    last = ledger.sequences.mark_sent(second, SentMark(5, T0 + 120 * H, "re_5", completes=True))
+    assert last.completed and not last.running and last.sent_numbers() == {1, 2, 5}
+    assert last.emails[5] == EmailLedger(5, T0 + 120 * H, "sent", "re_5", "kestra")
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key) == last
+    with pytest.raises(InvalidInput, match="1 to 5"):
+        ledger.sequences.mark_sent(last, SentMark(6, T0, "re_6"))
+
+
+def test_stop_sequence_keeps_the_first_reason(ledger: Ledger) -> None:
+    stored, _ = ledger.sequences.create_sequence(record(sequence="noshow", event="call-1"))
+    stopped = ledger.sequences.stop_sequence(stored, "booked")
+    assert stopped.stopped_reason == "booked" and not stopped.running
+    # a stale copy taken before the stop
+    assert ledger.sequences.stop_sequence(stored, "paid").stopped_reason == "booked"
+    assert ledger.sequences.stop_sequence(stopped, "unsubscribed").stopped_reason == "booked"
+    found = ledger.sequences.find_sequence(JANE, CAMPAIGN, "noshow", stored.key)
+    assert found is not None and found.stopped_reason == "booked"
+
+
+def test_sequences_for_lists_one_contacts_runs_of_one_type_oldest_first(ledger: Ledger) -> None:
+    later, _ = ledger.sequences.create_sequence(record(sequence="noshow", event="call-2", created_at=T0 + 2 * H))
+    earlier, _ = ledger.sequences.create_sequence(record(sequence="noshow", event="call-1", created_at=T0 + H))
+    ledger.sequences.create_sequence(record(sequence="postcall", event="call-1"))
+    ledger.sequences.create_sequence(record(email="john@example.com", sequence="noshow", event="call-1"))
+    ledger.sequences.create_sequence(record(sequence="noshow", event="call-1", campaign="Christmas 2024"))
+    assert ledger.sequences.sequences_for(JANE, CAMPAIGN, "noshow") == [earlier, later]
+    assert ledger.sequences.sequences_for("nobody@example.com", CAMPAIGN, "noshow") == []
+
+
+# ---------------------------------------------------------------------- templates
+
+
+def test_a_missing_or_inactive_template_raises_naming_it(ledger: Ledger) -> None:
+    with pytest.raises(TemplateError, match="noshow_recovery_email_1"):
+        ledger.templates.get_template("noshow_recovery_email_1")
+    ledger.templates.put_template(Template("noshow_recovery_email_1", "Missed you", "<p>Hi</p>" + FOOTER, active=False))
+    with pytest.raises(TemplateError, match=r"noshow_recovery_email_1.*Inactive"):
+        ledger.templates.get_template("noshow_recovery_email_1")
+    assert [t.name for t in ledger.templates.list_templates()] == ["noshow_recovery_email_1"]
+
+
+def test_put_template_says_created_updated_or_unchanged(ledger: Ledger) -> None:
+    line = "<p>Paragraph {n}: {{{{first_name}}}}, here is the plan for {{{{business_name}}}}.</p>\n"
+    body = "".join(line.format(n=n) for n in range(60))
+    template = Template("5-Day E2", "{{first_name}}, your results", body + FOOTER)
+    assert len(template.body_html) > 4000
+    assert ledger.templates.put_template(template) == "created"
+    assert ledger.templates.put_template(template) == "unchanged"
+    assert ledger.templates.get_template("5-Day E2") == template
+    changed = replace(template, subject="{{first_name}}, what your assessment says")
+    assert ledger.templates.put_template(changed) == "updated"
+    assert ledger.templates.get_template("5-Day E2") == changed
+    assert ledger.templates.put_template(Template("5-Day E3", "Day three", "<p>Three</p>" + FOOTER)) == "created"
+    assert [t.name for t in ledger.templates.list_templates()] == ["5-Day E2", "5-Day E3"]
+
+
+# ---------------------------------------------------------------------- analytics
+
+
+def test_log_analytics_records_each_attempt(
+    ledger: Ledger, logged_analytics: Callable[[], list[dict[str, Any]]]
+) -> None:
+    ledger.sends.log_attempt(AnalyticsEntry(JANE, "5-Day E2", 2, "sent", T0 + 24 * H, CAMPAIGN, resend_id="re_2"))
+    ledger.sends.log_attempt(
+        AnalyticsEntry(JANE, "5-Day E3", 3, "failed", T0 + 72 * H, CAMPAIGN, error="Resend answered 422: invalid `to`")
+    )
+    assert logged_analytics() == [
+        {"email": JANE, "template": "5-Day E2", "email_number": 2, "status": "sent", "at": T0 + 24 * H,
+         "campaign": CAMPAIGN, "resend_id": "re_2", "error": None},
+        {"email": JANE, "template": "5-Day E3", "email_number": 3, "status": "failed", "at": T0 + 72 * H,
+         "campaign": CAMPAIGN, "resend_id": None, "error": "Resend answered 422: invalid `to`"},
+    ]
+
+
+# ---------------------------------------------------------------------- the report's reads (Ledger)
+
+
+def test_the_report_reads_every_contact_and_the_campaigns_sequences_oldest_first(ledger: Ledger) -> None:
+    assert isinstance(ledger, Ledger)
+    assert isinstance(ledger.contacts, ContactStore) and isinstance(ledger.sequences, SequenceStore)
+    assert isinstance(ledger.templates, TemplateStore) and isinstance(ledger.sends, SendLog)
+    ledger.contacts.upsert_contact(
+        ContactUpdate(JANE, first_name="Jane", campaign_status="Nurture Sequence", segment="CRITICAL")
+    )
+    ledger.contacts.upsert_contact(ContactUpdate("bob@example.com", first_name="Bob", email_status="bounced"))
+    later, _ = ledger.sequences.create_sequence(record(sequence="noshow", event="call-1", created_at=T0 + 2 * H))
+    earlier, _ = ledger.sequences.create_sequence(record())
+    ledger.sequences.create_sequence(record(campaign="Christmas 2024"))
+    ledger.sequences.mark_sent(earlier, SentMark(2, T0 + 24 * H, "re_2"))
+    ledger.sequences.stop_sequence(later, "paid")
+    contacts = {
+        c.email: (c.first_name, c.campaign_status, c.segment, c.email_status) for c in ledger.contacts.all_contacts()
+    }
+    assert contacts == {
+        JANE: ("Jane", "Nurture Sequence", "CRITICAL", "ok"),
+        "bob@example.com": ("Bob", None, None, "bounced"),
+    }
+    read = ledger.sequences.campaign_sequences(CAMPAIGN)
+    assert [r.key for r in read] == [earlier.key, later.key]
+    assert read[0].emails == {1: EmailLedger(1, T0, "sent", None, "website"),
+                              2: EmailLedger(2, T0 + 24 * H, "sent", "re_2", "kestra")}
+    assert (read[1].stopped_reason, read[1].completed, read[1].created_at) == ("paid", False, T0 + 2 * H)
+    assert ledger.sequences.campaign_sequences("Christmas 2023") == []
+
+
+def test_the_report_reads_a_campaigns_send_attempts_since_a_moment(ledger: Ledger) -> None:
+    assert isinstance(ledger, Ledger)
+    first = AnalyticsEntry(JANE, "5-Day E2", 2, "sent", T0 + 24 * H, CAMPAIGN, resend_id="re_2")
+    second = AnalyticsEntry(JANE, "5-Day E3", 3, "skipped", T0 + 72 * H, CAMPAIGN, error="sequence stopped: booked")
+    ledger.sends.log_attempt(second)
+    ledger.sends.log_attempt(first)
+    elsewhere = AnalyticsEntry(JANE, "5-Day E2", 2, "sent", T0 + 30 * H, "Christmas 2024", resend_id="re_x")
+    ledger.sends.log_attempt(elsewhere)
+    assert ledger.sends.send_attempts(CAMPAIGN) == [first, second]
+    assert ledger.sends.send_attempts(CAMPAIGN, T0 + 72 * H) == [second], "on or after"
+    assert ledger.sends.send_attempts(CAMPAIGN, T0 + 73 * H) == []
+
+
+def test_every_failure_is_a_christmas_error(ledger: Ledger) -> None:
+    """Callers (the CLI) catch ChristmasError; the CRM's own refusals are of that family."""
+    with pytest.raises(ChristmasError):
+        ledger.templates.get_template("no such template")
