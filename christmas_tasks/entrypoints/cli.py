@@ -84,10 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add(
         "secrets",
-        "turn a plain env file into Kestra's base64 SECRET_* form, or back; or add the webhook keys it lacks",
+        "the secrets the flows read: complete a plain env file with them (init: new random keys, empty lines for the "
+        "rest), turn it into Kestra's base64 SECRET_* form (encode) or back (decode), or list their names (list)",
     )
-    p.add_argument("action", choices=("encode", "decode", "keys"))
-    p.add_argument("file", help="the env file ('-' for standard input; keys: a file, created when missing)")
+    p.add_argument("action", choices=("init", "encode", "decode", "list"))
+    p.add_argument("file", nargs="?", help="the plain env file ('-': standard input; init creates it when missing)")
 
     p = add("deploy", "load flows/ into a running Kestra (KESTRA_URL, KESTRA_USERNAME, KESTRA_PASSWORD)")
     p.add_argument("--flows", default="flows", help="the flows folder (default: flows)")

@@ -242,8 +242,13 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     from christmas_tasks.entrypoints import secrets_env
     from christmas_tasks.entrypoints.settings import kestra_secrets
 
-    if args.action == "keys":
-        return _add_webhook_keys(Path(args.file))
+    if args.action == "list":
+        print("\n".join(kestra_secrets()))
+        return 0
+    if args.file is None:
+        raise _invalid("secrets command", "file", f"`secrets {args.action}` needs an env file ('-': standard input)")
+    if args.action == "init":
+        return _init_secrets(Path(args.file))
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     if args.action == "decode":
         print(secrets_env.decode_env(text), end="")
@@ -256,19 +261,24 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_webhook_keys(path: Path) -> int:
-    """A new random webhook key in the plain env file `path` (created, readable by its owner only) for each event
-    kind whose key it lacks; the names added are printed, never a key."""
-    from christmas_tasks.domain.events import KINDS
+def _init_secrets(path: Path) -> int:
+    """The plain secrets file `path` (created, readable by its owner only) completed with every secret the flows read:
+    a random key for each key no person chooses (every event kind's webhook key, the unsubscribe secret), an empty
+    line for each of the others. What it has is kept; the names added are printed, never a value."""
+    from christmas_tasks.adapters.files import write_atomically
     from christmas_tasks.entrypoints import secrets_env
+    from christmas_tasks.entrypoints.settings import generated_secrets, kestra_secrets
 
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    updated, added = secrets_env.add_keys(text, [model.webhook_key for model in KINDS.values()])
+    updated, added = secrets_env.complete(text, kestra_secrets(), generated_secrets())
     if added:
-        from christmas_tasks.adapters.files import write_atomically
-
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, updated.encode("utf-8"), mode=0o600)
-    print(f"{path}: added {', '.join(added)}" if added else f"{path}: every event kind's webhook key is there")
+    made = set(generated_secrets())
+    for name in added:
+        print(f"{path}: {name}: {'a new random key' if name in made else 'empty: fill it in'}")
+    if not added:
+        print(f"{path}: every secret the flows read is there")
     return 0
 
 

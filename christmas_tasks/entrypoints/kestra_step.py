@@ -10,8 +10,9 @@ Kestra's `step` flow writes two files and runs this with nothing else of the ser
 
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
 setting, an unknown sequence record, an unusable template) is reported, not raised: `rejected: true` and the
-package's message, so the calling flow fails once, at once, instead of retrying it. Provider failures and crashes
-still exit non-zero, and Kestra's retries take them.
+package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. Provider
+failures and crashes still exit non-zero, and Kestra's retries take them. A handled event's plan is `result.plan`,
+which handle-event hands to schedule-plan whole.
 """
 
 from __future__ import annotations
@@ -134,11 +135,6 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
                 response_code=200,
                 response_text=f"You are unsubscribed: {sender} will send no more email to {handled.email}.",
             )
-        for item in handled.plan:  # what the handler flow's schedule_email_<n> tasks read
-            fields = item.as_json()
-            outputs[f"email_{item.email_number}"] = {
-                name: fields[name] for name in ("sequence_key", "email_number", "send_at")
-            }
         return outputs
 
     if not isinstance(payload, dict):

@@ -111,12 +111,14 @@ def names_in(text: str) -> set[str]:
     return found
 
 
-def add_keys(text: str, names: Iterable[str]) -> tuple[str, list[str]]:
-    """The plain env file with a new random key (64 URL-safe characters) for each of `names` it lacks, appended;
-    and the names added. Keys it has are kept: a webhook's URL holds its key."""
+def complete(text: str, names: Iterable[str], generated: Iterable[str]) -> tuple[str, list[str]]:
+    """The plain env file with a line appended for each of `names` it lacks: a new random value (64 URL-safe
+    characters) for those in `generated` (keys no person chooses), empty for the others (to be filled in); and the
+    names added. What it has is kept: a webhook's URL holds its key."""
     have = names_in(text)
+    made = set(generated)
     added = [name for name in names if name.upper() not in have]
-    lines = [f"{name}={secrets.token_urlsafe(48)}" for name in added]
+    lines = [f"{name}={secrets.token_urlsafe(48) if name in made else ''}" for name in added]
     if not lines:
         return text, []
     prefix = text if not text or text.endswith("\n") else text + "\n"

@@ -34,6 +34,7 @@ class Setting:
     credential: bool = False  # a secret that must never be shown: scrubbed from every output
     live: bool = False  # required by the live backend: it fails at once, naming each one missing
     local: str | None = None  # what the local backends use when it is unset (never the live backend)
+    generated: bool = False  # a random key no person chooses (`christmas-tasks secrets init` makes one)
     kestra: str | None = None  # where step.yml reads it, when not ENV_<NAME> (`envs.<name>`) or secret('<NAME>')
 
 
@@ -71,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESEND_API_KEY", "Resend's API key", secret=True, credential=True, live=True),
     Setting(
         "UNSUBSCRIBE_SECRET", "signs every unsubscribe link's token", secret=True, credential=True, live=True,
-        local="local-unsubscribe-secret",
+        local="local-unsubscribe-secret", generated=True,
     ),
     Setting(
         "UNSUBSCRIBE_LINK_KEY", "the unsubscribe-link flow's webhook key (it is in every link)", secret=True,
@@ -87,10 +88,20 @@ CREDENTIALS = tuple(setting.name for setting in SETTINGS if setting.credential)
 def kestra_secrets() -> tuple[str, ...]:
     """Every Kestra secret the flows read: the settings' secrets (flows/step.yml) and each event kind's webhook key
     (its flow's trigger), by name, as `christmas-tasks secrets encode` warns when one is missing."""
+    own = [setting.name for setting in SETTINGS if setting.secret and setting.kestra is None]
+    return (*own, *webhook_keys())
+
+
+def webhook_keys() -> tuple[str, ...]:
+    """Each event kind's webhook key, by name (random keys: `christmas-tasks secrets init` makes them)."""
     from christmas_tasks.domain.events import KINDS
 
-    own = [setting.name for setting in SETTINGS if setting.secret and setting.kestra is None]
-    return (*own, *(model.webhook_key for model in KINDS.values()))
+    return tuple(model.webhook_key for model in KINDS.values())
+
+
+def generated_secrets() -> tuple[str, ...]:
+    """The secrets no person chooses: random keys, made by `christmas-tasks secrets init`."""
+    return (*(setting.name for setting in SETTINGS if setting.generated), *webhook_keys())
 
 
 # Values that let the local backends run with no account; never used by the live backend.

@@ -1,4 +1,5 @@
-"""Static checks of docker/compose.{local,prod,dokploy}.yml and their docker/env/*.example files.
+"""Static checks of docker/compose.{local,prod,dokploy}.yml, the webhook keys they share (one per event kind:
+docker/kestra-webhook-keys.yml) and their docker/env/*.example files.
 
 No Docker engine runs here, so the compose files are checked as data: they parse and match the Compose
 specification's JSON schema (vendored in tests/deploy/data/), Compose's variable interpolation is
@@ -23,6 +24,7 @@ import pytest
 import yaml
 
 from christmas_tasks.entrypoints.secrets_env import decode_env
+from christmas_tasks.entrypoints.settings import webhook_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -42,6 +44,10 @@ E2E_TEST_EMAIL = "lengobaosang@gmail.com"
 OPTIONAL_SECRETS = {"SECRET_NOTION_EMAIL_ANALYTICS_DB_ID", "SECRET_DISCORD_WEBHOOK_URL"}
 # Variables an example file may carry for the tools around the stack, not for the stack itself.
 TOOL_VARIABLES = {"KESTRA_URL", "E2E_TEST_EMAIL"}
+# One webhook key per event kind, required by every compose file through the one list they extend; the examples
+# name no kind's key: `christmas-tasks secrets init` and `encode` make each operator's.
+WEBHOOK_KEYS_FILE = DOCKER / "kestra-webhook-keys.yml"
+WEBHOOK_KEYS = {f"SECRET_{name}" for name in webhook_keys()}
 
 
 # --- helpers: the files, Compose interpolation, dotenv --------------------------------------------------
@@ -62,8 +68,17 @@ def raw(kind: str) -> str:
 
 
 def load(kind: str) -> dict[str, Any]:
+    """The compose file, with what its services `extends` from another file merged in as Compose merges it (the
+    extended service's mappings first, the file's own entries over them)."""
     data = yaml.safe_load(raw(kind))
     assert isinstance(data, dict), f"{FILES[kind]}: not a mapping"
+    for service in data["services"].values():
+        extends = service.get("extends")
+        if isinstance(extends, dict):
+            other = yaml.safe_load((DOCKER / extends["file"]).read_text(encoding="utf-8"))
+            base = other["services"][extends["service"]]
+            for key, value in base.items():
+                service[key] = {**value, **service.get(key, {})} if isinstance(value, dict) else service.get(key, value)
     return data
 
 
@@ -167,10 +182,12 @@ def interpolate(node: Any, env: Mapping[str, str]) -> Any:
 
 
 def filled_example(kind: str) -> dict[str, str]:
-    """The example env file with a stand-in for every empty value, as an operator would fill it in."""
-    values = example(kind)
+    """The example env file with a stand-in for every empty value and every webhook key, as an operator would fill it
+    in (the webhook keys appended from `christmas-tasks secrets encode`)."""
+    values = {**example(kind), **dict.fromkeys(sorted(WEBHOOK_KEYS), "")}
     for name, value in values.items():
-        if value == "" and name not in OPTIONAL_SECRETS and not (kind == "local" and name.startswith("SECRET_")):
+        local_secret = kind == "local" and name.startswith("SECRET_") and name not in WEBHOOK_KEYS
+        if value == "" and name not in OPTIONAL_SECRETS and not local_secret:
             values[name] = "c3RhbmQtaW4=" if name.startswith("SECRET_") else f"stand-in-{name.lower()}"
     return values
 
@@ -355,9 +372,11 @@ def test_every_setting_the_flows_read_is_given(kind: str) -> None:
     dockerfile = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
     given = {name.removeprefix("ENV_").lower() for name in environment if name.startswith("ENV_")}
     given |= {name.removeprefix("ENV_").lower() for name in re.findall(r"\b(ENV_[A-Z_]+)=", dockerfile)}
-    # optional: a sequence catalogue or template folder of its own (the package's are the default), and the
-    # providers' API roots (a gateway or a test fake)
-    optional = {"christmas_catalogue", "christmas_templates_dir", "notion_api_url", "resend_api_url"}
+    # optional: a sequence catalogue or template folder of its own (the package's are the default), the
+    # providers' API roots (a gateway or a test fake), and the Notion cache's folder and template lifetime (tunables
+    # with defaults: a deployment may add ENV_CHRISTMAS_CACHE_DIR or ENV_CHRISTMAS_TEMPLATE_CACHE_SECONDS)
+    optional = {"christmas_catalogue", "christmas_templates_dir", "notion_api_url", "resend_api_url",
+                "christmas_cache_dir", "christmas_template_cache_seconds"}
     optional |= {"christmas_local_dir"} if kind in SERVER_FILES else set()
     assert flow_envs() - optional <= given, f"missing: {sorted(flow_envs() - optional - given)}"
     assert "christmas_backend" in given
@@ -659,10 +678,35 @@ def test_the_webhook_path_is_the_one_kestra_leaves_open() -> None:
 
 @pytest.mark.parametrize("kind", FILES)
 def test_each_example_lists_exactly_what_its_compose_file_reads(kind: str) -> None:
+    """Every variable but the webhook keys, which the example says how to make (one per event kind: naming them here
+    would be one more list of the kinds)."""
     read = {name for name, _, _ in file_references(kind)}
     listed = set(example(kind))
-    assert read - listed == set(), f"missing from .env.{kind}.example"
+    assert read - listed - WEBHOOK_KEYS == set(), f"missing from .env.{kind}.example"
     assert listed - read - TOOL_VARIABLES == set(), f".env.{kind}.example sets what {FILES[kind]} never reads"
+    assert not listed & WEBHOOK_KEYS, f".env.{kind}.example names a kind's webhook key"
+    text = (ENV_DIR / f".env.{kind}.example").read_text(encoding="utf-8")
+    assert "christmas-tasks secrets init" in text and "kestra-webhook-keys.yml" in text, "how to make the keys"
+
+
+def test_every_compose_file_requires_each_event_kinds_webhook_key_from_one_list(
+    validator: jsonschema.protocols.Validator,
+) -> None:
+    """docker/kestra-webhook-keys.yml is the kinds' list of keys (christmas_tasks/domain/events/), each required
+    (`:?`, naming it), and the three compose files take it whole."""
+    data = yaml.safe_load(WEBHOOK_KEYS_FILE.read_text(encoding="utf-8"))
+    assert schema_errors(validator, data) == []
+    keys = data["services"]["kestra-webhook-keys"]
+    environment = keys["environment"]
+    assert sorted(WEBHOOK_KEYS - set(environment)) == [], f"a kind's key missing from {WEBHOOK_KEYS_FILE.name}"
+    assert sorted(set(environment) - WEBHOOK_KEYS) == [], f"{WEBHOOK_KEYS_FILE.name} names a key of no kind"
+    for name, value in environment.items():
+        ((ref, op, arg),) = references(value)
+        assert (ref, op) == (name, ":?") and name in arg, f"{name}: ${{{name}:?...}}, naming it"
+    for kind in FILES:
+        service = yaml.safe_load(raw(kind))["services"]["kestra"]
+        assert service["extends"] == {"file": WEBHOOK_KEYS_FILE.name, "service": "kestra-webhook-keys"}, kind
+        assert not set(service["environment"]) & WEBHOOK_KEYS, f"{FILES[kind]} lists a webhook key of its own"
 
 
 @pytest.mark.parametrize("kind", SERVER_FILES)
@@ -672,14 +716,21 @@ def test_server_examples_carry_no_secret_value(kind: str) -> None:
             assert value == "", f".env.{kind}.example: {name} must be empty in the example"
 
 
-def test_the_local_example_secrets_are_valid_base64_and_the_webhook_keys_long() -> None:
+def test_the_local_example_secrets_are_valid_base64_and_the_webhook_keys_long(tmp_path: Path) -> None:
     values = example("local")
     lines = "".join(f"{name}={value}\n" for name, value in values.items() if name.startswith("SECRET_"))
-    plain = dict(line.split("=", 1) for line in decode_env(lines).splitlines())
+    decode_env(lines)  # valid base64, every one
+    # the webhook keys, as `christmas-tasks secrets init` makes them for a machine: long, random, URL-safe
+    from christmas_tasks.entrypoints.cli import main
+
+    made = tmp_path / ".env.local-secrets"
+    assert main(["secrets", "init", str(made)]) == 0
+    plain = dict(line.split("=", 1) for line in made.read_text(encoding="utf-8").splitlines())
+    assert {f"SECRET_{name}" for name in plain} >= WEBHOOK_KEYS
     for name, value in plain.items():
         if name.startswith("WEBHOOK_KEY_"):
-            assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", value.strip("'")), name
-            assert "local-dev-only" in value, f"{name}: an obviously local key"
+            assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", value), name
+    assert len(set(plain[name.removeprefix("SECRET_")] for name in WEBHOOK_KEYS)) == len(WEBHOOK_KEYS), "each its own"
     key = values["KESTRA_ENCRYPTION_KEY"]
     assert len(base64.b64decode(key, validate=True)) == 32, "Kestra's key is 32 bytes, base64"
 

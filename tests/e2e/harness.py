@@ -33,6 +33,15 @@ class Harness:
     def logs(self, execution_id: str) -> list[str]:
         return [str(entry.get("message", "")) for entry in self.client.execution_logs(execution_id)]
 
+    def logs_under(self, execution_id: str) -> list[str]:
+        """The logs of an execution and of every execution its Subflow tasks ran (a step logs its own failure)."""
+        lines = self.logs(execution_id)
+        for run in self.client.get_execution(execution_id).get("taskRunList") or []:
+            child = (run.get("outputs") or {}).get("executionId")
+            if child and self.client.get_execution(str(child)).get("flowId") not in ("schedule-plan", "send-email"):
+                lines += self.logs_under(str(self.wait(str(child))["id"]))
+        return lines
+
     def sends_for(self, sequence_key: str) -> list[dict[str, Any]]:
         """Every send-email execution created for one sequence (full executions, with inputs)."""
         found = []

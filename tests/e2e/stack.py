@@ -34,7 +34,7 @@ from tests.e2e.kestra import TERMINAL_STATES, E2eKestraClient, state_of
 from tests.engine.process import FLOW_SECRETS, EngineDidNotStart, engine, secret_variables
 
 T = TypeVar("T")
-FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
+FAST_CATALOGUE = ROOT / "examples" / "fast-catalogue.json"
 SEQUENCE_TYPES = tuple(load_catalogue().sequences)  # every sequence of the catalogue
 
 

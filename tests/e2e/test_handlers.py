@@ -37,7 +37,8 @@ def send_result(execution: dict[str, Any]) -> dict[str, Any]:
 
 
 def planned_numbers(outputs: dict[str, Any]) -> list[int]:
-    return sorted(n for n in range(1, 6) if f"email_{n}" in outputs)
+    """The email numbers of the plan handle-event handed to schedule-plan."""
+    return sorted(int(item["email_number"]) for item in outputs["result"].get("plan", []))
 
 
 def assert_success(e2e: Stack, execution: dict[str, Any]) -> None:
@@ -153,7 +154,8 @@ def test_a_rejected_event_fails_its_execution_and_writes_nothing(e2e: Stack) -> 
     else:
         execution = e2e.kestra.wait(execution_id)
         assert state_of(execution) == "FAILED"
-        rejections = [line for line in e2e.kestra.logs(execution_id) if line.startswith("error:")]
+        # logged by the step under it (assessment -> handle-event -> step), which failed on the rejection
+        rejections = [line for line in e2e.kestra.logs_under(execution_id) if line.startswith("error:")]
         assert any("red_systems" in line for line in rejections), rejections
     assert e2e.contact(email) is None
     assert e2e.sequences(email) == []

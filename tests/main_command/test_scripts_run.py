@@ -21,7 +21,7 @@ import httpx
 from christmas_tasks.domain.events import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST_CATALOGUE = ROOT / "kestra" / "engine" / "src" / "test" / "resources" / "fast-catalogue.json"
+FAST_CATALOGUE = ROOT / "examples" / "fast-catalogue.json"
 
 
 def free_port() -> int:

@@ -186,7 +186,7 @@ def test_deploy_creates_then_reports_unchanged_then_updates_only_what_changed(
     assert len([r for r in fake.requests if r.method != "GET"]) == writes, "an unchanged flow is not sent again"
 
     signup = flows / "signup.yml"
-    signup.write_text(signup.read_text().replace("description: >-", "description: >-\n  Edited.", 1))
+    signup.write_text(signup.read_text().replace("description: The", "description: Edited. The", 1))
     third = {r["id"]: r["status"] for r in client.deploy_flows(flows)}
     assert third.pop("signup") == "updated"
     assert set(third.values()) == {"unchanged"}

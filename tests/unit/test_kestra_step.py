@@ -70,6 +70,7 @@ def test_handle_then_send_with_settings_from_the_file(
     assert outputs["planned"] == 4 and outputs["result"]["email"] == email
     first = outputs["result"]["plan"][0]  # what handle-event hands to schedule-plan
     assert first["sequence_key"] == f"christmas-2025|5day|{email}|assessment" and first["email_number"] == 2
+    assert "email_2" not in outputs, "the plan is one list, whatever its length"
     payload = {"sequence_key": first["sequence_key"], "email_number": 2, "scheduled_for": first["send_at"]}
     code, sent, _ = step(capsys, files, {"command": "send", "payload": payload})
     assert code == 0 and sent["rejected"] is False and sent["status"] == "sent"

@@ -31,15 +31,18 @@ import io.kestra.core.models.executions.Execution;
 import io.kestra.core.models.executions.LogEntry;
 import io.kestra.core.models.executions.TaskRun;
 import io.kestra.core.models.flows.State;
+import io.kestra.core.repositories.ExecutionRepositoryInterface;
 import io.kestra.core.serializers.JacksonMapper;
 import io.kestra.plugin.core.trigger.WebhookResponse;
+import io.micronaut.data.model.Pageable;
 
 
 /**
  * One engine for the whole test JVM, with flows/ loaded unchanged and the real christmas-tasks of the repository's
  * venv on the local backends (a SQLite ledger and an outbox in a fresh folder), testing mode and the fast catalogue
- * (src/test/resources/fast-catalogue.json: seconds instead of minutes). Secrets are the environment the pom gives
- * the test JVM ({@code SECRET_*}, base64), exactly as a Kestra server reads them.
+ * (examples/fast-catalogue.json: seconds instead of minutes). Secrets are the test JVM's environment ({@code
+ * SECRET_*}, base64), exactly as a Kestra server reads them: the pom gives the package's, scripts/engine one webhook
+ * key per event kind (as `christmas-tasks events` lists them).
  *
  * <p>Everything a test checks is read where the funnel wrote it: executions from Kestra's repository, the outbox
  * index, the SQLite ledger.
@@ -84,7 +87,7 @@ final class Funnel {
         }
         Path base = Files.createTempDirectory("christmas-engine-tests");
         Path localDir = base.resolve("christmas");
-        Path catalogue = Path.of(Funnel.class.getResource("/fast-catalogue.json").toURI());
+        Path catalogue = ROOT.resolve("examples/fast-catalogue.json");
         // The flows read their settings as {{ envs.<name> }}: Kestra takes them from ENV_<NAME> environment
         // variables and system properties alike (RunContextCache), so the fresh folder can be given here.
         Map<String, String> settings = Map.of(
@@ -105,7 +108,8 @@ final class Funnel {
     static String key(String flow) {
         String name = "SECRET_WEBHOOK_KEY_" + flow.toUpperCase().replace('-', '_');
         String encoded = Optional.ofNullable(System.getenv(name))
-            .orElseThrow(() -> new IllegalStateException(name + " is not set: run the suite through Maven (pom.xml sets it)"));
+            .orElseThrow(() -> new IllegalStateException(name + " is not set: run the suite with scripts/engine test, which"
+                + " sets one webhook key per event kind"));
         return new String(Base64.getDecoder().decode(encoded), StandardCharsets.UTF_8);
     }
 
@@ -169,19 +173,57 @@ final class Funnel {
         return states;
     }
 
-    /** The send-email executions a handler scheduled, by email number (read from its Subflow tasks' outputs). */
-    static Map<Integer, String> scheduledSends(Execution handler) {
+    /** The executions an execution's Subflow tasks started, by task id (each task's {@code executionId} output). */
+    static Map<String, String> children(Execution execution) {
+        Map<String, String> children = new TreeMap<>();
+        if (execution.getTaskRunList() != null) {
+            for (TaskRun run : execution.getTaskRunList()) {
+                if (run.getOutputs() != null && run.getOutputs().get("executionId") != null) {
+                    children.put(run.getTaskId(), String.valueOf(run.getOutputs().get("executionId")));
+                }
+            }
+        }
+        return children;
+    }
+
+    /**
+     * The send-email executions a handler scheduled, by email number: its handle-event's {@code schedule} task started
+     * schedule-plan, whose loop started one send-email execution per planned email (read from Kestra's repository:
+     * the executions whose Subflow trigger names that schedule-plan execution, the email number from their inputs).
+     */
+    Map<Integer, String> scheduledSends(Execution handler) throws TimeoutException {
         Map<Integer, String> sends = new TreeMap<>();
-        if (handler.getTaskRunList() != null) {
-            for (TaskRun run : handler.getTaskRunList()) {
-                if (run.getTaskId().startsWith("schedule_email_") && run.getOutputs() != null
-                    && run.getOutputs().get("executionId") != null) {
-                    sends.put(Integer.parseInt(run.getTaskId().substring("schedule_email_".length())),
-                        String.valueOf(run.getOutputs().get("executionId")));
+        String handleEvent = children(handler).get("handle");
+        String plan = handleEvent == null ? null : children(awaitEnd(handleEvent)).get("schedule");
+        if (plan == null) {
+            return sends;
+        }
+        Execution scheduling = awaitEnd(plan);
+        if (scheduling.getState().getCurrent() != State.Type.SUCCESS) {
+            throw new AssertionError("schedule-plan " + plan + " ended " + scheduling.getState().getCurrent() + ": " + logs(plan));
+        }
+        for (Execution send : engine.bean(ExecutionRepositoryInterface.class)
+            .findByFlowId(Engine.TENANT, "christmas", "send-email", Pageable.from(1, 5000))) {
+            if (send.getTrigger() != null && send.getTrigger().getVariables() != null
+                && plan.equals(send.getTrigger().getVariables().get("executionId"))) {
+                Integer number = Integer.valueOf(String.valueOf(send.getInputs().get("email_number")));
+                if (sends.put(number, send.getId()) != null) {
+                    throw new AssertionError("schedule-plan " + plan + " scheduled email " + number + " twice");
                 }
             }
         }
         return sends;
+    }
+
+    /** The execution of the {@code step} flow under an execution (a handler's runs under its handle-event). */
+    Execution stepOf(Execution execution) throws TimeoutException {
+        Execution current = execution;
+        while (!current.getFlowId().equals("step")) {
+            String child = children(current).values().stream().findFirst()
+                .orElseThrow(() -> new AssertionError(execution.getFlowId() + " " + execution.getId() + " ran no step"));
+            current = awaitEnd(child);
+        }
+        return current;
     }
 
     /** Waits for every send a handler scheduled to end; the ended executions by email number. */
@@ -195,6 +237,18 @@ final class Funnel {
 
     List<String> logs(String executionId) {
         return engine.logs(executionId).stream().map(LogEntry::getMessage).toList();
+    }
+
+    /** The logs of an execution and of every execution its Subflow tasks ran, where a step logs its failure. */
+    List<String> allLogs(Execution execution) throws TimeoutException {
+        List<String> lines = new ArrayList<>(logs(execution.getId()));
+        for (String child : children(execution).values()) {
+            Execution ran = engine.awaitTerminated(child, SEND_TIMEOUT);
+            if (!ran.getFlowId().equals("send-email") && !ran.getFlowId().equals("schedule-plan")) {
+                lines.addAll(allLogs(ran));
+            }
+        }
+        return lines;
     }
 
     // ------------------------------------------------------------------ what the local backends wrote

@@ -29,13 +29,15 @@ class ReportTest {
         assertThat(funnel.awaitSends(nurture).values()).extracting(e -> Funnel.result(e, "send").get("status"))
             .containsOnly("sent");
 
+        long before = funnel.count("contacts");
         Execution report = funnel.awaitEnd(funnel.run("report", Map.of()));
         assertThat(report.getState().getCurrent()).as("%s", funnel.logs(report.getId())).isEqualTo(State.Type.SUCCESS);
         Map<String, Object> result = Funnel.result(report, "report");
         assertThat(result.get("rejected")).isEqualTo(false);
         assertThat(result.get("discord")).isEqualTo("not configured");
-        long contacts = funnel.count("contacts");
-        assertThat(((Number) result.get("contacts")).longValue()).isEqualTo(contacts);
+        // the ledger as it was while the report read it (the other tests add contacts meanwhile)
+        long contacts = ((Number) result.get("contacts")).longValue();
+        assertThat(contacts).isBetween(before, funnel.count("contacts"));
         assertThat(((Number) result.get("sent")).longValue()).isGreaterThanOrEqualTo(5);
 
         String summary = String.valueOf(report.getOutputs().get("summary"));
@@ -57,7 +59,7 @@ class ReportTest {
         Funnel funnel = Funnel.get();
         Execution report = funnel.awaitEnd(funnel.run("report", Map.of("since", "yesterday")));
         assertThat(report.getState().getCurrent()).isEqualTo(State.Type.FAILED);
-        List<String> logs = funnel.logs(report.getId());
+        List<String> logs = funnel.allLogs(report);  // the step under it fails with the package's message
         assertThat(String.join("\n", logs)).contains("payload.since: 'yesterday' is not a date such as 2026-12-01");
         assertThat(report.getOutputs()).as("no output file for a refused report").isNullOrEmpty();
     }
