@@ -12,7 +12,7 @@ file, not as the process environment.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -107,6 +107,27 @@ def generated_secrets() -> tuple[str, ...]:
 # Values that let the local backends run with no account; never used by the live backend.
 LOCAL_DEFAULTS = {setting.name: setting.local for setting in SETTINGS if setting.local is not None}
 
+
+
+class SettingValues(Mapping[str, str]):
+    """One run's settings, read by name from the table alone: a name outside SETTINGS is a programming error,
+    refused at once, so every setting the package reads is one flows/step.yml writes."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, name: str) -> str:
+        if name not in SETTING_NAMES:
+            raise ValueError(f"{name} is not in the settings table (christmas_tasks/entrypoints/settings.py)")
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
@@ -184,11 +205,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        backend = env.get("CHRISTMAS_BACKEND", "local").strip().lower() or "local"
+        backend = SettingValues(env).get("CHRISTMAS_BACKEND", "local").strip().lower() or "local"
         if backend not in ("local", "live"):
             raise ConfigError(f"CHRISTMAS_BACKEND must be 'local' or 'live', not {backend!r}")
         live = backend == "live"
-        values = dict(env) if live else {**LOCAL_DEFAULTS, **{k: v for k, v in env.items() if v}}
+        values = SettingValues(env if live else {**LOCAL_DEFAULTS, **{k: v for k, v in env.items() if v}})
         if live:
             missing = [name for name in LIVE_REQUIRED if not values.get(name, "").strip()]
             if missing:

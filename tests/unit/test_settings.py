@@ -106,3 +106,27 @@ def test_the_unsubscribe_link_is_the_businesss_page_else_kestras_own_flow() -> N
         Settings.from_env({**kestra, "UNSUBSCRIBE_LINK_KEY": ""})
     # locally, on the command line alone (no Kestra to serve the link), a placeholder
     assert Settings.from_env({}).campaign.unsubscribe_url == "http://localhost:8080/unsubscribe"
+
+
+@pytest.mark.parametrize("env", [{}, LIVE, {**LIVE, "UNSUBSCRIBE_URL": "", "KESTRA_PUBLIC_URL": "https://k.example/"}])
+def test_the_package_reads_no_setting_outside_the_one_table(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings.from_env reads its settings through SettingValues, which refuses a name outside the table
+    (christmas_tasks/entrypoints/settings.py), so every setting it reads is one flows/step.yml writes (tests/flows
+    checks the table against step.yml)."""
+    from christmas_tasks.entrypoints.settings import SETTING_NAMES, SettingValues
+
+    asked: set[str] = set()
+    read = SettingValues.__getitem__
+
+    def recording(self: SettingValues, name: str) -> str:
+        asked.add(name)
+        return read(self, name)
+
+    monkeypatch.setattr(SettingValues, "__getitem__", recording)
+    Settings.from_env({**env, "UNSUBSCRIBE_LINK_KEY": "k" * 40} if env.get("KESTRA_PUBLIC_URL") else env)
+    assert asked <= SETTING_NAMES
+    assert {"CHRISTMAS_BACKEND", "CHRISTMAS_CACHE_DIR", "CHRISTMAS_TEMPLATE_CACHE_SECONDS"} <= asked
+    with pytest.raises(ValueError, match="NOT_A_SETTING is not in the settings table"):
+        SettingValues({"NOT_A_SETTING": "x"}).get("NOT_A_SETTING")
