@@ -60,6 +60,11 @@ def _own_engine() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # one stack for the whole suite: under pytest-xdist (scripts/test), every e2e test runs in one worker
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("e2e"))
     if not _own_engine():
         return
     ui = [item for item in items if item.path.name == UI_TEST]
@@ -87,9 +92,10 @@ def _no_network(e2e_config: E2eConfig, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def stack(e2e_config: E2eConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The target, once for tests/e2e."""
+    """The target, once for tests/e2e (session-wide: under pytest-xdist the e2e tests share one worker, where other
+    packages' tests may run between them, and a package-scoped stack would start again after each)."""
     if e2e_config.own_server:
         yield from own_stack(e2e_config, tmp_path_factory.mktemp("e2e-kestra"))
     else:

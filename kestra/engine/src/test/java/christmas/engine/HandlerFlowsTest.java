@@ -29,8 +29,9 @@ class HandlerFlowsTest {
     static List<Map<String, Object>> kindsWithASample() throws Exception {
         Process events = new ProcessBuilder(Funnel.CLI.toString(), "events", "--format", "json")
             .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        List<Map<String, Object>> kinds = JSON.readValue(events.getInputStream(), new TypeReference<>() { });
+        byte[] listed = events.getInputStream().readAllBytes();  // all of it before the process ends
         assertThat(events.waitFor()).isZero();
+        List<Map<String, Object>> kinds = JSON.readValue(listed, new TypeReference<>() { });
         return kinds.stream().filter(kind -> kind.get("sample") != null).toList();
     }
 

@@ -114,10 +114,13 @@ final class LauncherProcess implements AutoCloseable {
             port = free.getLocalPort();
         }
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        ProcessBuilder builder = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"),
-            Launcher.class.getName(), "--flows", flows.toString(), "--home", base.resolve("kestra").toString(),
-            "--port", String.valueOf(port), "--urls-file", base.resolve("urls").toString())
-            .redirectError(base.resolve("stderr.log").toFile());
+        List<String> command = new java.util.ArrayList<>(List.of(java.toString()));
+        command.addAll(List.of(System.getProperty("christmas.engine.java.opts", "").trim().split("\\s+")));
+        command.removeIf(String::isEmpty);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Launcher.class.getName(),
+            "--flows", flows.toString(), "--home", base.resolve("kestra").toString(),
+            "--port", String.valueOf(port), "--urls-file", base.resolve("urls").toString()));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(base.resolve("stderr.log").toFile());
         builder.environment().clear();
         builder.environment().putAll(env);
         LauncherProcess launcher = new LauncherProcess(base, port, builder.start());
