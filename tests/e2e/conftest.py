@@ -65,6 +65,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # one stack for the whole suite: under pytest-xdist (scripts/test), the tests that use it run in one worker
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.engine)
             item.add_marker(pytest.mark.xdist_group("e2e-stack"))
     if not _own_engine():
         return
