@@ -18,7 +18,6 @@ docs/e2e.md).
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,13 +59,10 @@ def _own_engine() -> bool:
         return False  # the e2e_config fixture fails those tests with the reason
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # one stack for the whole suite: under pytest-xdist (scripts/test), the tests that use it run in one worker
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.engine)
-            item.add_marker(pytest.mark.xdist_group("e2e-stack"))
+            item.add_marker(pytest.mark.engine)  # scripts/test's second phase
     if not _own_engine():
         return
     ui = [item for item in items if item.path.name == UI_TEST]
@@ -94,27 +90,10 @@ def _no_network(e2e_config: E2eConfig, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
-def _only_stack_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Fails when another pytest-xdist worker of this run already started a stack: the tests using it were not
-    grouped (pytest-xdist's loadgroup, which pytest 9.2 silently breaks: pytest-xdist#1386), so each worker would
-    start an engine of its own and the run would slow down for no reason anyone could see."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        return
-    claim = tmp_path_factory.getbasetemp().parent / "e2e-stack-started"  # the run's folder, shared by its workers
-    try:
-        with claim.open("x") as mine:
-            mine.write(os.environ["PYTEST_XDIST_WORKER"])
-    except FileExistsError:
-        pytest.fail(
-            f"tests/e2e: worker {claim.read_text()} already started the e2e stack; the tests that use it must run on "
-            "one worker (--dist loadgroup, which needs pytest below 9.2: pytest-xdist#1386)", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def stack(e2e_config: E2eConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The target, once for tests/e2e (session-wide: under pytest-xdist the e2e tests share one worker, where other
-    packages' tests may run between them, and a package-scoped stack would start again after each)."""
-    _only_stack_of_this_run(tmp_path_factory)
+    """The target, once per test process: under pytest-xdist (scripts/test: --dist loadfile), each worker that runs
+    a file of these tests starts its own, and files of other packages may run between them on that worker."""
     if e2e_config.own_server:
         yield from own_stack(e2e_config, tmp_path_factory.mktemp("e2e-kestra"))
     else:
