@@ -60,9 +60,6 @@ def _own_engine() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if "stack" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.engine)  # scripts/test's second phase
     if not _own_engine():
         return
     ui = [item for item in items if item.path.name == UI_TEST]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import EXAMPLES
 from tests.engine.process import FLOWS, RunningEngine, engine, fakes_credentials, live_settings
@@ -30,7 +29,6 @@ from tests.fakes.fake_notion import FakeNotion, Rendezvous, ledger_on_fake
 from tests.fakes.fake_resend import FakeResend
 from tests.fakes.served import served
 
-pytestmark = pytest.mark.engine
 JANE = "jane.doe@example.com"
 TERMINAL = {"SUCCESS", "FAILED", "KILLED", "WARNING", "CANCELLED"}
 # How long a contact look-up waits for the other one: far beyond the gap between two steps started together.

@@ -17,11 +17,8 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from christmas_tasks.domain.events import KINDS
-
-pytestmark = pytest.mark.engine
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_CATALOGUE = ROOT / "examples" / "fast-catalogue.json"
