@@ -89,8 +89,8 @@ def _no_network(e2e_config: E2eConfig, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def stack(e2e_config: E2eConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The target, once per test process: under pytest-xdist (scripts/test: --dist loadfile), each worker that runs
-    a file of these tests starts its own, and files of other packages may run between them on that worker."""
+    """The target, once per test process: under pytest-xdist (scripts/test), each worker that runs e2e tests starts
+    its own, and other packages' tests may run between them on that worker."""
     if e2e_config.own_server:
         yield from own_stack(e2e_config, tmp_path_factory.mktemp("e2e-kestra"))
     else:

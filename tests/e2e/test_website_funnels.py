@@ -26,6 +26,7 @@ from tests.e2e.pages import FunnelSite
 from tests.e2e.stack import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
+# `website` comes first in each test: without one, the tests skip before the stack starts (both are session-wide)
 
 FIRST_NAME = "E2E Tester"
 BUSINESS = "E2E Test Salon"
@@ -54,7 +55,7 @@ def nurture_of(e2e: Stack, email: str) -> str:
     return str(handle_outputs(execution)["result"]["sequence_key"])
 
 
-def test_the_assessment_funnel_makes_a_critical_lead(e2e: Stack, page: Page, website: str) -> None:
+def test_the_assessment_funnel_makes_a_critical_lead(website: str, e2e: Stack, page: Page) -> None:
     _, email = take_the_assessment(e2e, page, website, "site-assessment")
     key = nurture_of(e2e, email)
     contact = e2e.contact(email)
@@ -68,7 +69,7 @@ def test_the_assessment_funnel_makes_a_critical_lead(e2e: Stack, page: Page, web
     assert sorted(int(s["inputs"]["email_number"]) for s in sends) == [2, 3, 4, 5]
 
 
-def test_the_signup_funnel_is_tracking_only(e2e: Stack, page: Page, website: str) -> None:
+def test_the_signup_funnel_is_tracking_only(website: str, e2e: Stack, page: Page) -> None:
     email = e2e.new_address("site-signup")
     site = FunnelSite(page, website)
     site.open()
@@ -85,7 +86,7 @@ def test_the_signup_funnel_is_tracking_only(e2e: Stack, page: Page, website: str
 
 
 @pytest.mark.parametrize("flow", sorted(SECONDARY))
-def test_a_secondary_funnel_follows_the_booking(e2e: Stack, page: Page, website: str, flow: str) -> None:
+def test_a_secondary_funnel_follows_the_booking(website: str, e2e: Stack, page: Page, flow: str) -> None:
     e2e.require_key("booking")
     e2e.require_key(flow)
     site, email = take_the_assessment(e2e, page, website, f"site-{flow}")
