@@ -4,7 +4,7 @@
 - `sample`: its sample body in examples/events/ (`scripts/post-sample`, the tests on Kestra's engine), or None
   for a kind no sample can stand for (the unsubscribe link: its token is made for one address by one secret);
 - `webhook_key`: the name of the Kestra secret holding its webhook's key (its flow's trigger; `christmas-tasks
-  secrets keys` makes one);
+  secrets init` makes one);
 - `sender`: who posts it, for people (`christmas-tasks events` lists every kind);
 - `starts`, `stops`, `booking_status`: what handling it does to the contact's sequences and booking;
 - `occurrence()`: what makes one event of the kind distinct for one contact (part of the sequence key), a method
