@@ -77,7 +77,7 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
     if cached:  # a worker that has run before: data sources resolved, templates read within the TTL
         warm = counted.ledger()
         for kind in ("contacts", "sequences", "templates", *(("analytics",) if analytics else ())):
-            warm.data_source_id(kind)
+            warm.api.data_source_id(kind)
         for template in warm.templates.list_templates():
             warm.templates.get_template(template.name)
 

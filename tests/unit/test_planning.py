@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from christmas_tasks.domain.catalogue import load_catalogue, parse_duration
+from christmas_tasks.domain.catalogue import Catalogue, load_catalogue, parse_duration
 from christmas_tasks.domain.errors import ConfigError, InvalidInput
 from christmas_tasks.domain.planning import SendWindow, plan
 
@@ -174,6 +174,16 @@ def test_catalogue_file_errors_are_named(tmp_path: Path) -> None:
 def test_fast_catalogue_for_tests_loads() -> None:
     fast = load_catalogue(Path("examples/fast-catalogue.json"))
     assert fast.get("5day").emails[0].delay == timedelta(seconds=2)
+
+
+def test_fast_catalogue_has_the_catalogues_sequences_and_emails() -> None:
+    """The tests' delay table stands for the catalogue: the same sequences, email numbers and templates, only the
+    delays differ; a sequence added to one and not the other is named."""
+
+    def emails(catalogue: Catalogue) -> dict[str, list[tuple[int, str]]]:
+        return {name: [(e.number, e.template) for e in catalogue.get(name).emails] for name in catalogue.sequences}
+
+    assert emails(load_catalogue(Path("examples/fast-catalogue.json"))) == emails(CATALOGUE)
 
 
 def test_unknown_sequence_and_email_number_are_named() -> None:
