@@ -65,7 +65,9 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryLed
     assert report.by_segment == {"CRITICAL": 7, "(none)": 1}
     assert report.by_email_status == {"ok": 5, "unsubscribed": 1, "bounced": 1, "complained": 1, "suppressed": 0}
     sequences = {row.sequence: (row.started, row.running, row.completed, row.stopped) for row in report.sequences}
+    every_sequence = {name: (0, 0, 0, {}) for name in load_catalogue().sequences}  # each has its row, started or not
     assert sequences == {
+        **every_sequence,
         "5day": (7, 2, 0, {"booked": 2, "bounced": 1, "complained": 1, "unsubscribed": 1}),
         "noshow": (1, 0, 0, {"paid": 1}),
         "postcall": (0, 0, 0, {}),
