@@ -5,8 +5,8 @@
                             (scripts/engine, with the local webhook endpoint and execution API)
     E2E_KESTRA_USERNAME     its basic-auth user
     E2E_KESTRA_PASSWORD     its password
-    E2E_WEBHOOK_KEY_<EVENT> each handler's webhook key (ASSESSMENT, SIGNUP, BOOKING, NOSHOW, POSTCALL,
-                            ONBOARDING, UNSUBSCRIBE, EMAIL_STATUS); generated for the suite's own engine
+    E2E_WEBHOOK_KEY_<KIND>  each event kind's webhook key (`christmas-tasks events` lists the kinds);
+                            generated for the suite's own engine
     E2E_WEBSITE_URL         the website (e.g. http://localhost:3005): turns the website funnels on
     E2E_TEST_EMAIL          the inbox a live run uses, plus-addressed per test (required by live)
     E2E_LOCAL_DIR           the ledger/outbox folder of an external local server (default

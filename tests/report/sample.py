@@ -1,5 +1,5 @@
-"""The README's report samples, from the test ledger (tests/report/ledger.py): the text report on standard output,
-and a screenshot of the HTML one taken in Chromium.
+"""The report samples of the README and docs/operating.md, from the test ledger (tests/report/ledger.py): the text
+report on standard output, and a screenshot of the HTML one taken in Chromium.
 
     .venv/bin/python -m tests.report.sample docs/images/report.png
 """
