@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
@@ -66,7 +68,27 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+@cache
+def _iana_zones() -> frozenset[str]:
+    # the system's tz folder also holds files that are no zone of the database: the machine's own, and helpers
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
+
+
+def _time_zone(value: Any) -> str | None:
+    """An IANA time zone name (`America/Toronto`), as the planner applies the send window in it; an unknown name is
+    refused by name (the tz database is what ZoneInfo reads: not a path, not an abbreviation like EST)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be an IANA time zone name, such as America/Toronto")
+    name = value.strip()
+    if name not in _iana_zones():
+        raise ValueError(f"{name[:60]!r} is not an IANA time zone (such as America/Toronto)")
+    return name
+
+
 Email = Annotated[str, BeforeValidator(_normalise_email)]
+TimeZone = Annotated[str | None, BeforeValidator(_time_zone)]
 # A value stored as a Notion select option (the ledger's email status): short, and without a comma.
 SelectOption = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_comma)

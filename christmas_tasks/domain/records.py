@@ -37,6 +37,7 @@ class Contact:
     email_status: str = EmailStatus.OK  # a value a person typed in Notion is kept as it is: anything but ok suppresses
     segment: str | None = None
     assessment_score: float | None = None
+    timezone: str | None = None  # the contact's own IANA zone, from its events: the send window applies in it
     ref: str | None = None  # the backend's own id (a Notion page id, a row id)
 
     @property
@@ -56,6 +57,7 @@ class ContactUpdate:
     email_status: str | None = None
     segment: str | None = None
     assessment_score: float | None = None
+    timezone: str | None = None
     # Written only when the contact has no campaign status yet (a signup never moves a contact back).
     initial_campaign_status: str | None = None
 

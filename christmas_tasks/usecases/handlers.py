@@ -64,6 +64,7 @@ def record_booking(funnel: Funnel, event: BookingEvent, now: datetime, run_id: s
             business_name=event.business_name,
             campaign_status=CampaignStatus.PRE_CALL,
             booking_status=event.booking_status,
+            timezone=event.contact_timezone(),
         )
     )
     stopped = _stop(funnel, event, funnel.records(event.email, _stopped_by(event)))
@@ -129,8 +130,10 @@ def start_sequence(funnel: Funnel, event: StartsSequence, now: datetime, run_id:
             f"the contact is {contact.email_status}: nothing is scheduled",
             stopped=(*stopped, stopped_record.key),
         )
+    # the send window applies in the lead's zone: this event's, else the one an earlier event left on the contact
     planned = plan(
-        definition, anchor, now, testing=funnel.testing, already_sent=record.sent_numbers(), window=funnel.window
+        definition, anchor, now, testing=funnel.testing, already_sent=record.sent_numbers(), window=funnel.window,
+        contact_timezone=event.contact_timezone() or contact.timezone,
     )
     schedule = tuple(ScheduledEmail(key, item.email_number, item.template, item.send_at) for item in planned)
     text = event.alert(key) if created else None

@@ -106,6 +106,15 @@ def test_an_update_writes_only_the_fields_that_are_not_none(ledger: Ledger) -> N
     assert ledger.contacts.get_contact(JANE) == suppressed
 
 
+def test_the_contacts_time_zone_is_kept_until_an_event_says_another(ledger: Ledger) -> None:
+    assert ledger.contacts.upsert_contact(ContactUpdate(JANE, first_name="Jane")).timezone is None
+    zoned = ledger.contacts.upsert_contact(ContactUpdate(JANE, timezone="Asia/Tokyo"))
+    assert zoned.timezone == "Asia/Tokyo" and zoned.first_name == "Jane"
+    assert ledger.contacts.upsert_contact(ContactUpdate(JANE, campaign_status="Pre-Call Prep")).timezone == "Asia/Tokyo"
+    assert ledger.contacts.upsert_contact(ContactUpdate(JANE, timezone="Europe/Paris")).timezone == "Europe/Paris"
+    assert ledger.contacts.get_contact(JANE).timezone == "Europe/Paris"  # type: ignore[union-attr]
+
+
 # ---------------------------------------------------------------------- sequences
 
 

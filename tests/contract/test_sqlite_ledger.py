@@ -115,3 +115,37 @@ def test_a_key_taken_by_another_contact_is_refused(tmp_path: Path) -> None:
     clash = SequenceRecord(**{**record(1).__dict__, "email": "someone@example.com"})
     with pytest.raises(InvalidInput, match="already used by another email"):
         ledger.sequences.create_sequence(clash)
+
+
+# A ledger file made by the code before contacts had a time zone (commit d12eeb0: two contacts, five sequence records,
+# three emails in the ledger), as a campaign's file would be on the day of the upgrade.
+BEFORE_TIMEZONE = Path(__file__).parent / "data" / "ledger-before-timezone.sqlite3"
+
+
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(path) as db:
+        return {
+            table: sorted(db.execute(f"SELECT * FROM {table}").fetchall(), key=repr)  # noqa: S608 (our names)
+            for table in ("contacts", "sequences", "sequence_emails", "templates", "analytics")
+        }
+
+
+def test_an_older_ledger_gains_the_time_zone_column_without_losing_a_row(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite3"
+    path.write_bytes(BEFORE_TIMEZONE.read_bytes())
+    before = _rows(path)
+    assert [len(before[t]) for t in ("contacts", "sequences", "sequence_emails")] == [2, 5, 3]
+
+    ledger = SqliteLedger(path)
+    after = _rows(path)
+    assert {table: [row[: len(before[table][0])] for row in rows] for table, rows in after.items() if rows} == {
+        table: rows for table, rows in before.items() if rows
+    }, "every row and value kept"
+    assert all(row[-1] is None for row in after["contacts"]), "the new column is empty"
+    jane = ledger.contacts.get_contact("jane.doe@example.com")
+    assert jane is not None and jane.timezone is None and jane.first_name == "Jane"
+    assert ledger.contacts.upsert_contact(ContactUpdate("jane.doe@example.com", timezone="Asia/Tokyo")).timezone == (
+        "Asia/Tokyo"
+    )
+    assert SqliteLedger(path).contacts.get_contact("jane.doe@example.com").timezone == "Asia/Tokyo"  # type: ignore[union-attr]
+    assert ledger.sequences.sequences_for("sam@example.com", "Christmas 2025", ("5day",))[0].sent_numbers() == {1, 2}

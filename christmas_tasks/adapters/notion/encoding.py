@@ -49,6 +49,7 @@ CONTACT_FIELDS = (
     ("email_status", Contacts.EMAIL_STATUS),
     ("segment", Contacts.SEGMENT),
     ("assessment_score", Contacts.ASSESSMENT_SCORE),
+    ("timezone", Contacts.TIMEZONE),
 )
 # Assessment numbers copied from a record's variables to number columns, for people reading Notion.
 NUMBER_VARIABLES = (
@@ -282,6 +283,7 @@ def contact_of(page: Page) -> Contact:
         email_status=optional(page, Contacts.EMAIL_STATUS) or EmailStatus.OK,
         segment=optional(page, Contacts.SEGMENT),
         assessment_score=float(score) if score is not None else None,
+        timezone=optional(page, Contacts.TIMEZONE),
         ref=str(page.get("id")),
     )
 

@@ -36,6 +36,7 @@ class Contacts:
     CAMPAIGN_STATUS = "Christmas Campaign Status"
     BOOKING_STATUS = "Booking Status"
     EMAIL_STATUS = "Email Status"
+    TIMEZONE = "Timezone"
 
 
 class Sequences:
@@ -147,6 +148,7 @@ SCHEMA: dict[str, dict[str, PropertySpec]] = {
         Contacts.CAMPAIGN_STATUS: "select",
         Contacts.BOOKING_STATUS: "select",
         Contacts.EMAIL_STATUS: "select",
+        Contacts.TIMEZONE: "rich_text",
     },
     "sequences": {
         Sequences.FIRST_NAME: "title",

@@ -26,7 +26,7 @@ class SqliteContacts:
             value = getattr(update, column)
             if value is not None:
                 changes[column] = value
-        for column in ("business_name", "segment"):
+        for column in ("business_name", "segment", "timezone"):
             value = getattr(update, column)
             if value is not None:
                 changes[column] = optional_text(value)
@@ -63,5 +63,6 @@ def contact_of(row: sqlite3.Row) -> Contact:
         email_status=row["email_status"] or EmailStatus.OK,
         segment=row["segment"],
         assessment_score=row["assessment_score"],
+        timezone=row["timezone"],
         ref=row["email"],
     )

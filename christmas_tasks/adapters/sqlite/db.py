@@ -26,7 +26,8 @@ _SCHEMA = (
         booking_status TEXT,
         email_status TEXT NOT NULL DEFAULT 'ok',
         segment TEXT,
-        assessment_score REAL
+        assessment_score REAL,
+        timezone TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS sequences (
         id INTEGER PRIMARY KEY,
@@ -77,6 +78,11 @@ _SCHEMA = (
 )
 
 
+# Columns added after a ledger file may have been made: each is added to an older file when it opens (the rows kept,
+# the new column empty), so a campaign's ledger survives an upgrade.
+_ADDED_COLUMNS = (("contacts", "timezone", "TEXT"),)
+
+
 def ts(moment: datetime, name: str) -> str:
     return require_aware(moment, name).isoformat(timespec="microseconds")
 
@@ -105,6 +111,9 @@ class SqliteDb:
         with self.write() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
+            for table, column, kind in _ADDED_COLUMNS:  # inside the write lock: two processes add it once
+                if column not in {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

@@ -82,6 +82,11 @@ class Event(BaseModel, ABC):
         """The segment this event routes its contact to, when it says (the assessment: SPEC §4)."""
         return None
 
+    def contact_timezone(self) -> str | None:
+        """The lead's own IANA time zone, when this kind says it (the assessment's, Calendly's invitee's): kept on the
+        contact, the send window applies in it."""
+        return None
+
     def arrived(self, now: datetime) -> Event:
         """The event with what defaults to "on arrival" filled from the clock (`now`, aware UTC)."""
         return self
@@ -134,6 +139,7 @@ class StartsSequence(Event, ABC):
             business_name=self.business_name,
             campaign_status=campaign_status,
             booking_status=self.booking_status,
+            timezone=self.contact_timezone(),
         )
 
     def alert(self, sequence_key: str) -> str | None:

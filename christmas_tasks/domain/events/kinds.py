@@ -24,6 +24,7 @@ from christmas_tasks.domain.fields import (
     ShortText,
     SystemCount,
     Timestamp,
+    TimeZone,
     Url,
 )
 from christmas_tasks.domain.records import ContactUpdate, EmailLedger
@@ -70,6 +71,10 @@ class AssessmentEvent(StartsSequence):
     # Defaults to the event's arrival (`arrived`).
     email_1_sent_at: Timestamp | None = None
     email_1_status: SelectOption = "sent"
+    timezone: TimeZone = None  # the lead's, as the website's browser reports it
+
+    def contact_timezone(self) -> str | None:
+        return self.timezone
 
     @model_validator(mode="after")
     def _counts_fit(self) -> AssessmentEvent:
@@ -125,9 +130,13 @@ class BookingEvent(Event):
     scheduled_time: Timestamp
     business_name: OptionalShortText = None
     event_type: OptionalShortText = None
+    timezone: TimeZone = None  # Calendly's invitee's
 
     def occurrence(self) -> str:
         return "call-" + _digest(self.calendly_event_uri)  # per meeting
+
+    def contact_timezone(self) -> str | None:
+        return self.timezone
 
 
 class NoShowEvent(StartsSequence):

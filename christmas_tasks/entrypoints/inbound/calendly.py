@@ -20,6 +20,7 @@ PATHS = {
     "scheduled_time": "payload.scheduled_event.start_time",
     "event_type": "payload.scheduled_event.name",
     "reschedule_url": "payload.reschedule_url",
+    "timezone": "payload.timezone",
 }
 
 
@@ -48,5 +49,6 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         "scheduled_time": scheduled.get("start_time"),
         "event_type": scheduled.get("name"),
         "reschedule_url": payload.get("reschedule_url"),
+        "timezone": payload.get("timezone"),
     }
     return {k: v for k, v in fields.items() if v is not None}, PATHS
