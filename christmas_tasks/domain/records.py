@@ -38,6 +38,7 @@ class Contact:
     segment: str | None = None
     assessment_score: float | None = None
     timezone: str | None = None  # the contact's own IANA zone, from its events: the send window applies in it
+    booked_call: str | None = None  # the Calendly event of the call booked last: a later cancellation of another
     ref: str | None = None  # the backend's own id (a Notion page id, a row id)
 
     @property
@@ -58,6 +59,7 @@ class ContactUpdate:
     segment: str | None = None
     assessment_score: float | None = None
     timezone: str | None = None
+    booked_call: str | None = None
     # Written only when the contact has no campaign status yet (a signup never moves a contact back).
     initial_campaign_status: str | None = None
 

@@ -29,6 +29,7 @@ class CampaignStatus(StrEnum):
     SIGNED_UP = "Signed Up"
     NURTURE = "Nurture Sequence"
     PRE_CALL = "Pre-Call Prep"
+    REBOOK = "Rebook Follow-Up"  # the call was cancelled: the rebook sequence asks for a new one
     NOSHOW_RECOVERY = "No-Show Recovery"
     POSTCALL_FOLLOW_UP = "Post-Call Follow-Up"
     ONBOARDING = "Onboarding"
@@ -38,6 +39,7 @@ class CampaignStatus(StrEnum):
 class BookingStatus(StrEnum):
     NOT_BOOKED = "Not Booked"  # what a person may set by hand in Notion
     BOOKED = "Booked"
+    CANCELLED = "Cancelled"  # the lead cancelled the call (not a reschedule): no call is booked
     NO_SHOW = "No-Show"
     CALL_HELD = "Call Held"
     CLIENT = "Client"
@@ -46,8 +48,8 @@ class BookingStatus(StrEnum):
 class StopReason(StrEnum):
     """Why a sequence stopped before its last email."""
 
-    BOOKED = "booked"  # a call was booked: the nurture stops
-    PAID = "paid"  # onboarding: the no-show and post-call follow-ups stop
+    BOOKED = "booked"  # a call was booked: the nurture and the rebook sequence stop
+    PAID = "paid"  # onboarding: the no-show, post-call and rebook follow-ups stop
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     COMPLAINED = "complained"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from christmas_tasks.domain.errors import ConfigError, InvalidInput, Problem
 from christmas_tasks.domain.events import (
     BookingEvent,
+    CancellationEvent,
     EmailStatusEvent,
     Event,
     SignupEvent,
@@ -65,6 +66,7 @@ def record_booking(funnel: Funnel, event: BookingEvent, now: datetime, run_id: s
             campaign_status=CampaignStatus.PRE_CALL,
             booking_status=event.booking_status,
             timezone=event.contact_timezone(),
+            booked_call=event.calendly_event_uri,
         )
     )
     stopped = _stop(funnel, event, funnel.records(event.email, _stopped_by(event)))
@@ -144,6 +146,16 @@ def start_sequence(funnel: Funnel, event: StartsSequence, now: datetime, run_id:
         else (Action.REPLANNED, "a retry of the run that started it: its unsent emails are planned again")
     )
     return handled(action, reason, plan=schedule if record.running else (), alert=alert)
+
+
+def record_cancellation(funnel: Funnel, event: CancellationEvent, now: datetime, run_id: str | None) -> Handled:
+    """A cancelled call starts the rebook sequence, unless the contact as it is now says otherwise (the event's own
+    rule): then nothing is written, and the result says why."""
+    if event.declined() is None:
+        why = event.declined_for(funnel.ledger.contacts.get_contact(event.email))
+        if why is not None:
+            return Handled(event.kind, event.email, Action.NOTHING_TO_START, why)
+    return start_sequence(funnel, event, now, run_id)
 
 
 def unsubscribe(funnel: Funnel, event: UnsubscribeEvent, now: datetime, run_id: str | None) -> Handled:
@@ -231,6 +243,7 @@ def _raise_alert(funnel: Funnel, text: str) -> AlertStatus:
 HANDLERS: dict[type, Handler] = {
     SignupEvent: record_signup,
     BookingEvent: record_booking,
+    CancellationEvent: record_cancellation,
     StartsSequence: start_sequence,
     UnsubscribeEvent: unsubscribe,
     UnsubscribeLinkEvent: unsubscribe_by_link,

@@ -120,7 +120,8 @@ def _skip(funnel: Funnel, record: SequenceRecord, number: int, key: str, templat
     if record.stopped_reason:
         return skip(SkipReason.STOPPED, record.stopped_reason)
     # a booking set by hand in Notion stops what a booking event stops
-    booked = contact is not None and contact.booking_status not in (None, "", BookingStatus.NOT_BOOKED)
+    unbooked = (None, "", BookingStatus.NOT_BOOKED, BookingStatus.CANCELLED)
+    booked = contact is not None and contact.booking_status not in unbooked
     if booked and record.sequence in stopped_by_booking():
         return skip(SkipReason.BOOKED)
     if record.completed:

@@ -28,6 +28,7 @@ SEQUENCES = {
     "noshow": ("noshow.json", [1, 2, 3], "No-Show Recovery", "noshow"),
     "postcall": ("postcall.json", [1, 2, 3], "Post-Call Follow-Up", "postcall"),
     "onboarding": ("onboarding.json", [1, 2, 3], "Onboarding", "onboarding"),
+    "cancellation": ("cancellation-calendly.json", [1, 2], "Rebook Follow-Up", "rebook"),  # Calendly's own body
 }
 
 

@@ -53,7 +53,8 @@ class InMemoryContacts:
             value = getattr(update, name)
             if value is not None:
                 changes[name] = value
-        for name in ("business_name", "segment", "timezone"):  # empty text is stored as absent, as Notion does
+        # empty text is stored as absent, as Notion does
+        for name in ("business_name", "segment", "timezone", "booked_call"):
             value = getattr(update, name)
             if value is not None:
                 changes[name] = value or None

@@ -14,21 +14,14 @@ from hypothesis import strategies as st
 from christmas_tasks.adapters.outbox import OutboxMailer
 from christmas_tasks.adapters.sqlite import SqliteLedger
 from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.domain.events import KINDS
 from christmas_tasks.entrypoints.app import build_funnel
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from tests.conftest import EXAMPLES, NOW
 from tests.fakes.memory import handle
 
-SAMPLES = {
-    "signup": "signup.json",
-    "assessment": "assessment.json",
-    "noshow": "noshow.json",
-    "postcall": "postcall.json",
-    "onboarding": "onboarding.json",
-    "unsubscribe": "unsubscribe.json",
-    "email-status": "email-bounced.json",
-    "booking": "booking-calendly.json",
-}
+# every kind's own sample (the kinds describe them), so a new kind is fuzzed too
+SAMPLES = {kind: model.sample for kind, model in KINDS.items() if model.sample}
 junk = (
     st.none()
     | st.booleans()

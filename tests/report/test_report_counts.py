@@ -16,6 +16,7 @@ from christmas_tasks.adapters.sqlite import SqliteLedger
 from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.errors import InvalidInput
 from christmas_tasks.domain.records import AnalyticsEntry, Contact
+from christmas_tasks.domain.vocabulary import CampaignStatus
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 from christmas_tasks.usecases.ports import Ledger
 from christmas_tasks.usecases.report import (
@@ -54,6 +55,7 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryLed
     report = report_of(ledger)
     assert report.contacts == 8
     assert report.by_campaign_status == {
+        **{str(status): 0 for status in CampaignStatus},  # every status has its row, reached or not
         "Signed Up": 0,
         "Nurture Sequence": 5,
         "Pre-Call Prep": 1,

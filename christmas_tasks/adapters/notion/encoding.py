@@ -50,6 +50,7 @@ CONTACT_FIELDS = (
     ("segment", Contacts.SEGMENT),
     ("assessment_score", Contacts.ASSESSMENT_SCORE),
     ("timezone", Contacts.TIMEZONE),
+    ("booked_call", Contacts.BOOKED_CALL),
 )
 # Assessment numbers copied from a record's variables to number columns, for people reading Notion.
 NUMBER_VARIABLES = (
@@ -284,6 +285,7 @@ def contact_of(page: Page) -> Contact:
         segment=optional(page, Contacts.SEGMENT),
         assessment_score=float(score) if score is not None else None,
         timezone=optional(page, Contacts.TIMEZONE),
+        booked_call=optional(page, Contacts.BOOKED_CALL),
         ref=str(page.get("id")),
     )
 

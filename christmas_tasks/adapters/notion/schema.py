@@ -37,6 +37,7 @@ class Contacts:
     BOOKING_STATUS = "Booking Status"
     EMAIL_STATUS = "Email Status"
     TIMEZONE = "Timezone"
+    BOOKED_CALL = "Booked Call"
 
 
 class Sequences:
@@ -149,6 +150,7 @@ SCHEMA: dict[str, dict[str, PropertySpec]] = {
         Contacts.BOOKING_STATUS: "select",
         Contacts.EMAIL_STATUS: "select",
         Contacts.TIMEZONE: "rich_text",
+        Contacts.BOOKED_CALL: "rich_text",
     },
     "sequences": {
         Sequences.FIRST_NAME: "title",

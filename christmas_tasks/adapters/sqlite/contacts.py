@@ -26,7 +26,7 @@ class SqliteContacts:
             value = getattr(update, column)
             if value is not None:
                 changes[column] = value
-        for column in ("business_name", "segment", "timezone"):
+        for column in ("business_name", "segment", "timezone", "booked_call"):
             value = getattr(update, column)
             if value is not None:
                 changes[column] = optional_text(value)
@@ -64,5 +64,6 @@ def contact_of(row: sqlite3.Row) -> Contact:
         segment=row["segment"],
         assessment_score=row["assessment_score"],
         timezone=row["timezone"],
+        booked_call=row["booked_call"],
         ref=row["email"],
     )

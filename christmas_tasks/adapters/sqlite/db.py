@@ -27,7 +27,8 @@ _SCHEMA = (
         email_status TEXT NOT NULL DEFAULT 'ok',
         segment TEXT,
         assessment_score REAL,
-        timezone TEXT
+        timezone TEXT,
+        booked_call TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS sequences (
         id INTEGER PRIMARY KEY,
@@ -80,7 +81,7 @@ _SCHEMA = (
 
 # Columns added after a ledger file may have been made: each is added to an older file when it opens (the rows kept,
 # the new column empty), so a campaign's ledger survives an upgrade.
-_ADDED_COLUMNS = (("contacts", "timezone", "TEXT"),)
+_ADDED_COLUMNS = (("contacts", "timezone", "TEXT"), ("contacts", "booked_call", "TEXT"))
 
 
 def ts(moment: datetime, name: str) -> str:

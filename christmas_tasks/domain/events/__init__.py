@@ -31,6 +31,7 @@ from christmas_tasks.domain.events.base import (
 from christmas_tasks.domain.events.kinds import (
     AssessmentEvent,
     BookingEvent,
+    CancellationEvent,
     EmailStatusEvent,
     NoShowEvent,
     OnboardingEvent,
@@ -45,6 +46,7 @@ __all__ = [
     "NURTURE",
     "AssessmentEvent",
     "BookingEvent",
+    "CancellationEvent",
     "EmailStatusEvent",
     "Event",
     "NoShowEvent",

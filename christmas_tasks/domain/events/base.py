@@ -23,7 +23,8 @@ from christmas_tasks.domain.records import ContactUpdate, EmailLedger
 from christmas_tasks.domain.routing import Route
 from christmas_tasks.domain.vocabulary import BookingStatus, StopReason
 
-NURTURE = "5day"  # the sequence a booking stops (SPEC §3): named here and in the catalogue only
+NURTURE = "5day"  # the sequences a booking stops (SPEC §3): named here and in the catalogue only
+REBOOK = "rebook"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Stop:
     reason: StopReason
 
 
-BOOKED = Stop((NURTURE,), StopReason.BOOKED)  # any call-related event means the contact booked a call
+BOOKED = Stop((NURTURE, REBOOK), StopReason.BOOKED)  # any call-related event means the contact booked a call
 
 KINDS: dict[str, type[Event]] = {}
 _SECRET = re.compile(r"WEBHOOK_KEY_[A-Z0-9_]+")

@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from christmas_tasks.domain.events.base import BOOKED, NURTURE, Event, StartsSequence, Stop
+from christmas_tasks.domain.events.base import BOOKED, NURTURE, REBOOK, Event, StartsSequence, Stop
 from christmas_tasks.domain.fields import (
     Amount,
     DateOrTimestamp,
@@ -27,7 +27,7 @@ from christmas_tasks.domain.fields import (
     TimeZone,
     Url,
 )
-from christmas_tasks.domain.records import ContactUpdate, EmailLedger
+from christmas_tasks.domain.records import Contact, ContactUpdate, EmailLedger
 from christmas_tasks.domain.routing import Route, route
 from christmas_tasks.domain.vocabulary import BookingStatus, Bounce, EmailStatus, MailEvent, StopReason
 
@@ -139,6 +139,52 @@ class BookingEvent(Event):
         return self.timezone
 
 
+class CancellationEvent(StartsSequence):
+    """A booked call was cancelled (Calendly's `invitee.canceled`): unless it was a reschedule, or the lead has paid,
+    is suppressed or booked another call since, the booking status becomes Cancelled and the rebook sequence asks
+    for a new call."""
+
+    kind: ClassVar[str] = "cancellation"
+    sample: ClassVar[str | None] = "cancellation-calendly.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_CANCELLATION"
+    sender: ClassVar[str] = "Calendly (invitee.canceled), when a booked call is cancelled or rescheduled"
+    starts: ClassVar[str] = REBOOK
+    booking_status: ClassVar[BookingStatus | None] = BookingStatus.CANCELLED
+
+    calendly_event_uri: Url
+    rescheduled: bool = False  # Calendly cancels the old call of a reschedule too: the new booking follows
+    reason: Note | None = None
+    canceled_by: OptionalShortText = None
+    canceler_type: OptionalShortText = None  # Calendly's: invitee or host
+    scheduled_time: Timestamp | None = None
+    event_type: OptionalShortText = None
+    timezone: TimeZone = None  # Calendly's invitee's
+
+    def occurrence(self) -> str:
+        return "cancel-" + _digest(self.calendly_event_uri)  # per cancelled meeting
+
+    def contact_timezone(self) -> str | None:
+        return self.timezone
+
+    def declined(self) -> str | None:
+        if self.rescheduled:
+            return "a reschedule: the new booking follows, nothing changes"
+        return None
+
+    def declined_for(self, contact: Contact | None) -> str | None:
+        """Why this cancellation starts nothing for the contact as it is now (None: the rebook sequence starts)."""
+        if contact is None:
+            return None
+        if contact.booking_status == BookingStatus.CLIENT:
+            return "the contact has paid: no rebook"
+        if contact.suppressed:
+            return f"the contact is {contact.email_status}: no rebook"
+        booked_another = contact.booked_call not in (None, self.calendly_event_uri)
+        if contact.booking_status == BookingStatus.BOOKED and booked_another:
+            return "the contact has booked another call since: no rebook"
+        return None
+
+
 class NoShowEvent(StartsSequence):
     kind: ClassVar[str] = "noshow"
     sample: ClassVar[str | None] = "noshow.json"
@@ -182,8 +228,9 @@ class OnboardingEvent(StartsSequence):
     webhook_key: ClassVar[str] = "WEBHOOK_KEY_ONBOARDING"
     sender: ClassVar[str] = "the payment/contract tool, after the contract is signed and paid"
     starts: ClassVar[str] = "onboarding"
-    # paying stops the no-show and post-call follow-ups (and implies a booked call)
-    stops: ClassVar[tuple[Stop, ...]] = (BOOKED, Stop(("noshow", "postcall"), StopReason.PAID))
+    # paying stops the no-show, post-call and rebook follow-ups (and implies a booked call); paid first, so the
+    # rebook sequence a booking would stop too is stopped for the payment
+    stops: ClassVar[tuple[Stop, ...]] = (Stop(("noshow", "postcall", REBOOK), StopReason.PAID), BOOKED)
     booking_status: ClassVar[BookingStatus | None] = BookingStatus.CLIENT
 
     payment_confirmed: bool

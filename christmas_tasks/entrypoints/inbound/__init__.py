@@ -19,6 +19,7 @@ Reader = Callable[[str, dict[str, Any]], tuple[dict[str, Any], dict[str, str]]]
 # The kinds a provider posts in its own shape (tests/unit/test_events.py checks each names a known kind).
 READERS: dict[str, Reader] = {
     "booking": calendly.read,
+    "cancellation": calendly.read,
     "noshow": calendly.read,
     "email-status": resend.read,
     "unsubscribe-link": unsubscribe_link.read,

@@ -1,8 +1,9 @@
-"""Calendly's webhook bodies, read into the package's `booking` and `noshow` events (a body in our own, flat shape
-passes through as it is).
+"""Calendly's webhook bodies, read into the package's `booking`, `cancellation` and `noshow` events (a body in our
+own, flat shape passes through as it is).
 
-Calendly posts `{"event": "invitee.created" | "invitee_no_show.created", "payload": {invitee...}}`; its words
-stop here. Errors name the field by its path in Calendly's body (`payload.email`).
+Calendly posts `{"event": "invitee.created" | "invitee.canceled" | "invitee_no_show.created", "payload": {invitee...}}`
+(the invitee, with its `scheduled_event`, `timezone`, and for a cancellation `rescheduled` and `cancellation`); its
+words stop here. Errors name the field by its path in Calendly's body (`payload.email`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from christmas_tasks.domain.errors import InvalidInput, Problem
 
 # The Calendly event each of our event kinds may arrive as.
-EVENTS = {"booking": "invitee.created", "noshow": "invitee_no_show.created"}
+EVENTS = {"booking": "invitee.created", "cancellation": "invitee.canceled", "noshow": "invitee_no_show.created"}
 PATHS = {
     "email": "payload.email",
     "first_name": "payload.first_name",
@@ -21,6 +22,10 @@ PATHS = {
     "event_type": "payload.scheduled_event.name",
     "reschedule_url": "payload.reschedule_url",
     "timezone": "payload.timezone",
+    "rescheduled": "payload.rescheduled",
+    "reason": "payload.cancellation.reason",
+    "canceled_by": "payload.cancellation.canceled_by",
+    "canceler_type": "payload.cancellation.canceler_type",
 }
 
 
@@ -41,6 +46,8 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         raise InvalidInput("event", [Problem("payload", "must be an object")])
     raw_scheduled = payload.get("scheduled_event")
     scheduled: dict[str, Any] = raw_scheduled if isinstance(raw_scheduled, dict) else {}
+    raw_cancellation = payload.get("cancellation")
+    cancellation: dict[str, Any] = raw_cancellation if isinstance(raw_cancellation, dict) else {}
     first_name = payload.get("first_name") or str(payload.get("name") or "").strip().split(" ")[0] or None
     fields = {
         "email": payload.get("email"),
@@ -50,5 +57,15 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         "event_type": scheduled.get("name"),
         "reschedule_url": payload.get("reschedule_url"),
         "timezone": payload.get("timezone"),
+        **(
+            {
+                "rescheduled": payload.get("rescheduled"),
+                "reason": cancellation.get("reason"),
+                "canceled_by": cancellation.get("canceled_by"),
+                "canceler_type": cancellation.get("canceler_type"),
+            }
+            if kind == "cancellation"
+            else {}
+        ),
     }
     return {k: v for k, v in fields.items() if v is not None}, PATHS

@@ -67,6 +67,7 @@ class HandlerFlowsTest {
         "noshow     | noshow-calendly.json | 1 2 3   | No-Show Recovery",
         "postcall   | postcall.json        | 1 2 3   | Post-Call Follow-Up",
         "onboarding | onboarding.json      | 1 2 3   | Onboarding",
+        "cancellation | cancellation-calendly.json | 1 2 | Rebook Follow-Up",
     })
     void aSequenceHandlerSendsEveryEmailOnce(String flow, String sample, String numbersText, String status) throws Exception {
         Funnel funnel = Funnel.get();
@@ -121,6 +122,32 @@ class HandlerFlowsTest {
             String[] pair = expected.split("=", 2);
             assertThat(contact.get(pair[0])).as(pair[0]).isEqualTo(pair[1]);
         }
+        assertThat(funnel.sequences(email)).isEmpty();
+        assertThat(funnel.outbox(email)).isEmpty();
+    }
+
+    /** Calendly's own bodies of a reschedule: the old call's invitee.canceled (rescheduled) changes nothing, and the
+     * new call's invitee.created (with old_invitee) is a booking of the new meeting, in the invitee's time zone. */
+    @Test
+    void aRescheduleStartsNothingAndItsNewBookingIsABooking() throws Exception {
+        Funnel funnel = Funnel.get();
+        String email = Funnel.newEmail("reschedule");
+        Execution booked = funnel.handle("booking", Funnel.sample("booking-calendly.json", email));
+        assertThat(booked.getState().getCurrent()).as("%s", funnel.logs(booked.getId())).isEqualTo(State.Type.SUCCESS);
+
+        Execution canceled = funnel.handle("cancellation", Funnel.sample("cancellation-rescheduled-calendly.json", email));
+        assertThat(canceled.getState().getCurrent()).as("%s", funnel.logs(canceled.getId())).isEqualTo(State.Type.SUCCESS);
+        Map<String, Object> outputs = Funnel.result(canceled, "handle");
+        assertThat(outputs.get("planned")).isEqualTo(0);
+        assertThat(String.valueOf(((Map<?, ?>) outputs.get("result")).get("reason"))).contains("reschedule");
+        assertThat(funnel.scheduledSends(canceled)).isEmpty();
+
+        Execution rebooked = funnel.handle("booking", Funnel.sample("booking-rescheduled-calendly.json", email));
+        assertThat(rebooked.getState().getCurrent()).as("%s", funnel.logs(rebooked.getId())).isEqualTo(State.Type.SUCCESS);
+        Map<String, Object> contact = funnel.contact(email).orElseThrow();
+        assertThat(contact.get("booking_status")).isEqualTo("Booked");
+        assertThat(String.valueOf(contact.get("booked_call"))).endsWith("/EEEEEEEEEEEEEEEE");
+        assertThat(contact.get("timezone")).isEqualTo("America/Vancouver");
         assertThat(funnel.sequences(email)).isEmpty();
         assertThat(funnel.outbox(email)).isEmpty();
     }
