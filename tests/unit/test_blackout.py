@@ -1,8 +1,10 @@
 """Blackout days (SPEC §3, SEND_BLACKOUT): closed all day in the contact's zone, composed with the send window's
-days and hours in one rule (christmas_tasks/domain/planning.py, SendWindow). Exact clocks, no real time."""
+days and hours in one rule (christmas_tasks/domain/planning.py, SendWindow), and the setting read and checked.
+Exact clocks, no real time."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -15,6 +17,10 @@ from hypothesis import strategies as st
 from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.errors import ConfigError
 from christmas_tasks.domain.planning import DEFAULT_BLACKOUT, END_OF_DAY, Blackout, SendWindow, plan
+from christmas_tasks.entrypoints.app import build_funnel
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
+from tests.conftest import EXAMPLES
+from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
 
 CATALOGUE = load_catalogue()
 TORONTO = "America/Toronto"
@@ -59,6 +65,17 @@ def test_the_format_month_days_dates_and_one_country_with_commas_or_spaces() -> 
     assert Blackout.parse("02-29").closed(date(2028, 2, 29)) is not None
 
 
+def test_none_turns_every_blackout_day_off_and_an_empty_setting_is_the_default() -> None:
+    assert not Blackout.parse("none") and not Blackout.parse(" NONE ")
+    assert Settings.from_env({"SEND_BLACKOUT": "none"}).send_window is None
+    # Kestra's step passes an unset setting as absent (null) or empty: both are the default
+    for env in ({}, {"SEND_BLACKOUT": ""}):
+        window = Settings.from_env(env).send_window
+        assert window is not None and window.blackout == DEFAULT and window.days == frozenset(range(7))
+    window = Settings.from_env({"SEND_WINDOW": "mon-fri 09:00-17:00", "SEND_BLACKOUT": "12-31"}).send_window
+    assert window is not None and window.blackout == Blackout.parse("12-31") and window.days == set(range(5))
+
+
 @pytest.mark.parametrize(
     ("spec", "part"),
     [
@@ -75,8 +92,9 @@ def test_the_format_month_days_dates_and_one_country_with_commas_or_spaces() -> 
     ],
 )
 def test_every_bad_part_fails_at_once_naming_the_setting_and_the_part(spec: str, part: str) -> None:
-    with pytest.raises(ConfigError, match=rf"^SEND_BLACKOUT: '{re.escape(part)}'"):
-        Blackout.parse(spec)
+    for read in (Blackout.parse, lambda s: Settings.from_env({"SEND_BLACKOUT": s})):
+        with pytest.raises(ConfigError, match=rf"^SEND_BLACKOUT: '{re.escape(part)}'"):
+            read(spec)
 
 
 def test_an_unknown_subdivision_names_the_known_ones() -> None:
@@ -226,3 +244,18 @@ def test_no_planned_time_is_closed_and_the_spacing_is_kept(
         assert b.send_at - a.send_at >= b0.send_at - a0.send_at
         if b.why == ():  # b did not move: a did not either
             assert a.send_at == a0.send_at
+
+
+# --------------------------------------------------------------------------------------------- the handler
+
+
+def test_the_funnel_plans_around_christmas_in_production_and_not_in_testing_mode() -> None:
+    """The handler gets the rule from the settings (build_funnel), as the flows run it."""
+    body = json.loads((EXAMPLES / "noshow.json").read_text())
+    christmas = toronto("2025-12-25T10:00")
+    for testing, first in (("false", toronto("2025-12-27T00:00")), ("true", christmas + M)):
+        funnel = build_funnel(
+            Settings.from_env({"TESTING_MODE": testing}), ledger=InMemoryLedger(SAMPLE_TEMPLATES),
+            mailer=InMemoryMailer(),
+        )
+        assert handle(funnel, "noshow", body, christmas).plan[0].send_at == first
