@@ -1,11 +1,13 @@
 """Blackout days (SPEC §3, SEND_BLACKOUT): closed all day in the contact's zone, composed with the send window's
-days and hours in one rule (christmas_tasks/domain/planning.py, SendWindow), and the setting read and checked.
-Exact clocks, no real time."""
+days and hours in one rule (christmas_tasks/domain/planning.py, SendWindow), the setting read and checked, and the
+`plan` command showing what moved and why. Exact clocks, no real time."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -18,6 +20,7 @@ from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.errors import ConfigError
 from christmas_tasks.domain.planning import DEFAULT_BLACKOUT, END_OF_DAY, Blackout, SendWindow, plan
 from christmas_tasks.entrypoints.app import build_funnel
+from christmas_tasks.entrypoints.cli import main
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from tests.conftest import EXAMPLES
 from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
@@ -259,3 +262,61 @@ def test_the_funnel_plans_around_christmas_in_production_and_not_in_testing_mode
             mailer=InMemoryMailer(),
         )
         assert handle(funnel, "noshow", body, christmas).plan[0].send_at == first
+
+
+# --------------------------------------------------------------------------------------------- the plan command
+
+
+def test_plan_shows_which_emails_moved_and_why(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["plan", "noshow", "--from", "2025-12-24T15:00:00Z", "--now", "2025-12-24T15:00:00Z"]
+    assert main(args) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert planned[0] == {
+        "email_number": 1,
+        "template": "noshow_recovery_email_1",
+        "send_at": "2025-12-27T05:00:00Z",
+        "moved_from": "2025-12-24T15:05:00Z",
+        "why": "2025-12-24 is a blackout day (12-24, every year); 2025-12-25 is a blackout day (12-25, every year); "
+        "2025-12-26 is a blackout day (12-26, every year)",
+    }
+    assert planned[2]["why"] == "keeps its spacing after an earlier email moved"
+    # the contact's zone: Paris opens six hours earlier
+    assert main([*args, "--timezone", "Europe/Paris"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["send_at"] == "2025-12-26T23:00:00Z"
+    # with the window: Monday 29 at 09:00 in Toronto
+    monkeypatch.setenv("SEND_WINDOW", "mon-fri 09:00-17:00")
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)[0]["send_at"] == "2025-12-29T14:00:00Z"
+    # off, and in testing mode: nothing moves, and the output is as before
+    monkeypatch.setenv("SEND_BLACKOUT", "none")
+    monkeypatch.delenv("SEND_WINDOW")
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)[0] == {
+        "email_number": 1, "template": "noshow_recovery_email_1", "send_at": "2025-12-24T15:05:00Z"
+    }
+    monkeypatch.setenv("SEND_BLACKOUT", "")
+    assert main([*args, "--testing"]) == 0
+    assert "moved_from" not in capsys.readouterr().out
+
+
+def test_plan_names_a_bad_blackout_setting(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEND_BLACKOUT", "12-24,12-32")
+    assert main(["plan", "noshow", "--from", "2025-12-24T15:00:00Z"]) == 2
+    assert capsys.readouterr().err == "error: SEND_BLACKOUT: '12-32' is not a date (day is out of range for month)\n"
+
+
+def test_plan_and_help_do_not_import_the_holidays_library_unless_a_country_is_set() -> None:
+    """It takes a few hundred milliseconds: `plan` (and `--help`) stay within their cold-start budget."""
+    code = (
+        "import os, sys; from christmas_tasks.entrypoints.cli import main\n"
+        "main(['plan', 'noshow', '--from', '2025-07-01T14:00:00Z', '--now', '2025-07-01T14:00:00Z'])\n"
+        "print('holidays' in sys.modules, file=sys.stderr)"
+    )
+    for blackout, imported in (("", "False"), ("none", "False"), ("12-24 2025-07-01", "False"), ("CA", "True")):
+        env = {"PATH": "/usr/bin:/bin", "SEND_BLACKOUT": blackout}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        assert done.stderr.strip() == imported, blackout
