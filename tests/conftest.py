@@ -50,6 +50,7 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         if name.startswith(("NOTION_", "RESEND_", "CHRISTMAS_", "SECRET_", "DISCORD_")) or name in (
             "TESTING_MODE",
             "SEND_WINDOW",
+            "SEND_BLACKOUT",
             "EMAIL_FROM",
             "CAMPAIGN_DEADLINE",
         ):

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--now", type=timestamp, help="the current time (default: the clock)")
     p.add_argument("--testing", action="store_true", help="testing-mode delays (also TESTING_MODE=true)")
-    p.add_argument("--timezone", help="the contact's IANA time zone, for the send window")
+    p.add_argument("--timezone", help="the contact's IANA time zone, for the send window and blackout days")
     p.add_argument("--catalogue", help="an alternate sequence catalogue JSON")
 
     p = add("preview", "render a local template for an event: subject, HTML and text")

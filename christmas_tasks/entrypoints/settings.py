@@ -42,7 +42,7 @@ class Setting:
 # ways), the docs list them (docs/operating.md), and Settings.from_env reads nothing else (tests/unit checks it).
 SETTINGS: tuple[Setting, ...] = (
     Setting("CHRISTMAS_BACKEND", "local (a SQLite ledger and an outbox folder) or live (Notion and Resend)"),
-    Setting("TESTING_MODE", "true: the catalogue's testing delays (minutes), no send window"),
+    Setting("TESTING_MODE", "true: the catalogue's testing delays (minutes), no send window, no blackout day"),
     Setting("CHRISTMAS_LOCAL_DIR", "the local backends' folder: the ledger and the outbox (default .christmas)"),
     Setting("CHRISTMAS_TEMPLATES_DIR", "the local template folder (default: the package's sample templates)"),
     Setting("CHRISTMAS_CATALOGUE", "a sequence catalogue of your own (default: the package's catalogue.json)"),
@@ -52,6 +52,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CAMPAIGN_DEADLINE", "the offer's last day (YYYY-MM-DD), in the emails", live=True, local="2025-12-20"),
     Setting("CAMPAIGN_TIMEZONE", "the campaign's IANA time zone (default America/Toronto)"),
     Setting("SEND_WINDOW", "when emails may go out, in the contact's zone: 'mon-fri 09:00-18:00' (default: any time)"),
+    Setting(
+        "SEND_BLACKOUT", "days closed all day, in the contact's zone: MM-DD (every year), YYYY-MM-DD, and a country "
+        "code for its public holidays (CA, CA-ON); none: no day (default: 12-24,12-25,12-26,01-01)",
+    ),
     Setting("EMAIL_FROM", "the sender: Name <address>", live=True, local="Christmas Campaign <hello@example.com>"),
     Setting("EMAIL_REPLY_TO", "the Reply-To of every email (default: none)"),
     Setting("SENDER_NAME", "the business's name in the emails (default: EMAIL_FROM's)", local="Example Consulting"),
@@ -195,7 +199,7 @@ class Settings:
     campaign: Campaign
     email_from: str
     reply_to: str | None
-    send_window: SendWindow | None
+    send_window: SendWindow | None  # SEND_WINDOW with SEND_BLACKOUT's days (None: any time, any day)
     discord_webhook: Secret | None = None
     notion: NotionSettings | None = None
     resend_api_key: Secret | None = None
@@ -225,7 +229,6 @@ class Settings:
             zone(timezone)
         except Exception:
             raise ConfigError(f"CAMPAIGN_TIMEZONE {timezone!r} is not an IANA time zone") from None
-        window_spec = values.get("SEND_WINDOW", "").strip()
         campaign_name = values.get("CAMPAIGN_NAME", "Christmas 2025").strip() or "Christmas 2025"
         # a select option in Notion (Campaign): Notion refuses one over 100 characters or with a comma
         if len(campaign_name) > OPTION_MAX or "," in campaign_name:
@@ -280,7 +283,9 @@ class Settings:
             campaign=campaign,
             email_from=values["EMAIL_FROM"].strip(),
             reply_to=values.get("EMAIL_REPLY_TO", "").strip() or None,
-            send_window=SendWindow.parse(window_spec, timezone) if window_spec else None,
+            send_window=SendWindow.from_settings(
+                values.get("SEND_WINDOW", ""), values.get("SEND_BLACKOUT", ""), timezone
+            ),
             discord_webhook=Secret(discord) if discord else None,
             notion=notion,
             resend_api_key=resend_key,

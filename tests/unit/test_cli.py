@@ -20,11 +20,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_help_lists_the_commands_and_stays_light() -> None:
-    # A fresh interpreter: --help must not import pydantic, notion-client, resend or kestra.
+    # A fresh interpreter: --help must not import pydantic, notion-client, resend, kestra or holidays.
     code = (
         "import sys; from christmas_tasks.entrypoints.cli import build_parser\n"
         "try:\n    build_parser().parse_args(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ('pydantic', 'notion_client', 'resend', 'kestra', 'httpx', 'requests')\n"
+        "heavy = ('pydantic', 'notion_client', 'resend', 'kestra', 'httpx', 'requests', 'holidays')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(heavy, file=sys.stderr)"
     )

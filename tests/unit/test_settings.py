@@ -64,6 +64,7 @@ def test_no_secret_value_in_repr_or_errors() -> None:
         ({"CAMPAIGN_DEADLINE": "next friday"}, "CAMPAIGN_DEADLINE"),
         ({"CAMPAIGN_TIMEZONE": "Nowhere/Land"}, "CAMPAIGN_TIMEZONE"),
         ({"SEND_WINDOW": "always"}, "SEND_WINDOW"),
+        ({"SEND_BLACKOUT": "christmas"}, "SEND_BLACKOUT: 'christmas'"),
         # the campaign name is a Notion select option: at most 100 characters, no comma
         ({"CAMPAIGN_NAME": "Christmas, 2025"}, "CAMPAIGN_NAME 'Christmas, 2025' must be at most 100 characters"),
         ({"CAMPAIGN_NAME": "C" * 101}, "without a comma"),
