@@ -5,13 +5,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from christmas_tasks.adapters.template_files import format_template_file, load_templates, parse_template_file
 from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.errors import InvalidInput, TemplateError
-from christmas_tasks.domain.rendering import Template, html_to_text, render, template_problems
+from christmas_tasks.domain.rendering import (
+    FALLBACK_RULE,
+    Placeholder,
+    Template,
+    html_to_text,
+    parse_placeholders,
+    placeholders,
+    render,
+    template_problems,
+)
 from christmas_tasks.domain.variables import Campaign, build_variables, variable_names
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 
@@ -82,16 +91,111 @@ def test_text_part_is_derived_from_html() -> None:
 
 @given(st.text(max_size=200))
 def test_no_value_can_inject_html(value: str) -> None:
-    out = render(tpl("{{first_name}}", "<p>{{first_name}}</p>"), values(first_name=value))
+    template = tpl("{{first_name}}", "<p>{{first_name}}</p>")
+    if not value.strip():  # a blank value with no fallback renders nothing at all: no gap, and no markup
+        with pytest.raises(TemplateError, match=r"\{\{first_name\}\}"):
+            render(template, values(first_name=value))
+        return
+    out = render(template, values(first_name=value))
     body = out.html.split("<p>1 Main St")[0]  # the footer renders fixed values; a value cannot hold a raw <
     assert body == "<p>" + html.escape(value, quote=True) + "</p>"
     assert body.count("<") == 2 and body.count(">") == 2
     assert "\n" not in out.subject and "\r" not in out.subject
 
 
+# What a fallback may hold: one line of text without {, } or | (and not blank).
+FALLBACK_TEXT = st.text(
+    st.characters(exclude_characters="{}|\r\n", exclude_categories=("Cs",)), min_size=1, max_size=100
+).filter(lambda text: text.strip() != "")
+
+
+@given(FALLBACK_TEXT, st.sampled_from(["", " ", "\t"]))
+def test_no_fallback_can_inject_html(fallback: str, missing: str) -> None:
+    out = render(tpl(f"{{{{business_name|{fallback}}}}}", f"<p>{{{{business_name|{fallback}}}}}</p>"),
+                 values(business_name=missing))
+    body = out.html.split("<p>1 Main St")[0]
+    assert body == "<p>" + html.escape(fallback.strip(), quote=True) + "</p>"
+    assert body.count("<") == 2 and body.count(">") == 2
+    assert out.subject == " ".join(fallback.split())  # plain text, one line
+    assert out.fallbacks == (("business_name", fallback.strip()),)
+
+
+@given(st.text(st.characters(exclude_characters="}", exclude_categories=("Cs",)), max_size=100))
+@example("<script>alert(1)</script>")
+@example("a | b")
+@example("a {{b")
+@example("two\nlines")
+@example(" ")
+def test_any_fallback_text_is_either_escaped_or_named_as_malformed(fallback: str) -> None:
+    """Any text between `|` and the closing braces (a `}` would close the placeholder: the rest is the template's
+    own text) is either a fallback, rendered escaped, or reported as malformed and never rendered."""
+    template = tpl("s", f"<p>{{{{business_name|{fallback}}}}}</p>")
+    problems = template_problems(template, set(values(business_name="")))
+    if problems:
+        assert problems[0] == f"body: malformed placeholder {'{{business_name|' + fallback + '}}'!r} ({FALLBACK_RULE})"
+        with pytest.raises(TemplateError, match="malformed placeholder"):
+            render(template, values(business_name=""))
+        return
+    out = render(template, values(business_name=""))
+    assert out.html.startswith("<p>" + html.escape(fallback.strip(), quote=True) + "</p>")
+
+
 @given(st.text(max_size=100))
 def test_rendering_never_raises_on_any_value(value: str) -> None:
-    render(tpl("{{first_name}} {{first_name}}", "<p>{{first_name}}</p>"), values(first_name=value))
+    plain = tpl("{{first_name}} {{first_name}}", "<p>{{first_name}}</p>")
+    if value.strip():
+        render(plain, values(first_name=value))
+    else:  # refused by name, never another error
+        with pytest.raises(TemplateError, match=r"no value and no fallback for \{\{first_name\}\}"):
+            render(plain, values(first_name=value))
+    render(tpl("{{first_name|a}} {{ first_name | b }}", "<p>{{first_name|c}}</p>"), values(first_name=value))
+
+
+def test_a_fallback_is_parsed_with_spaces_inside_the_braces() -> None:
+    assert parse_placeholders("{{a}} {{ b | your business }} {{c|x y}}") == [
+        Placeholder("a", None), Placeholder("b", "your business"), Placeholder("c", "x y")
+    ]
+    assert placeholders("{{ b | your business }}") == ["b"]
+
+
+def test_a_fallback_fills_a_missing_or_blank_value_only() -> None:
+    template = tpl("About {{weakest_system_1|your systems}}", "<p>You scored {{ assessment_score | well }}.</p>")
+    missing = render(template, values(weakest_system_1="", assessment_score=" "))
+    assert missing.subject == "About your systems"
+    assert missing.html.startswith("<p>You scored well.</p>")
+    assert missing.text.startswith("You scored well.\n")
+    assert missing.fallbacks == (("weakest_system_1", "your systems"), ("assessment_score", "well"))
+    given_ = render(template, values(weakest_system_1="Booking", assessment_score="42"))
+    assert given_.subject == "About Booking" and given_.html.startswith("<p>You scored 42.</p>")
+    assert given_.fallbacks == ()
+
+
+def test_a_fallback_is_escaped_in_the_body_and_plain_in_the_subject() -> None:
+    out = render(tpl("{{business_name|Tom & <Jerry>}}", '<p title="{{business_name|a "b" & c}}">x</p>'),
+                 values(business_name=""))
+    assert out.subject == "Tom & <Jerry>"
+    assert out.html.startswith('<p title="a &quot;b&quot; &amp; c">x</p>')
+
+
+def test_rendering_refuses_a_gap_naming_the_template_and_each_placeholder() -> None:
+    template = Template("5-Day E2", "About {{weakest_system_1}}",
+                        "<p>You scored {{assessment_score}} ({{segment|n/a}})</p>" + FOOTER)
+    with pytest.raises(TemplateError) as caught:
+        render(template, values(weakest_system_1="", assessment_score="", segment=""))
+    message = str(caught.value)
+    assert message.startswith("template '5-Day E2': no value and no fallback for {{weakest_system_1}}, "
+                              "{{assessment_score}}:")
+    assert "{{segment}}" not in message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["{{business_name|}}", "{{business_name|  }}", "{{business_name|a|b}}", "{{business_name|a}b}}",
+     "{{business_name|a{b}}", "{{business_name|line\nbreak}}"],
+)
+def test_a_malformed_fallback_is_named(raw: str) -> None:
+    problems = template_problems(tpl("s", f"<p>{raw}</p>"), set(values(business_name="")))
+    assert problems == [f"body: malformed placeholder {raw!r} ({FALLBACK_RULE})"]
 
 
 def test_variables_and_defaults() -> None:
