@@ -49,6 +49,9 @@ BASE_VARIABLES = (
     "sender_address",
 )
 DEFAULTS = {"first_name": "there", "business_name": "your business"}
+# Variables that, when missing, take a campaign fact's value: a link cannot take a text fallback, and a missed call's
+# own reschedule link (Calendly's) and the campaign's booking link both let the contact pick a new time.
+FACT_DEFAULTS = {"reschedule_url": "calendly_link"}
 # A template must carry these (CASL, Gmail/Yahoo bulk-sender rules): an unsubscribe link, the sender footer.
 REQUIRED_PLACEHOLDERS = ("unsubscribe_url", "sender_address")
 
@@ -184,5 +187,8 @@ def build_variables(campaign: Campaign, email: str, stored: dict[str, str], at: 
         sender_address=campaign.sender_address,
         unsubscribe_url=campaign.unsubscribe_link(email),
     )
+    for name, fact in FACT_DEFAULTS.items():
+        if not values.get(name):
+            values[name] = values[fact]
     return values
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import html
+import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 from christmas_tasks.adapters.template_files import format_template_file, load_templates, parse_template_file
 from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.errors import InvalidInput, TemplateError
+from christmas_tasks.domain.events import sequence_starters
 from christmas_tasks.domain.rendering import (
     FALLBACK_RULE,
     Placeholder,
@@ -22,7 +26,9 @@ from christmas_tasks.domain.rendering import (
     template_problems,
 )
 from christmas_tasks.domain.variables import Campaign, build_variables, variable_names
+from christmas_tasks.entrypoints.inbound import read_event
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
+from tests.conftest import NOW
 
 ROOT = Path(__file__).resolve().parents[2]
 FOOTER = '<p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>'
@@ -209,6 +215,13 @@ def test_variables_and_defaults() -> None:
     assert set(variable_names("5day")) <= set(got)
 
 
+def test_a_missing_reschedule_link_is_the_campaigns_booking_link() -> None:
+    at = datetime(2025, 12, 10, 15, 0, tzinfo=UTC)
+    assert build_variables(CAMPAIGN, "a@example.com", {}, at)["reschedule_url"] == "https://cal.example/x"
+    own = {"reschedule_url": "https://calendly.com/reschedulings/A"}
+    assert build_variables(CAMPAIGN, "a@example.com", own, at)["reschedule_url"] == own["reschedule_url"]
+
+
 def test_days_to_deadline_never_negative() -> None:
     late = datetime(2026, 1, 5, tzinfo=UTC)
     assert build_variables(CAMPAIGN, "a@example.com", {}, late)["days_to_deadline"] == "0"
@@ -226,6 +239,40 @@ def test_every_sample_template_passes_the_check() -> None:
     for sequence in catalogue.sequences.values():
         for item in sequence.emails:
             assert template_problems(templates[item.template], variable_names(sequence.name)) == []
+
+
+def sample_event(sequence: str, required_only: bool) -> dict[str, Any]:
+    starter = sequence_starters()[sequence]
+    body = json.loads((ROOT / "examples" / "events" / str(starter.sample)).read_text())
+    if required_only:
+        required = {name for name, info in starter.model_fields.items() if info.is_required()}
+        body = {key: value for key, value in body.items() if key in required}
+    return dict(body)
+
+
+@pytest.mark.parametrize("required_only", [False, True], ids=["full sample", "required fields only"])
+def test_no_sample_template_reads_with_a_gap_when_optional_data_is_missing(required_only: bool) -> None:
+    templates = load_templates(SAMPLE_TEMPLATES)
+    for sequence in load_catalogue().sequences.values():
+        starter = sequence_starters()[sequence.name]
+        event = read_event(starter.kind, sample_event(sequence.name, required_only), NOW)
+        values = build_variables(CAMPAIGN, event.email, event.variables(), NOW)
+        for item in sequence.emails:
+            out = render(templates[item.template], values)
+            for text in (out.subject, *out.text.splitlines()):
+                assert not re.search(r"\s[.,;:]|\s{2}|\(\s*\)|\{\{|\}\}", text), (item.template, text)
+            if not required_only:  # the samples carry every value the templates use
+                assert out.fallbacks == (), item.template
+
+
+def test_the_nurture_email_with_no_score_says_you_took_the_assessment() -> None:
+    event = read_event("assessment", sample_event("5day", required_only=True), NOW)
+    out = render(load_templates(SAMPLE_TEMPLATES)["5-Day E2"], build_variables(CAMPAIGN, event.email,
+                                                                               event.variables(), NOW))
+    assert out.subject == "Jane, what your assessment says about your systems"
+    assert "Yesterday you took our assessment, and your answers put your business in the Crisis Zone." in out.text
+    assert "Your overall score is one we can go through together on a short call." in out.text
+    assert [name for name, _ in out.fallbacks] == ["weakest_system_1", "assessment_score"]
 
 
 def test_template_file_round_trip() -> None:
