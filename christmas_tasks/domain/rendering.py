@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from typing import ClassVar
 
 from christmas_tasks.domain.errors import TemplateError
-from christmas_tasks.domain.variables import REQUIRED_PLACEHOLDERS
+from christmas_tasks.domain.variables import REQUIRED_PLACEHOLDERS, SequenceVariables
 
 # group 1: the name; group 2: the fallback, when there is a `|` (a blank one is reported as malformed)
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|([^{}|\r\n]*))?\}\}")
@@ -69,17 +69,28 @@ def _malformed(raw: str) -> str | None:
     return f"malformed placeholder {raw!r}"
 
 
-def template_problems(template: Template, known: frozenset[str] | set[str]) -> list[str]:
-    """Everything wrong with a template against the variable set `known`, one line each."""
+def template_problems(template: Template, known: SequenceVariables | frozenset[str] | set[str]) -> list[str]:
+    """Everything wrong with a template against the variable set `known`, one line each. Against a sequence's
+    variables (`sequence_variables`), also each placeholder without a fallback for a value an email of that
+    sequence may lack."""
+    sequence, names, may_lack = (
+        (known.sequence, known.names, known.may_lack) if isinstance(known, SequenceVariables) else ("", known, set())
+    )
     problems = []
     for part, text in (("subject", template.subject), ("body", template.body_html)):
         for raw in _ANY_BRACES.findall(text):
             malformed = _malformed(raw)
             if malformed:
                 problems.append(f"{part}: {malformed}")
-        unknown = sorted({name for name in placeholders(text) if name not in known})
+        unknown = sorted({name for name in placeholders(text) if name not in names})
         if unknown:
             problems.append(f"{part}: unknown placeholder(s) {', '.join(unknown)}")
+        bare = dict.fromkeys(p.name for p in parse_placeholders(text) if p.fallback is None and p.name in may_lack)
+        for name in bare:
+            problems.append(
+                f"{part}: {{{{{name}}}}} has no fallback, and an email of the {sequence} sequence may lack "
+                f"{name} (write {{{{{name}|text used when it is missing}}}})"
+            )
     if not template.subject.strip():
         problems.append("subject: empty")
     used = set(placeholders(template.body_html))
@@ -89,7 +100,7 @@ def template_problems(template: Template, known: frozenset[str] | set[str]) -> l
     return problems
 
 
-def check_template(template: Template, known: frozenset[str] | set[str]) -> None:
+def check_template(template: Template, known: SequenceVariables | frozenset[str] | set[str]) -> None:
     problems = template_problems(template, known)
     if problems:
         raise TemplateError(f"template {template.name!r}: " + "; ".join(problems))

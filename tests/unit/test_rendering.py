@@ -19,13 +19,14 @@ from christmas_tasks.domain.rendering import (
     FALLBACK_RULE,
     Placeholder,
     Template,
+    check_template,
     html_to_text,
     parse_placeholders,
     placeholders,
     render,
     template_problems,
 )
-from christmas_tasks.domain.variables import Campaign, build_variables, variable_names
+from christmas_tasks.domain.variables import Campaign, build_variables, sequence_variables, variable_names
 from christmas_tasks.entrypoints.inbound import read_event
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 from tests.conftest import NOW
@@ -239,6 +240,46 @@ def test_every_sample_template_passes_the_check() -> None:
     for sequence in catalogue.sequences.values():
         for item in sequence.emails:
             assert template_problems(templates[item.template], variable_names(sequence.name)) == []
+            assert template_problems(templates[item.template], sequence_variables(sequence.name)) == []
+
+
+# 5-Day E2 as it was before fallbacks: its subject and a sentence break when the assessment lacks a value.
+OLD_E2 = Template(
+    "5-Day E2",
+    "{{first_name}}, what your assessment says about {{weakest_system_1}}",
+    "<p>Hi {{first_name}},</p>\n<p>Yesterday you scored {{assessment_score}} on the assessment, which puts "
+    "{{business_name}} in the {{readiness_zone}}.</p>" + FOOTER,
+)
+
+
+def test_the_check_names_the_template_and_each_placeholder_that_needs_a_fallback() -> None:
+    problems = template_problems(OLD_E2, sequence_variables("5day"))
+    assert problems == [
+        "subject: {{weakest_system_1}} has no fallback, and an email of the 5day sequence may lack weakest_system_1 "
+        "(write {{weakest_system_1|text used when it is missing}})",
+        "body: {{assessment_score}} has no fallback, and an email of the 5day sequence may lack assessment_score "
+        "(write {{assessment_score|text used when it is missing}})",
+    ]  # first_name, business_name (a default) and readiness_zone (derived) never lack a value
+    with pytest.raises(TemplateError, match=r"^template '5-Day E2': subject: \{\{weakest_system_1\}\} has no fallback"):
+        check_template(OLD_E2, sequence_variables("5day"))
+    fixed = Template(OLD_E2.name, OLD_E2.subject.replace("_1}}", "_1|your systems}}"),
+                     OLD_E2.body_html.replace("{{assessment_score}}", "{{ assessment_score | well }}"))
+    assert template_problems(fixed, sequence_variables("5day")) == []
+
+
+def test_whether_a_placeholder_needs_a_fallback_depends_on_the_sequence() -> None:
+    template = tpl("Hi {{first_name}}", "<p>{{red_systems}} red, {{segment}}</p>")
+    assert template_problems(template, sequence_variables("5day")) == []  # the assessment requires and derives them
+    problems = template_problems(template, sequence_variables("noshow"))  # a no-show may never have been assessed
+    assert [p.split(" has no fallback")[0] for p in problems] == ["body: {{red_systems}}", "body: {{segment}}"]
+    assert "no-show" not in problems[0] and "noshow sequence" in problems[0]
+    assert template_problems(template, variable_names("noshow")) == []  # a bare name set asks for no fallback
+
+
+def test_a_placeholder_is_named_once_however_often_it_appears() -> None:
+    template = tpl("{{assessment_score}} {{assessment_score}}", "<p>{{assessment_score}} {{assessment_score|x}}</p>")
+    problems = template_problems(template, sequence_variables("5day"))
+    assert [p.split(" has no")[0] for p in problems] == ["subject: {{assessment_score}}", "body: {{assessment_score}}"]
 
 
 def sample_event(sequence: str, required_only: bool) -> dict[str, Any]:
