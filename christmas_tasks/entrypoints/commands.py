@@ -138,10 +138,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
     check_template(templates[args.template], sequence_variables(sequence))
     values = build_variables(settings.campaign, event.email, event.variables(), now)
     rendered = render(templates[args.template], values)
+    # the placeholders this event has no value for, shown with the fallback the email carries instead
+    fallbacks = [{"placeholder": name, "fallback": text} for name, text in rendered.fallbacks]
     if args.json:
-        _print({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})
+        _print({"subject": rendered.subject, "html": rendered.html, "text": rendered.text, "fallbacks": fallbacks})
     else:
         print(f"Subject: {rendered.subject}\n\n--- HTML ---\n{rendered.html}\n--- Text ---\n{rendered.text}", end="")
+        if fallbacks:
+            print("--- Fallbacks used (the event has no value for these placeholders) ---")
+            print("".join(f"{{{{{f['placeholder']}}}}}: {json.dumps(f['fallback'], ensure_ascii=False)}\n"
+                          for f in fallbacks), end="")
+        else:
+            print("--- Fallbacks used: none (the event has a value for every placeholder) ---")
     return 0
 
 
