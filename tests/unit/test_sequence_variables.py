@@ -6,6 +6,7 @@ build_variables: an event with only its required fields, handled and stored as a
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,20 @@ def test_a_required_field_counted_as_always_there_cannot_be_sent_empty(sequence:
         for empty in ("", " ", None, []):
             with pytest.raises(InvalidInput):
                 read_event(starter.kind, {**required_only(sequence), name: empty}, NOW)
+
+
+def test_the_operating_page_says_what_the_derivation_gives() -> None:
+    """docs/operating.md ("The rule") lists what a sequence's emails may lack, for the people editing templates in
+    Notion: kept true against the derivation."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "operating.md").read_text()
+    rule = " ".join(page[page.index("**The rule.**") : page.index("**A workspace from before fallbacks.**")].split())
+    nurture = rule[rule.index("for the 5-day nurture") : rule.index("; for the no-show")]
+    assert set(re.findall(r"`(\w+)`", nurture)) == sequence_variables("5day").may_lack
+    others = rule[rule.index("; for the no-show") : rule.index("`christmas-tasks preview")]
+    own = set().union(*(sequence_variables(s).may_lack - sequence_variables("5day").names for s in SEQUENCES))
+    assert set(re.findall(r"`(\w+)`", others)) == own
+    always = rule[rule.index("every email has") : rule.index("and what the event that starts")]
+    for name in re.findall(r"`(\w+)`", always):
+        assert all(name in sequence_variables(s).always for s in SEQUENCES if name in variable_names(s)), name
+    assessment = rule[rule.index("and what the event that starts") : rule.index("Everything else may be missing")]
+    assert set(re.findall(r"`(\w+)`", assessment)) <= sequence_variables("5day").always
