@@ -283,11 +283,14 @@ def test_a_placeholder_is_named_once_however_often_it_appears() -> None:
 
 
 def sample_event(sequence: str, required_only: bool) -> dict[str, Any]:
+    """The sample body of the sequence's starting event; with `required_only`, its required fields alone, in the
+    package's own shape (a sample may be in its sender's, Calendly's)."""
     starter = sequence_starters()[sequence]
     body = json.loads((ROOT / "examples" / "events" / str(starter.sample)).read_text())
     if required_only:
         required = {name for name, info in starter.model_fields.items() if info.is_required()}
-        body = {key: value for key, value in body.items() if key in required}
+        event = read_event(starter.kind, body, NOW)
+        body = {key: value for key, value in event.model_dump(mode="json").items() if key in required}
     return dict(body)
 
 
