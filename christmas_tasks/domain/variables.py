@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -17,6 +17,9 @@ from christmas_tasks.domain.planning import zone
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from christmas_tasks.domain.events import StartsSequence
+    from christmas_tasks.domain.records import SequenceRecord
 
 # Every variable a template may use whatever its sequence (SPEC §5).
 BASE_VARIABLES = (
@@ -46,6 +49,9 @@ BASE_VARIABLES = (
     "sender_address",
 )
 DEFAULTS = {"first_name": "there", "business_name": "your business"}
+# Variables that, when missing, take a campaign fact's value: a link cannot take a text fallback, and a missed call's
+# own reschedule link (Calendly's) and the campaign's booking link both let the contact pick a new time.
+FACT_DEFAULTS = {"reschedule_url": "calendly_link"}
 # A template must carry these (CASL, Gmail/Yahoo bulk-sender rules): an unsubscribe link, the sender footer.
 REQUIRED_PLACEHOLDERS = ("unsubscribe_url", "sender_address")
 
@@ -71,15 +77,59 @@ class Campaign:
         return hmac.new(self.unsubscribe_secret.encode(), email.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def variable_names(sequence: str) -> frozenset[str]:
-    """The variable set a template of `sequence` is checked against: the base set, and the fields of the event that
-    starts the sequence."""
+def _starter(sequence: str) -> type[StartsSequence]:
     from christmas_tasks.domain.events import sequence_starters  # pydantic: imported only by the commands that need it
 
     starter = sequence_starters().get(sequence)
     if starter is None:
         raise ConfigError(f"no event kind starts the sequence {sequence!r} (an event's `starts` names it)")
-    return frozenset(BASE_VARIABLES) | frozenset(name for name in starter.model_fields if name != "email")
+    return starter
+
+
+def variable_names(sequence: str) -> frozenset[str]:
+    """The variable set a template of `sequence` is checked against: the base set, and the fields (and computed
+    fields) of the event that starts the sequence."""
+    starter = _starter(sequence)
+    fields = {*starter.model_fields, *starter.model_computed_fields}
+    return frozenset(BASE_VARIABLES) | frozenset(name for name in fields if name != "email")
+
+
+@dataclass(frozen=True)
+class SequenceVariables:
+    """A sequence's variables, and those every email of it has whatever its contact's event held."""
+
+    sequence: str
+    names: frozenset[str]
+    always: frozenset[str]
+
+    @property
+    def may_lack(self) -> frozenset[str]:
+        """The variables an email of the sequence may be without: a placeholder for one needs a fallback."""
+        return self.names - self.always
+
+
+# Only for asking build_variables what it fills on its own: every campaign fact set, nothing stored.
+_PROBE_CAMPAIGN = Campaign("probe", date(2000, 1, 1), "https://probe.invalid", "probe", "probe",
+                           "https://probe.invalid", "probe")
+_PROBE_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def filled_whatever_is_stored() -> frozenset[str]:
+    """The variables build_variables fills with nothing stored: the campaign facts, the defaults, the tips. Asked of
+    build_variables itself, so a value given a default there is counted without a second list."""
+    probe = build_variables(_PROBE_CAMPAIGN, "probe@example.invalid", {}, _PROBE_AT)
+    return frozenset(name for name, value in probe.items() if value.strip())
+
+
+def sequence_variables(sequence: str) -> SequenceVariables:
+    """`sequence`'s variables, and which of them every email has: what build_variables fills whatever is stored,
+    and what the starting event always gives (its sequence record stores that event's `variables()`, which
+    `send` hands to build_variables). Everything else, an email may lack: a placeholder for it needs a fallback
+    (for the no-show, post-call and onboarding sequences, the assessment's values among them: such a contact
+    may never have taken the assessment)."""
+    names = variable_names(sequence)
+    always = (filled_whatever_is_stored() | _starter(sequence).always_given()) & names
+    return SequenceVariables(sequence, names, always)
 
 
 def all_variable_names(sequences: Iterable[str] | None = None) -> frozenset[str]:
@@ -111,6 +161,12 @@ def personalised_tips(stored: dict[str, str]) -> dict[str, str]:
     return tips
 
 
+def stored_values(record: SequenceRecord) -> dict[str, str]:
+    """What a sequence record gives build_variables: the starting event's `variables()`, stored with the record
+    when the sequence started, and the record's name fields."""
+    return {**record.variables, "first_name": record.first_name, "business_name": record.business_name or ""}
+
+
 def build_variables(campaign: Campaign, email: str, stored: dict[str, str], at: datetime) -> dict[str, str]:
     """Every variable for one email to `email`, as of `at` (the email's planned send time).
 
@@ -131,5 +187,8 @@ def build_variables(campaign: Campaign, email: str, stored: dict[str, str], at: 
         sender_address=campaign.sender_address,
         unsubscribe_url=campaign.unsubscribe_link(email),
     )
+    for name, fact in FACT_DEFAULTS.items():
+        if not values.get(name):
+            values[name] = values[fact]
     return values
 

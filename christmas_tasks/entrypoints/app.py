@@ -120,10 +120,11 @@ def check_health(settings: Settings) -> dict[str, Any]:
 
 
 def check_templates(settings: Settings, source: str) -> dict[str, Any]:
-    """Every catalogue template exists, is active, and passes the check against its variable set."""
+    """Every catalogue template exists, is active, and passes the check against its sequence's variables (a
+    placeholder for a value the sequence may lack has a fallback), from the local folder or the live store."""
     from christmas_tasks.adapters.template_files import load_templates
     from christmas_tasks.domain.rendering import Template, template_problems
-    from christmas_tasks.domain.variables import variable_names
+    from christmas_tasks.domain.variables import sequence_variables
 
     catalogue = load_catalogue(settings.catalogue_path)
     templates: dict[str, Template]
@@ -138,7 +139,7 @@ def check_templates(settings: Settings, source: str) -> dict[str, Any]:
             if template is None:
                 report[item.template] = ["missing"]
                 continue
-            problems = template_problems(template, variable_names(sequence.name))
+            problems = template_problems(template, sequence_variables(sequence.name))
             if not template.active:
                 problems.insert(0, "status is Inactive")
             report[item.template] = problems

@@ -124,7 +124,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from christmas_tasks.domain.catalogue import load_catalogue
     from christmas_tasks.domain.events import sequence_starters
     from christmas_tasks.domain.rendering import check_template, render
-    from christmas_tasks.domain.variables import build_variables, variable_names
+    from christmas_tasks.domain.variables import build_variables, sequence_variables
     from christmas_tasks.entrypoints.inbound import read_event
 
     settings = _settings()
@@ -135,13 +135,21 @@ def cmd_preview(args: argparse.Namespace) -> int:
     sequence = next(s.name for s in catalogue.sequences.values() if args.template in [e.template for e in s.emails])
     now = _now()
     event = read_event(args.kind or sequence_starters()[sequence].kind, _read_json(args.event), now)
-    check_template(templates[args.template], variable_names(sequence))
+    check_template(templates[args.template], sequence_variables(sequence))
     values = build_variables(settings.campaign, event.email, event.variables(), now)
     rendered = render(templates[args.template], values)
+    # the placeholders this event has no value for, shown with the fallback the email carries instead
+    fallbacks = [{"placeholder": name, "fallback": text} for name, text in rendered.fallbacks]
     if args.json:
-        _print({"subject": rendered.subject, "html": rendered.html, "text": rendered.text})
+        _print({"subject": rendered.subject, "html": rendered.html, "text": rendered.text, "fallbacks": fallbacks})
     else:
         print(f"Subject: {rendered.subject}\n\n--- HTML ---\n{rendered.html}\n--- Text ---\n{rendered.text}", end="")
+        if fallbacks:
+            print("--- Fallbacks used (the event has no value for these placeholders) ---")
+            print("".join(f"{{{{{f['placeholder']}}}}}: {json.dumps(f['fallback'], ensure_ascii=False)}\n"
+                          for f in fallbacks), end="")
+        else:
+            print("--- Fallbacks used: none (the event has a value for every placeholder) ---")
     return 0
 
 

@@ -13,7 +13,7 @@ from christmas_tasks.domain.keys import campaign_slug, idempotency_key, parse_se
 from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, OutgoingEmail, SentMark, SequenceRecord
 from christmas_tasks.domain.rendering import check_template, render
-from christmas_tasks.domain.variables import build_variables, variable_names
+from christmas_tasks.domain.variables import build_variables, sequence_variables, stored_values
 from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, BookingStatus, EmailStatus, StopReason
 from christmas_tasks.usecases.outcomes import EmailOutcome, SendStatus, SkipReason
 from christmas_tasks.usecases.ports import IDEMPOTENCY_WINDOW
@@ -48,16 +48,12 @@ def send_email(
             ledger.sequences.stop_sequence(record, stop)
         _log(funnel, record, item.template, number, "skipped", now, error=skipped.reason)
         return skipped
-    # 3. render (a missing/inactive template or unknown placeholder stops here, before sending)
+    # 3. render (a missing/inactive template, an unknown placeholder, or one with neither a value nor a
+    # fallback stops here, before sending)
     try:
         template = ledger.templates.get_template(item.template)
-        values = build_variables(
-            funnel.campaign,
-            record.email,
-            {**record.variables, "first_name": record.first_name, "business_name": record.business_name or ""},
-            at,
-        )
-        check_template(template, variable_names(sequence))
+        values = build_variables(funnel.campaign, record.email, stored_values(record), at)
+        check_template(template, sequence_variables(sequence))  # a fallback for every value it may lack
         rendered = render(template, values)
     except TemplateError as exc:
         _log(funnel, record, item.template, number, "failed", now, error=str(exc))

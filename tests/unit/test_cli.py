@@ -105,6 +105,45 @@ def test_preview_renders_subject_html_and_text(capsys: pytest.CaptureFixture[str
     assert "Unsubscribe (http://localhost:8080/unsubscribe?email=jane.doe%40example.com" in data["text"]
 
 
+def test_preview_says_which_placeholders_used_their_fallback(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], tmp_path: Path
+) -> None:
+    lean = tmp_path / "lean.json"  # an assessment with no score and no weakest system
+    full = json.loads((EXAMPLES / "assessment.json").read_text())
+    lean.write_text(json.dumps({k: v for k, v in full.items() if k not in ("assessment_score", "weakest_system_1")}))
+    code, out, _ = run(capsys, "preview", "5-Day E2", "--event", str(lean))
+    assert code == 0
+    assert out.startswith("Subject: Jane, what your assessment says about your systems\n")
+    assert out.endswith(
+        "--- Fallbacks used (the event has no value for these placeholders) ---\n"
+        '{{weakest_system_1}}: "your systems"\n'
+        '{{assessment_score}}: "one we can go through together on a short call"\n'
+    )
+    code, out, _ = run(capsys, "preview", "5-Day E2", "--event", str(lean), "--json")
+    assert json.loads(out)["fallbacks"] == [
+        {"placeholder": "weakest_system_1", "fallback": "your systems"},
+        {"placeholder": "assessment_score", "fallback": "one we can go through together on a short call"},
+    ]
+    code, out, _ = run(capsys, "preview", "5-Day E2", "--event", str(EXAMPLES / "assessment.json"))
+    assert out.endswith("--- Fallbacks used: none (the event has a value for every placeholder) ---\n")
+    assert "Your overall score is 42." in out
+    code, out, _ = run(capsys, "preview", "5-Day E2", "--event", str(EXAMPLES / "assessment.json"), "--json")
+    assert json.loads(out)["fallbacks"] == []
+
+
+def test_preview_refuses_a_template_that_needs_a_fallback(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "e5.html").write_text(
+        "<!--\nname: 5-Day E5\nsubject: Hi\nstatus: Active\n-->\n<p>Your strongest system is {{strongest_system}}.</p>"
+        '<p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>'
+    )
+    code, out, err = run(capsys, "preview", "5-Day E5", "--event", str(EXAMPLES / "assessment.json"),
+                         "--templates", str(tmp_path))
+    assert code != 0 and out == ""
+    assert "'5-Day E5'" in err and "{{strongest_system}} has no fallback" in err
+
+
 def test_preview_unknown_template(capsys: pytest.CaptureFixture[str], local_env: dict[str, str]) -> None:
     code, _, err = run(capsys, "preview", "5-Day E9", "--event", str(EXAMPLES / "assessment.json"))
     assert code == 2 and "no local template named '5-Day E9'" in err

@@ -86,6 +86,26 @@ def test_templates_check_local(
     assert any("{{unsubscribe_url}}" in p for p in report["5-Day E3"])
 
 
+def test_templates_check_names_a_template_whose_placeholder_needs_a_fallback(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "templates"
+    shutil.copytree(SAMPLE_TEMPLATES, folder)
+    path = folder / "five_day_e5.html"
+    path.write_text(path.read_text().replace("{{strongest_system|the one that already runs without you}}",
+                                             "{{strongest_system}}"))
+    monkeypatch.setenv("CHRISTMAS_TEMPLATES_DIR", str(folder))
+    for source in ("local", "crm"):  # the folder, and the ledger's template store (here SQLite mirrors the folder)
+        code, out, _ = run(capsys, "templates", "check", "--source", source)
+        report = json.loads(out)
+        assert code == 1 and report["ok"] is False, source
+        assert report["templates"]["5-Day E5"] == [
+            "body: {{strongest_system}} has no fallback, and an email of the 5day sequence may lack strongest_system "
+            "(write {{strongest_system|text used when it is missing}})"
+        ]
+        assert [name for name, problems in report["templates"].items() if problems] == ["5-Day E5"]
+
+
 def test_templates_push_is_idempotent(capsys: pytest.CaptureFixture[str], local_env: dict[str, str]) -> None:
     code, out, _ = run(capsys, "templates", "push")
     assert code == 0 and set(json.loads(out)["templates"].values()) <= {"created", "unchanged"}

@@ -289,6 +289,52 @@ def test_missing_or_inactive_template_stops_the_email(
     assert [entry.status for entry in ledger.sends.entries] == ["failed", "failed"]
 
 
+def test_a_template_without_a_fallback_it_needs_is_refused_even_for_a_contact_with_the_value(
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer
+) -> None:
+    plan = handle(funnel, "assessment", body("assessment.json"), NOW).plan  # it has a weakest system
+    good = ledger.templates.get_template("5-Day E2")
+    ledger.templates.put_template(replace(good, subject="About {{weakest_system_1}}"))
+    with pytest.raises(TemplateError, match=r"'5-Day E2': subject: \{\{weakest_system_1\}\} has no fallback"):
+        send_all(funnel, plan[:1])
+    assert mailer.messages() == []
+    assert [entry.status for entry in ledger.sends.entries] == ["failed"]
+    ledger.templates.put_template(good)
+    assert [s.status for s in send_all(funnel, plan[:1])] == [SendStatus.SENT]
+
+
+def test_a_stored_record_lacking_a_value_is_refused_never_sent_with_a_gap(
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer
+) -> None:
+    """A record whose stored event lacks what its kind requires (a Notion page's Event Data edited by hand): the
+    template passes the check, and rendering refuses the gap."""
+    plan = handle(funnel, "noshow", body("noshow.json"), NOW).plan
+    record = ledger.sequences.records[plan[0].sequence_key]
+    variables = {k: v for k, v in record.variables.items() if k != "scheduled_time"}
+    ledger.sequences.records[record.key] = replace(record, variables=variables)
+    with pytest.raises(TemplateError, match=r"'noshow_recovery_email_1': no value and no fallback for "
+                                            r"\{\{scheduled_time\}\}"):
+        send_all(funnel, plan[:1])
+    assert mailer.messages() == []
+    assert [entry.status for entry in ledger.sends.entries] == ["failed"]
+
+
+def test_a_retried_send_with_fallbacks_renders_the_identical_payload(
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer
+) -> None:
+    lean = {k: v for k, v in body("assessment.json").items() if k not in ("assessment_score", "weakest_system_1")}
+    plan = handle(funnel, "assessment", lean, NOW).plan
+    first = plan[0]
+    assert funnel.send(first.sequence_key, 2, first.send_at + M, first.send_at).status is SendStatus.SENT
+    record = ledger.sequences.records[first.sequence_key]  # the ledger write is lost: the send is retried
+    ledger.sequences.records[record.key] = replace(record, emails={k: v for k, v in record.emails.items() if k != 2})
+    again = funnel.send(first.sequence_key, 2, first.send_at + 90 * M, first.send_at)  # later, same planned time
+    assert again.duplicate is True  # the same key with the same payload (another payload: a 409)
+    (message,) = mailer.messages()
+    assert message.subject == "Jane, what your assessment says about your systems"
+    assert "Your overall score is one we can go through together on a short call." in message.text
+
+
 def test_send_for_an_unknown_key_fails_clearly(funnel: Funnel) -> None:
     with pytest.raises(NotFound, match="no sequence record"):
         funnel.send("christmas-2025|5day|nobody@example.com|assessment", 2, NOW)

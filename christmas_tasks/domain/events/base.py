@@ -8,8 +8,9 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar
+from datetime import UTC, datetime
+from types import NoneType
+from typing import Any, ClassVar, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -54,6 +55,8 @@ class Event(BaseModel, ABC):
     starts: ClassVar[str | None] = None
     stops: ClassVar[tuple[Stop, ...]] = ()
     booking_status: ClassVar[BookingStatus | None] = None
+    # Fields that default to the event's arrival (`arrived`): every stored event has them.
+    filled_on_arrival: ClassVar[tuple[str, ...]] = ()
 
     email: Email
 
@@ -89,11 +92,12 @@ class Event(BaseModel, ABC):
         return None
 
     def arrived(self, now: datetime) -> Event:
-        """The event with what defaults to "on arrival" filled from the clock (`now`, aware UTC)."""
-        return self
+        """The event with what defaults to "on arrival" (`filled_on_arrival`) filled from the clock (`now`, aware)."""
+        missing = {name: now.astimezone(UTC) for name in self.filled_on_arrival if getattr(self, name) is None}
+        return self.model_copy(update=missing) if missing else self
 
     def variables(self) -> dict[str, str]:
-        """The event's own fields as template variables (strings, empty when absent)."""
+        """The event's own fields and computed fields as template variables (strings; an absent one is left out)."""
         out: dict[str, str] = {}
         for name, value in self.model_dump(mode="json", exclude={"email"}).items():
             if value is None:
@@ -105,6 +109,24 @@ class Event(BaseModel, ABC):
             else:
                 out[name] = str(value)
         return out
+
+    @classmethod
+    def always_given(cls) -> frozenset[str]:
+        """The variables every event of this kind gives, never empty, read off the model: the fields it requires
+        (but a list, which may be empty), those whose default is a value (not None, not empty), those filled on
+        arrival, and the computed fields that cannot be None. Whatever else `variables()` holds may be missing."""
+        given = set(cls.filled_on_arrival)
+        for name, info in cls.model_fields.items():
+            if info.is_required():
+                if get_origin(info.annotation) not in (list, tuple, set, frozenset) and info.annotation is not list:
+                    given.add(name)
+            elif _a_value(info.get_default(call_default_factory=True)):
+                given.add(name)
+        for name, computed in cls.model_computed_fields.items():
+            returns = get_type_hints(computed.wrapped_property.fget).get("return")
+            if returns is not None and returns is not NoneType and NoneType not in get_args(returns):
+                given.add(name)
+        return frozenset(given - {"email"})  # the address is the campaign's to give (build_variables)
 
 
 class StartsSequence(Event, ABC):
@@ -146,6 +168,15 @@ class StartsSequence(Event, ABC):
     def alert(self, sequence_key: str) -> str | None:
         """The alert this event raises when its sequence starts (None: none)."""
         return None
+
+
+def _a_value(default: Any) -> bool:
+    """A default that gives a template variable a value: not None, and not empty once made text."""
+    if default is None:
+        return False
+    if isinstance(default, list | tuple | set | frozenset | dict):
+        return bool(default)
+    return str(default).strip() != ""
 
 
 # --------------------------------------------------------------------------------------------- reading

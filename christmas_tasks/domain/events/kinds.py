@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, computed_field, model_validator
 
 from christmas_tasks.domain.events.base import BOOKED, NURTURE, REBOOK, Event, StartsSequence, Stop
 from christmas_tasks.domain.fields import (
@@ -56,6 +55,7 @@ class AssessmentEvent(StartsSequence):
     webhook_key: ClassVar[str] = "WEBHOOK_KEY_ASSESSMENT"
     sender: ClassVar[str] = "the website, after it sent email 1 of the nurture (with email_1_sent_at)"
     starts: ClassVar[str] = NURTURE
+    filled_on_arrival: ClassVar[tuple[str, ...]] = ("email_1_sent_at",)
 
     red_systems: SystemCount
     orange_systems: SystemCount
@@ -68,7 +68,7 @@ class AssessmentEvent(StartsSequence):
     weakest_system_2: OptionalShortText = None
     strongest_system: OptionalShortText = None
     revenue_leak_total: Amount | None = None
-    # Defaults to the event's arrival (`arrived`).
+    # Defaults to the event's arrival (`filled_on_arrival`).
     email_1_sent_at: Timestamp | None = None
     email_1_status: SelectOption = "sent"
     timezone: TimeZone = None  # the lead's, as the website's browser reports it
@@ -86,13 +86,22 @@ class AssessmentEvent(StartsSequence):
     def occurrence(self) -> str:
         return "assessment"  # the nurture runs once per contact and campaign
 
-    def arrived(self, now: datetime) -> AssessmentEvent:
-        return self if self.email_1_sent_at else self.model_copy(update={"email_1_sent_at": now.astimezone(UTC)})
-
     @property
     def route(self) -> Route:
         """The segment, priority and readiness zone these counts route to (SPEC §4): the one place it is worked out."""
         return route(self.red_systems, self.orange_systems)
+
+    # Derived from the required counts, so every assessment has them: template variables (in `variables()`, as
+    # computed fields are), counted as always given (`always_given`).
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def segment(self) -> str:
+        return self.route.segment.value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def readiness_zone(self) -> str:
+        return self.route.readiness_zone
 
     def sent_before(self) -> dict[int, EmailLedger]:
         # email 1 went out from the website
@@ -110,9 +119,6 @@ class AssessmentEvent(StartsSequence):
             f"CRITICAL lead: {self.first_name} ({business}) <{self.email}> finished the assessment. "
             f"Sequence {sequence_key}."
         )
-
-    def variables(self) -> dict[str, str]:
-        return {**super().variables(), "segment": self.route.segment.value, "readiness_zone": self.route.readiness_zone}
 
 
 class BookingEvent(Event):
