@@ -86,6 +86,7 @@ def build_funnel(settings: Settings, ledger: Ledger | None = None, mailer: Maile
         testing=settings.testing,
         window=settings.send_window,
         alerter=build_alerter(settings),
+        reply_inbox=settings.reply_inbox,
     )
 
 
@@ -109,6 +110,11 @@ def check_health(settings: Settings) -> dict[str, Any]:
     catalogue = checked_catalogue(settings)
     if settings.backend == "local" and not settings.templates_dir.is_dir():
         raise ConfigError(f"CHRISTMAS_TEMPLATES_DIR: {settings.templates_dir} is not a folder")
+    if settings.reply_address and not settings.reply_inbox:
+        raise ConfigError(
+            "REPLY_ADDRESS is set but REPLY_INBOX is not: every reply to it would fail; set REPLY_INBOX, where replies "
+            "are forwarded"
+        )
     return {
         "ok": True,
         "backend": settings.backend,
@@ -116,6 +122,7 @@ def check_health(settings: Settings) -> dict[str, Any]:
         "sequences": list(catalogue.sequences),
         "analytics": bool(settings.notion and settings.notion.analytics_db) or settings.backend == "local",
         "alerts": settings.discord_webhook is not None,
+        "replies_forwarded_to": settings.reply_inbox,
     }
 
 
