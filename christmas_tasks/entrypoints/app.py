@@ -16,6 +16,7 @@ from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer, TemplateStor
 if TYPE_CHECKING:
     from christmas_tasks.adapters.notion import NotionLedger
     from christmas_tasks.adapters.sqlite import SqliteLedger
+    from christmas_tasks.entrypoints.inbound.resend import ReceivedEmails
     from christmas_tasks.usecases.report import CampaignReport
 
 # Notion's documented limit is an average of three requests per second per integration: the report, which pages
@@ -52,6 +53,17 @@ def build_mailer(settings: Settings) -> Mailer:
     from christmas_tasks.adapters.outbox import OutboxMailer
 
     return OutboxMailer(settings.local_dir / "outbox")
+
+
+def build_received_emails(settings: Settings) -> ReceivedEmails | None:
+    """Resend's received emails, where a reply's text is read (the live backend); None locally, where there is no
+    Resend: a reply is then posted in the package's own shape."""
+    if settings.backend != "live":
+        return None
+    from christmas_tasks.adapters.resend.receiving import ResendReceiving
+
+    assert settings.resend_api_key is not None
+    return ResendReceiving(settings.resend_api_key, base_url=settings.resend_api_url)
 
 
 def build_alerter(settings: Settings) -> Alerter | None:

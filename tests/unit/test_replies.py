@@ -9,9 +9,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from pytest_mock import MockerFixture
 
+from christmas_tasks.adapters.resend.receiving import ResendReceiving
+from christmas_tasks.adapters.secret import Secret
 from christmas_tasks.domain.errors import ConfigError, InvalidInput, ProviderError
 from christmas_tasks.domain.events import ReplyEvent
 from christmas_tasks.domain.keys import forward_key
@@ -19,10 +22,12 @@ from christmas_tasks.domain.records import OutgoingEmail, SendResult
 from christmas_tasks.domain.vocabulary import ReplyStatus, StopReason
 from christmas_tasks.entrypoints.app import build_funnel
 from christmas_tasks.entrypoints.inbound import read_event
+from christmas_tasks.entrypoints.kestra_step import is_rejection
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases.funnel import Funnel
-from christmas_tasks.usecases.outcomes import Action, AlertStatus
+from christmas_tasks.usecases.outcomes import Action, AlertStatus, Handled
 from tests.conftest import EXAMPLES, NOW
+from tests.fakes.fake_resend import API_KEY, FakeResend
 from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
 
 M = timedelta(minutes=1)
@@ -339,3 +344,144 @@ def test_a_reply_event_is_read_as_a_person_sends_it() -> None:
     with pytest.raises(InvalidInput) as caught:
         read_event("reply", {"subject": "no sender", "text": 3}, NOW)
     assert sorted(p.field for p in caught.value.problems) == ["email", "text"]
+
+
+# ------------------------------------------------------------------ Resend's email.received, read at the edge
+
+# What Resend's received-email API answers for the sample's email (its documented shape).
+RECEIVED = {
+    "object": "email",
+    "id": "56761188-7520-42d8-8898-ff6fc54ce618",
+    "to": ["reply@in.example.com"],
+    "from": "Jane Doe <jane.doe@example.com>",
+    "created_at": "2025-12-02T14:03:00.894719+00:00",
+    "subject": "Re: Jane, what your assessment says about Booking",
+    "html": "<p>Could we talk on Thursday?</p>",
+    "text": "Could we talk on Thursday?",
+    "headers": {"Message-ID": "<CAF7x2Kq9u3jR@mail.example.com>", "MIME-Version": "1.0"},
+    "bcc": [],
+    "cc": [],
+    "reply_to": [],
+    "message_id": "<CAF7x2Kq9u3jR@mail.example.com>",
+    "attachments": [],
+}
+
+
+class Received:
+    """Resend's received emails, as the adapter answers (or fails)."""
+
+    def __init__(self, email: dict[str, Any] | None = None, error: ProviderError | None = None) -> None:
+        self.email = email if email is not None else RECEIVED
+        self.error = error
+        self.asked: list[str] = []
+
+    def get(self, email_id: str) -> dict[str, Any]:
+        self.asked.append(email_id)
+        if self.error is not None:
+            raise self.error
+        return dict(self.email)
+
+
+def resend_reply(**data: Any) -> dict[str, Any]:
+    sample = body("reply-resend.json")
+    sample["data"] = {k: v for k, v in {**sample["data"], **data}.items() if v is not None}
+    return sample
+
+
+def test_resends_email_received_is_read_with_its_text_html_and_headers_from_resends_api() -> None:
+    received = Received()
+    event = read_event("reply", resend_reply(), NOW, received)
+    assert isinstance(event, ReplyEvent) and received.asked == [RECEIVED["id"]]
+    assert (event.email, event.subject, event.message_id) == (JANE, RECEIVED["subject"], RECEIVED["message_id"])
+    assert (event.text, event.html, event.email_id) == (RECEIVED["text"], RECEIVED["html"], RECEIVED["id"])
+    assert event.received_at == datetime(2025, 12, 2, 14, 3, 0, 894719, tzinfo=UTC) and event.automatic is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "automatic"),
+    [
+        ({"Auto-Submitted": "auto-replied"}, "Auto-Submitted: auto-replied"),
+        ({"auto-submitted": "no"}, None),
+        ({"X-Autoreply": "yes"}, "X-Autoreply: yes"),
+        ({"X-AutoRespond": "vacation"}, "X-Autorespond: vacation"),
+        ({"Precedence": "bulk"}, "Precedence: bulk"),
+        ({"precedence": "list"}, None),
+    ],
+)
+def test_the_automatic_reply_headers_are_read_whatever_their_case(
+    headers: dict[str, str], automatic: str | None
+) -> None:
+    email = {**RECEIVED, "headers": {**RECEIVED["headers"], **headers}}
+    event = read_event("reply", resend_reply(), NOW, Received(email))
+    assert isinstance(event, ReplyEvent) and event.automatic == automatic
+
+
+def test_resends_reply_through_the_adapter_on_the_fake_resend_is_handled(
+    funnel: Funnel, mailer: InMemoryMailer
+) -> None:
+    fake = FakeResend()
+    email_id = fake.receive(headers={"Auto-Submitted": "auto-replied"})
+    client = httpx.Client(transport=httpx.WSGITransport(app=fake))
+    adapter = ResendReceiving(Secret(API_KEY), client=client, sleep=lambda _: None)
+    handled = funnel.handle(read_event("reply", resend_reply(email_id=email_id), NOW, adapter), NOW)
+    assert handled.action is Action.AUTO_REPLY_FORWARDED and handled.provider_id == email_id
+    (forward,) = forwards(mailer)
+    assert (forward.text, forward.reply_to) == ("Could we talk on Thursday?", JANE)
+    assert forward.idempotency_key == forward_key(JANE, email_id)
+
+
+@pytest.mark.parametrize(
+    ("body_", "field"),
+    [
+        (resend_reply(**{"from": None}), "data.from"),  # no sender
+        (resend_reply(**{"from": "Jane Doe"}), "data.from"),  # no address
+        (resend_reply(**{"from": ["jane.doe@example.com"]}), "data.from"),
+        (resend_reply(email_id=None), "data.email_id"),
+        (resend_reply(email_id=42), "data.email_id"),
+        (resend_reply(created_at="yesterday"), "data.created_at"),
+        ({"type": "email.received", "data": "jane.doe@example.com"}, "data"),
+        ({**resend_reply(), "type": "email.delivered"}, "type"),
+    ],
+)
+def test_a_bad_email_received_fails_naming_the_field_and_reads_nothing(body_: dict[str, Any], field: str) -> None:
+    received = Received()
+    with pytest.raises(InvalidInput) as caught:
+        read_event("reply", body_, NOW, received)
+    assert [p.field for p in caught.value.problems] == [field]
+    assert received.asked == [], "a body that cannot be a reply costs no call to Resend"
+
+
+def test_a_resend_4xx_while_reading_the_reply_fails_once_naming_the_email_id_and_writes_nothing(
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer
+) -> None:
+    nurtured(funnel)
+    before = (dict(ledger.sequences.records), list(ledger.sends.entries), mailer.messages())
+    gone = ProviderError("resend", 404, f"received email {RECEIVED['id']}: not_found: Email not found")
+    with pytest.raises(InvalidInput) as caught:
+        handle_with(funnel, resend_reply(), Received(error=gone))
+    (problem,) = caught.value.problems
+    assert problem.field == "data.email_id"
+    assert "Resend did not give the received email 56761188-7520-42d8-8898-ff6fc54ce618" in problem.message
+    assert "404" in problem.message and is_rejection(caught.value), "a rejection: the step fails once, at once"
+    assert (dict(ledger.sequences.records), list(ledger.sends.entries), mailer.messages()) == before
+
+
+def test_a_resend_outage_while_reading_the_reply_is_raised_for_the_steps_retries(funnel: Funnel) -> None:
+    down = ProviderError("resend", 503, "received email x: application_error", retryable=True)
+    with pytest.raises(ProviderError) as caught:
+        handle_with(funnel, resend_reply(), Received(error=down))
+    assert not is_rejection(caught.value), "Kestra's retries take a provider outage"
+
+
+def test_resends_email_received_without_resend_fails_naming_what_it_needs() -> None:
+    with pytest.raises(ConfigError, match="RESEND_API_KEY"):
+        read_event("reply", resend_reply(), NOW, None)
+
+
+def test_email_received_posted_to_the_email_status_flow_is_refused_pointing_at_the_reply_flow() -> None:
+    with pytest.raises(InvalidInput, match=r"email\.received is a reply: its own webhook, to the reply flow"):
+        read_event("email-status", resend_reply(), NOW)
+
+
+def handle_with(funnel: Funnel, body_: dict[str, Any], received: Received) -> Handled:
+    return funnel.handle(read_event("reply", body_, NOW, received), NOW)
