@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
 from christmas_tasks.adapters.resend.receiving import ResendReceiving
@@ -485,3 +487,29 @@ def test_email_received_posted_to_the_email_status_flow_is_refused_pointing_at_t
 
 def handle_with(funnel: Funnel, body_: dict[str, Any], received: Received) -> Handled:
     return funnel.handle(read_event("reply", body_, NOW, received), NOW)
+
+
+junk = st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=20) | st.lists(st.text(max_size=5), max_size=2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    drop=st.lists(st.sampled_from(sorted(body("reply-resend.json")["data"])), max_size=3, unique=True),
+    replace_with=st.dictionaries(st.sampled_from(sorted(body("reply-resend.json")["data"])), junk, max_size=2),
+    headers=st.dictionaries(st.sampled_from(["Auto-Submitted", "Precedence", "X-Autoreply", "Subject"]), junk,
+                            max_size=2),
+)
+def test_a_mangled_email_received_is_read_or_refused_by_field_never_a_crash(
+    drop: list[str], replace_with: dict[str, Any], headers: dict[str, Any]
+) -> None:
+    sample = body("reply-resend.json")
+    data = {k: v for k, v in sample["data"].items() if k not in drop}
+    sample["data"] = {**data, **replace_with}
+    received = Received({**RECEIVED, "headers": headers})
+    try:
+        event = read_event("reply", sample, NOW, received)
+    except InvalidInput as error:
+        assert error.problems and all(p.field and p.message for p in error.problems)
+    else:
+        assert isinstance(event, ReplyEvent) and event.email == event.email.strip().lower()
+        assert received.asked == [event.email_id]
