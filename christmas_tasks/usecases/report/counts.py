@@ -27,13 +27,12 @@ from typing import Any
 from christmas_tasks.domain.catalogue import Catalogue
 from christmas_tasks.domain.planning import iso_utc, require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
-from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus, ReplyStatus
+from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
+from christmas_tasks.usecases.report.sendlog import Replies, attempt_outcomes, count_replies
 
 NONE = "(none)"  # a contact with no campaign status or segment
-UNKNOWN_SEQUENCE = "(unknown)"  # an attempt whose template the catalogue does not name
 WEBSITE = "(sent by the website)"  # a ledger email the catalogue does not schedule (the nurture's first)
 ALREADY_SENT = "already sent"  # the skip the ledger records for a duplicate send (EmailOutcome.reason)
-REPLIES = frozenset(str(status) for status in ReplyStatus)  # a reply's statuses in the send log
 
 
 @dataclass(frozen=True)
@@ -237,7 +236,7 @@ def build_report(
     reasons: Counter[str] = Counter()
     duplicates = 0
     if attempts is not None:
-        outcome, duplicates = _attempt_outcomes(attempts, campaign, start, templates, ever_sent, notes)
+        outcome, duplicates = attempt_outcomes(attempts, campaign, start, templates, ever_sent, notes)
         for (_, sequence, number), (status, reason) in outcome.items():
             if status == "skipped":
                 skipped[(sequence, number)] += 1
@@ -250,7 +249,7 @@ def build_report(
             "(NOTION_EMAIL_ANALYTICS_DB_ID)"
         )
 
-    replies = _replies(attempts, campaign, start, records) if attempts is not None else None
+    replies = count_replies(attempts, campaign, start, records) if attempts is not None else None
     rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies)
     status_of = {c.email: c.email_status for c in people}
 
@@ -303,94 +302,6 @@ def _unique_contacts(contacts: Iterable[Contact], notes: list[str]) -> list[Cont
     return list(seen.values())
 
 
-def _attempt_outcomes(
-    attempts: Iterable[AnalyticsEntry],
-    campaign: str,
-    start: datetime | None,
-    templates: dict[str, tuple[str, int]],
-    ever_sent: set[tuple[str, str, int]],
-    notes: list[str],
-) -> tuple[dict[tuple[str, str, int], tuple[str, str]], int]:
-    """Each email not in the ledger as sent, with its last skip (and why) or else its failure; and how many skips
-    were of emails already sent (duplicates the ledger stopped)."""
-    outcome: dict[tuple[str, str, int], tuple[str, str]] = {}
-    duplicates = 0
-    unnamed: set[str] = set()
-    malformed = unknown_status = 0
-    for entry in attempts:
-        if entry.campaign != campaign or (start is not None and entry.at < start):
-            continue
-        if entry.status in REPLIES:
-            continue  # a reply, not a send attempt: counted by _replies
-        if not entry.template or entry.email_number <= 0 or not entry.email:
-            malformed += 1
-            continue
-        sequence, number = templates.get(entry.template, (UNKNOWN_SEQUENCE, entry.email_number))
-        if sequence == UNKNOWN_SEQUENCE:
-            unnamed.add(entry.template)
-        key = (entry.email, sequence, number)
-        if entry.status == "sent":
-            continue  # the ledger is the record of sends
-        if entry.status not in ("skipped", "failed"):
-            unknown_status += 1
-            continue
-        if key in ever_sent:
-            duplicates += entry.status == "skipped"
-            continue
-        if entry.status == "skipped":
-            outcome[key] = ("skipped", entry.error or "no reason recorded")
-        elif outcome.get(key, ("failed", ""))[0] == "failed":
-            outcome[key] = ("failed", entry.error or "")
-    if unnamed:
-        notes.append(f"attempts of templates the catalogue does not name: {', '.join(sorted(unnamed))}")
-    if malformed:
-        notes.append(f"{malformed} send attempt(s) without an address, template or email number were left out")
-    if unknown_status:
-        notes.append(f"{unknown_status} send attempt(s) with a status other than sent, skipped or failed were left out")
-    return outcome, duplicates
-
-
-@dataclass(frozen=True)
-class _Replies:
-    people: int
-    automatic: int
-    to_no_email: int
-    by_email: Counter[tuple[str, int]]  # a person's replies, by the (sequence, number) of the email answered
-
-
-def _replies(
-    attempts: Iterable[AnalyticsEntry], campaign: str, start: datetime | None, records: list[SequenceRecord]
-) -> _Replies:
-    """The campaign's replies in the period, each once; a person's counted for the last email sent to its sender
-    before it (the ledger's sends, whenever they were), else as a reply to no email."""
-    sends: dict[str, list[tuple[datetime, str, int]]] = defaultdict(list)
-    for record in records:
-        for number, email in record.emails.items():
-            if email.sent_at is not None:
-                sends[record.email].append((email.sent_at, record.sequence, number))
-    seen: set[tuple[str, str, str]] = set()
-    people = automatic = to_no_email = 0
-    by_email: Counter[tuple[str, int]] = Counter()
-    for entry in attempts:
-        if entry.status not in REPLIES or entry.campaign != campaign or (start is not None and entry.at < start):
-            continue
-        key = (entry.status, entry.email, entry.resend_id or entry.at.isoformat())
-        if key in seen:
-            continue  # the same reply recorded again (a redelivered webhook, a retried step)
-        seen.add(key)
-        if entry.status == ReplyStatus.AUTO_REPLIED:
-            automatic += 1
-            continue
-        people += 1
-        before = [send for send in sends.get(entry.email, []) if send[0] <= entry.at]
-        if before:
-            _, sequence, number = max(before)
-            by_email[(sequence, number)] += 1
-        else:
-            to_no_email += 1
-    return _Replies(people, automatic, to_no_email, by_email)
-
-
 def _email_rows(
     catalogue: Catalogue,
     templates: dict[str, tuple[str, int]],
@@ -398,7 +309,7 @@ def _email_rows(
     skipped: Counter[tuple[str, int]],
     failed: Counter[tuple[str, int]],
     recorded: bool,
-    replies: _Replies | None = None,
+    replies: Replies | None = None,
 ) -> tuple[EmailCounts, ...]:
     """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen."""
     names = {(sequence, number): template for template, (sequence, number) in templates.items()}
