@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_mock import MockerFixture
 
+from christmas_tasks.adapters.outbox import OutboxMailer
 from christmas_tasks.adapters.resend.receiving import ResendReceiving
 from christmas_tasks.adapters.secret import Secret
 from christmas_tasks.domain.errors import ConfigError, InvalidInput, ProviderError
@@ -23,6 +25,7 @@ from christmas_tasks.domain.keys import forward_key
 from christmas_tasks.domain.records import OutgoingEmail, SendResult
 from christmas_tasks.domain.vocabulary import ReplyStatus, StopReason
 from christmas_tasks.entrypoints.app import build_funnel
+from christmas_tasks.entrypoints.cli import main
 from christmas_tasks.entrypoints.inbound import read_event
 from christmas_tasks.entrypoints.kestra_step import is_rejection
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
@@ -513,3 +516,39 @@ def test_a_mangled_email_received_is_read_or_refused_by_field_never_a_crash(
     else:
         assert isinstance(event, ReplyEvent) and event.email == event.email.strip().lower()
         assert received.asked == [event.email_id]
+
+
+# ------------------------------------------------------------------ the Kestra step, as flows/reply.yml runs it
+
+
+def step(tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """`christmas-tasks step` on the local backends, as handle-event calls it for the reply flow: its outputs."""
+    settings = {"CHRISTMAS_BACKEND": "local", "TESTING_MODE": "true", "CHRISTMAS_LOCAL_DIR": str(tmp_path / "local")}
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    request = {"command": "handle", "event": "reply", "payload": payload, "run_id": "execution-1"}
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    code = main(["step", str(tmp_path / "request.json"), str(tmp_path / "settings.json")])
+    line = capsys.readouterr().out.splitlines()[0]
+    return code, json.loads(line[2:-2])["outputs"]
+
+
+def test_the_step_forwards_the_sample_reply_to_the_local_inbox_and_plans_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, outputs = step(tmp_path, capsys, reply())
+    assert code == 0 and outputs["rejected"] is False and outputs["planned"] == 0
+    result = outputs["result"]
+    assert (result["action"], result["forwarded_to"]) == ("reply_forwarded", "replies@example.org")
+    assert result["stopped"] == [] and result["resend_id"] == reply()["email_id"]
+    (entry,) = OutboxMailer(tmp_path / "local" / "outbox").messages()
+    assert entry["to"] == "replies@example.org" and JANE not in json.dumps(entry), (
+        "the outbox's index line names the inbox, not the lead (the engine suite finds a lead's emails by address)"
+    )
+
+
+def test_the_step_rejects_resends_email_received_on_the_local_backend_once_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, outputs = step(tmp_path, capsys, resend_reply())
+    assert code == 0 and outputs["rejected"] is True and "RESEND_API_KEY" in outputs["message"]
+    assert OutboxMailer(tmp_path / "local" / "outbox").messages() == []
