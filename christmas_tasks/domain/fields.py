@@ -21,6 +21,7 @@ from christmas_tasks.domain.records import EMAIL_MAX
 NAME_MAX = 200
 NOTE_MAX = 2000
 URL_MAX = 1000
+HEADER_MAX = 998  # RFC 5322's line limit
 
 
 def _normalise_email(value: Any) -> str:
@@ -64,6 +65,14 @@ def _no_comma(value: str) -> str:
     return value
 
 
+def _one_line(value: Any) -> Any:
+    """A header's value (a subject, a Message-ID) as one line: any run of whitespace, line breaks included, is one
+    space, and what is past HEADER_MAX is cut (it is forwarded, never stored, so cutting loses nothing kept)."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"\s+", " ", value).strip()[:HEADER_MAX]
+
+
 def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -100,6 +109,8 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=N
 OptionalShortText = Annotated[ShortText | None, BeforeValidator(_blank_to_none)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# A received email's header (subject, Message-ID, Auto-Submitted, ...): one line, never refused for its length.
+HeaderText = Annotated[str, BeforeValidator(_one_line)]
 Url = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=URL_MAX, pattern=r"^https?://\S+$")
 ]

@@ -30,3 +30,10 @@ def idempotency_key(record: SequenceRecord, number: int) -> str:
     """Deterministic per (email, campaign, sequence, event, email number): a retry cannot send twice."""
     material = "|".join((record.email, record.campaign, record.sequence, record.event_id, str(number)))
     return "christmas-" + hashlib.sha256(material.encode()).hexdigest()[:48]
+
+
+def forward_key(email: str, reference: str) -> str:
+    """A reply's forward to the business's inbox: one per sender and received email (`ReplyEvent.reference`), so a
+    redelivered webhook or a retried step forwards it once."""
+    material = "|".join(("reply", email, reference))
+    return "christmas-reply-" + hashlib.sha256(material.encode()).hexdigest()[:48]

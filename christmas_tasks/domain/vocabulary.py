@@ -54,6 +54,7 @@ class StopReason(StrEnum):
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     SUPPRESSED = "suppressed"
+    REPLIED = "replied"  # the contact answered an email: a person takes it from here
 
 
 class MailEvent(StrEnum):
@@ -72,6 +73,13 @@ class Bounce(StrEnum):
     PERMANENT = "permanent"
     TRANSIENT = "transient"  # a full mailbox, a busy server
     UNDETERMINED = "undetermined"
+
+
+class ReplyStatus(StrEnum):
+    """A reply, as the send log records it (its `status`, beside sent, skipped and failed): the report counts them."""
+
+    REPLIED = "replied"  # a person's reply
+    AUTO_REPLIED = "auto-replied"  # an out-of-office, an autoresponder (RFC 3834 and the de-facto markers)
 
 
 # A suppression's email status, as the reason its sequences stop.

@@ -16,6 +16,7 @@ from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer, TemplateStor
 if TYPE_CHECKING:
     from christmas_tasks.adapters.notion import NotionLedger
     from christmas_tasks.adapters.sqlite import SqliteLedger
+    from christmas_tasks.entrypoints.inbound.resend import ReceivedEmails
     from christmas_tasks.usecases.report import CampaignReport
 
 # Notion's documented limit is an average of three requests per second per integration: the report, which pages
@@ -54,6 +55,17 @@ def build_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.local_dir / "outbox")
 
 
+def build_received_emails(settings: Settings) -> ReceivedEmails | None:
+    """Resend's received emails, where a reply's text is read (the live backend); None locally, where there is no
+    Resend: a reply is then posted in the package's own shape."""
+    if settings.backend != "live":
+        return None
+    from christmas_tasks.adapters.resend.receiving import ResendReceiving
+
+    assert settings.resend_api_key is not None
+    return ResendReceiving(settings.resend_api_key, base_url=settings.resend_api_url)
+
+
 def build_alerter(settings: Settings) -> Alerter | None:
     if settings.discord_webhook is None:
         return None
@@ -86,6 +98,7 @@ def build_funnel(settings: Settings, ledger: Ledger | None = None, mailer: Maile
         testing=settings.testing,
         window=settings.send_window,
         alerter=build_alerter(settings),
+        reply_inbox=settings.reply_inbox,
     )
 
 
@@ -109,6 +122,11 @@ def check_health(settings: Settings) -> dict[str, Any]:
     catalogue = checked_catalogue(settings)
     if settings.backend == "local" and not settings.templates_dir.is_dir():
         raise ConfigError(f"CHRISTMAS_TEMPLATES_DIR: {settings.templates_dir} is not a folder")
+    if settings.reply_address and not settings.reply_inbox:
+        raise ConfigError(
+            "REPLY_ADDRESS is set but REPLY_INBOX is not: every reply to it would fail; set REPLY_INBOX, where replies "
+            "are forwarded"
+        )
     return {
         "ok": True,
         "backend": settings.backend,
@@ -116,6 +134,7 @@ def check_health(settings: Settings) -> dict[str, Any]:
         "sequences": list(catalogue.sequences),
         "analytics": bool(settings.notion and settings.notion.analytics_db) or settings.backend == "local",
         "alerts": settings.discord_webhook is not None,
+        "replies_forwarded_to": settings.reply_inbox,
     }
 
 

@@ -154,12 +154,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_handle(args: argparse.Namespace) -> int:
-    from christmas_tasks.entrypoints.app import build_funnel
+    from christmas_tasks.entrypoints.app import build_funnel, build_received_emails
     from christmas_tasks.entrypoints.inbound import read_event
 
     settings = _settings()
     now = _now()
-    event = read_event(args.event, _read_json(args.file), now)
+    event = read_event(args.event, _read_json(args.file), now, build_received_emails(settings))
     handled = build_funnel(settings).handle(event, now, args.run_id or None)
     _print(handled.as_json(), settings)
     return 0

@@ -121,11 +121,13 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         if not isinstance(event, str):
             raise _invalid("event", "is required to handle an event")
         from christmas_tasks.domain.events import UnsubscribeLinkEvent
+        from christmas_tasks.entrypoints.app import build_received_emails
         from christmas_tasks.entrypoints.inbound import read_event
 
         run_id = request.get("run_id")
         handled = funnel.handle(
-            read_event(event, payload, now), now, run_id if isinstance(run_id, str) and run_id else None
+            read_event(event, payload, now, build_received_emails(settings)), now,
+            run_id if isinstance(run_id, str) and run_id else None,
         )
         # `result.plan` is what handle-event hands to schedule-plan: one send-email execution per planned email
         outputs: dict[str, Any] = {"result": handled.as_json(), "planned": len(handled.plan)}

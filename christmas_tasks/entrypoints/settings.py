@@ -11,6 +11,7 @@ file, not as the process environment.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -57,7 +58,15 @@ SETTINGS: tuple[Setting, ...] = (
         "code for its public holidays (CA, CA-ON); none: no day (default: 12-24,12-25,12-26,01-01)",
     ),
     Setting("EMAIL_FROM", "the sender: Name <address>", live=True, local="Christmas Campaign <hello@example.com>"),
-    Setting("EMAIL_REPLY_TO", "the Reply-To of every email (default: none)"),
+    Setting("EMAIL_REPLY_TO", "the Reply-To of every email when REPLY_ADDRESS is unset (default: none)"),
+    Setting(
+        "REPLY_ADDRESS", "the Reply-To of every email: an address on a Resend receiving domain, so a reply stops the "
+        "lead's sequences (default: EMAIL_REPLY_TO)",
+    ),
+    Setting(
+        "REPLY_INBOX", "where replies are forwarded (required to handle a reply; not on REPLY_ADDRESS's domain)",
+        local="replies@example.org",
+    ),
     Setting("SENDER_NAME", "the business's name in the emails (default: EMAIL_FROM's)", local="Example Consulting"),
     Setting(
         "SENDER_ADDRESS", "the sender's postal address, in every email's footer (CASL)", live=True,
@@ -160,6 +169,34 @@ def _unsubscribe_url(values: Mapping[str, str], live: bool) -> str:
     )
 
 
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@([^@\s<>,;]+\.[^@\s<>,;]+)$")
+
+
+def _domain(values: Mapping[str, str], name: str) -> tuple[str | None, str | None]:
+    """The setting `name` (`a@b.c` or `Name <a@b.c>`) and its address's domain, lower-cased; (None, None) when unset."""
+    value = values.get(name, "").strip()
+    if not value:
+        return None, None
+    bare = value[value.index("<") + 1 : -1].strip() if value.endswith(">") and "<" in value else value
+    match = _ADDRESS.match(bare)
+    if match is None:
+        raise ConfigError(f"{name} must be an email address (a@example.com or Name <a@example.com>)")
+    return value, match.group(1).lower()
+
+
+def _reply_settings(values: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """REPLY_ADDRESS and REPLY_INBOX, checked: addresses, and the inbox not on the reply address's domain (Resend
+    receives every address of a receiving domain, so a forward there would come back as a reply, forever)."""
+    address, address_domain = _domain(values, "REPLY_ADDRESS")
+    inbox, inbox_domain = _domain(values, "REPLY_INBOX")
+    if address_domain is not None and address_domain == inbox_domain:
+        raise ConfigError(
+            f"REPLY_INBOX must not be on REPLY_ADDRESS's domain ({address_domain}): Resend receives every address of "
+            "a receiving domain, so each forwarded reply would come back as a reply"
+        )
+    return address, inbox
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None:
@@ -198,7 +235,7 @@ class Settings:
     catalogue_path: Path | None
     campaign: Campaign
     email_from: str
-    reply_to: str | None
+    reply_to: str | None  # every email's Reply-To: REPLY_ADDRESS, else EMAIL_REPLY_TO
     send_window: SendWindow | None  # SEND_WINDOW with SEND_BLACKOUT's days (None: any time, any day)
     discord_webhook: Secret | None = None
     notion: NotionSettings | None = None
@@ -206,6 +243,8 @@ class Settings:
     resend_api_url: str = RESEND_API_URL
     cache_dir: Path = Path(tempfile.gettempdir()) / "christmas-tasks-cache"
     template_cache_seconds: float = 300.0
+    reply_address: str | None = None  # on a Resend receiving domain: replies arrive as email.received
+    reply_inbox: str | None = None  # where replies are forwarded
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -274,6 +313,7 @@ class Settings:
                 raise ValueError
         except ValueError:
             raise ConfigError("CHRISTMAS_TEMPLATE_CACHE_SECONDS must be a number of seconds, 0 or more") from None
+        reply_address, reply_inbox = _reply_settings(values)
         return cls(
             backend=backend,
             testing=_flag(values, "TESTING_MODE", False),
@@ -282,7 +322,7 @@ class Settings:
             catalogue_path=Path(catalogue) if catalogue else None,
             campaign=campaign,
             email_from=values["EMAIL_FROM"].strip(),
-            reply_to=values.get("EMAIL_REPLY_TO", "").strip() or None,
+            reply_to=reply_address or values.get("EMAIL_REPLY_TO", "").strip() or None,
             send_window=SendWindow.from_settings(
                 values.get("SEND_WINDOW", ""), values.get("SEND_BLACKOUT", ""), timezone
             ),
@@ -292,6 +332,8 @@ class Settings:
             resend_api_url=api_urls["RESEND_API_URL"],
             cache_dir=Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "christmas-tasks-cache",
             template_cache_seconds=template_ttl,
+            reply_address=reply_address,
+            reply_inbox=reply_inbox,
         )
 
     def secret_values(self) -> list[str]:

@@ -34,6 +34,7 @@ class Funnel:
     window: SendWindow | None = None
     alerter: Alerter | None = None
     sent_by: str = "kestra"
+    reply_inbox: str | None = None  # where a reply is forwarded (REPLY_INBOX); None: a reply cannot be handled
 
     def handle(self, event: Event, now: datetime, run_id: str | None = None) -> Handled:
         """Apply one validated event (christmas_tasks/entrypoints/inbound/ reads a webhook body into one).

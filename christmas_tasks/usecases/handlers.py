@@ -19,6 +19,7 @@ from christmas_tasks.domain.events import (
     CancellationEvent,
     EmailStatusEvent,
     Event,
+    ReplyEvent,
     SignupEvent,
     StartsSequence,
     UnsubscribeEvent,
@@ -28,6 +29,7 @@ from christmas_tasks.domain.keys import sequence_key
 from christmas_tasks.domain.planning import plan
 from christmas_tasks.domain.records import ContactUpdate, SequenceRecord
 from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, CampaignStatus, EmailStatus
+from christmas_tasks.usecases import replies
 from christmas_tasks.usecases.outcomes import Action, AlertStatus, Handled, ScheduledEmail
 
 if TYPE_CHECKING:
@@ -191,6 +193,11 @@ def record_mail_event(funnel: Funnel, event: EmailStatusEvent, now: datetime, ru
     return Handled(event.kind, event.email, Action.RECORDED, f"{what}: the address is not suppressed", **reported)
 
 
+def forward_reply(funnel: Funnel, event: ReplyEvent, now: datetime, run_id: str | None) -> Handled:
+    """A reply (SPEC §2): christmas_tasks/usecases/replies.py; its alert raised as every alert is (never failing)."""
+    return replies.forward(funnel, event, now, lambda text: _raise_alert(funnel, text))
+
+
 def suppress(funnel: Funnel, event: Event, status: EmailStatus) -> Handled:
     """The address gets no more email: its status is written, and every running sequence of it stops."""
     funnel.ledger.contacts.upsert_contact(
@@ -235,7 +242,7 @@ def _raise_alert(funnel: Funnel, text: str) -> AlertStatus:
     try:
         return AlertStatus.SENT if funnel.alerter.alert(text) else AlertStatus.FAILED
     except Exception:  # an alert never fails the funnel
-        log.warning("the CRITICAL-lead alert raised; ignored", exc_info=True)
+        log.warning("the alert raised; ignored", exc_info=True)
         return AlertStatus.FAILED
 
 
@@ -248,6 +255,7 @@ HANDLERS: dict[type, Handler] = {
     UnsubscribeEvent: unsubscribe,
     UnsubscribeLinkEvent: unsubscribe_by_link,
     EmailStatusEvent: record_mail_event,
+    ReplyEvent: forward_reply,
 }
 
 

@@ -26,6 +26,8 @@ class Action(StrEnum):
     NOTHING_TO_START = "nothing_to_start"  # an onboarding without payment
     SUPPRESSED = "suppressed"  # the address will get no more email
     RECORDED = "recorded"  # a mail event that needs nothing done
+    REPLY_FORWARDED = "reply_forwarded"  # a person's reply: the contact's sequences stop; forwarded to the inbox
+    AUTO_REPLY_FORWARDED = "auto_reply_forwarded"  # an out-of-office or autoresponder: forwarded, nothing stopped
 
 
 class AlertStatus(StrEnum):
@@ -73,6 +75,10 @@ class Handled:
     bounce: Bounce | None = None
     provider_id: str | None = None  # the mail provider's id of the email an email-status event is about
     detail: str | None = None  # the provider's own words about it
+    automatic: str | None = None  # the header that made a reply an automatic one
+    last_email: str | None = None  # the last email a replying contact was sent ("5day #3")
+    forwarded_to: str | None = None  # where a reply was forwarded (REPLY_INBOX)
+    forward_id: str | None = None  # the mail provider's id of that forward
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -94,6 +100,10 @@ class Handled:
             "bounce": self.bounce,
             "resend_id": self.provider_id,
             "detail": self.detail,
+            "automatic": self.automatic,
+            "last_email": self.last_email,
+            "forwarded_to": self.forwarded_to,
+            "forward_id": self.forward_id,
         }
         out.update({key: str(value) if isinstance(value, StrEnum) else value for key, value in optional.items()
                     if value is not None})

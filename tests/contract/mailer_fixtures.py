@@ -13,10 +13,16 @@ from typing import Any
 
 from christmas_tasks.adapters.outbox import OutboxMailer
 from christmas_tasks.domain.records import OutgoingEmail
+from christmas_tasks.entrypoints.app import build_funnel
+from christmas_tasks.entrypoints.settings import Settings
+from tests.conftest import EXAMPLES, NOW
 from tests.fakes.fake_resend import REPLY_TO, SENDER, TO, interactions, key
-from tests.fakes.memory import InMemoryMailer
+from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
 
 UNSUBSCRIBE = "https://example.com/unsubscribe?email=delivered%40resend.dev&token=0123456789abcdef0123456789abcdef"
+# The headers the funnel sets: a sequence email's one-click unsubscribe, a forwarded reply's threading and RFC 3834
+HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "Auto-Submitted", "In-Reply-To", "References")
+LEAD = "jane.doe@example.com"
 
 
 def message(name: str, **changes: Any) -> OutgoingEmail:
@@ -43,6 +49,23 @@ def message(name: str, **changes: Any) -> OutgoingEmail:
     return replace(base, **changes)
 
 
+def forwarded_reply(name: str) -> OutgoingEmail:
+    """A lead's reply as the funnel forwards it to the business's inbox (the reply handler's own message, for the
+    sample reply with non-ASCII text and an inline image), from and to the contract's addresses, its idempotency key
+    made from `name`."""
+    reply = json.loads((EXAMPLES / "reply.json").read_text())
+    reply.update(
+        subject="Re: Jane’s Salon — booking",
+        text="Oui, jeudi à 10 h ?\n\nJane",
+        html='<p>Oui, jeudi à 10 h ?</p><p>Jane</p><img alt="" src="data:image/png;base64,iVBORw0KGgo=">',
+    )
+    mailer = InMemoryMailer()
+    settings = Settings.from_env({"REPLY_INBOX": "sales@example.org"})
+    handle(build_funnel(settings, ledger=InMemoryLedger(), mailer=mailer), "reply", reply, NOW)
+    (forward,) = mailer.messages()
+    return replace(forward, sender=SENDER, to=TO, idempotency_key=key(name))
+
+
 def read_eml(path: Path) -> EmailMessage:
     parsed = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
     assert isinstance(parsed, EmailMessage)
@@ -65,7 +88,7 @@ def outbox_delivered(outbox: OutboxMailer) -> list[dict[str, Any]]:
             "subject": str(eml["Subject"]),
             "html": html.get_content(),
             "text": text.get_content(),
-            "headers": {name: str(eml[name]) for name in ("List-Unsubscribe", "List-Unsubscribe-Post") if eml[name]},
+            "headers": {name: str(eml[name]) for name in HEADERS if eml[name]},
             "tags": {
                 name.removeprefix("X-Tag-"): str(value) for name, value in eml.items() if name.startswith("X-Tag-")
             },

@@ -23,7 +23,9 @@ from christmas_tasks.adapters.resend.mailer import ResendMailer
 from christmas_tasks.domain.errors import ChristmasError, ProviderError
 from christmas_tasks.usecases.ports import Mailer
 from tests.contract.mailer_fixtures import (
+    LEAD,
     UNSUBSCRIBE,
+    forwarded_reply,
     memory_delivered,
     message,
     outbox_delivered,
@@ -133,6 +135,27 @@ def test_the_same_key_with_another_payload_is_refused(mailer: Mailer, delivered:
     assert "already used with another payload" in str(caught.value)
     assert [m["id"] for m in delivered()] == [first.message_id]
     assert delivered()[0]["subject"] == message("x").subject
+
+
+def test_a_forwarded_reply_reaches_the_inbox_as_the_lead_wrote_it_answering_the_lead(
+    mailer: Mailer, delivered: Delivered
+) -> None:
+    forward = forwarded_reply("forwarded-reply")
+    first = mailer.send(forward)
+    again = mailer.send(forward)  # a redelivered webhook, a retried step: the same key and payload
+    assert again.message_id == first.message_id and (first.duplicate, again.duplicate) == (False, True)
+    (sent,) = delivered()
+    assert sent["id"] == first.message_id and sent["key"] == forward.idempotency_key
+    assert (sent["from"], sent["to"], sent["reply_to"]) == (forward.sender, forward.to, LEAD)
+    assert sent["subject"] == "Re: Jane’s Salon — booking"
+    assert sent["text"].strip() == "Oui, jeudi à 10 h ?\n\nJane"
+    assert sent["html"].strip() == forward.html, "the lead's HTML as it came, inline image included"
+    assert sent["headers"] == {
+        "Auto-Submitted": "auto-generated",
+        "In-Reply-To": "<CAF7x2Kq9u3jR@mail.example.com>",
+        "References": "<CAF7x2Kq9u3jR@mail.example.com>",
+    }, "threaded with the lead's message; no unsubscribe header: it is not commercial mail"
+    assert sent["tags"] == {"campaign": "christmas-2025", "forward": "reply"}
 
 
 # ---------------------------------------------------------------------- outbox only

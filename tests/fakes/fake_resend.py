@@ -7,6 +7,9 @@ Resend (`ResendMailer(base_url=...)` can point the SDK anywhere else). It follow
 API reference:
 
     POST /emails     200 {"id": "<uuid>"}, with the ratelimit-* headers
+    GET /emails/receiving/{id}
+                     200 the received email (Resend's received-email object: from, to, subject, text, html,
+                     headers, message_id, ...) for an id given to `receive`; 404 not_found "Email not found" else
     errors           {"statusCode": <status>, "message": "...", "name": "<type>"}, e.g.
                      401 missing_api_key, 401 validation_error "API key is invalid" (what the sending
                      endpoint answers for a wrong key), 400 validation_error, 400 invalid_idempotency_key,
@@ -133,6 +136,7 @@ class FakeResend:
         # idempotency key -> (body digest, answer, first used at); forgotten KEY_LIFETIME after first use
         self.keys: dict[str, tuple[str, dict[str, Any], datetime]] = {}
         self.requests: list[dict[str, Any]] = []  # every request that reached the fake
+        self.received: dict[str, dict[str, Any]] = {}  # id -> a received (inbound) email, as GET answers it
         self._counter = 0
         self._lock = threading.Lock()
 
@@ -164,6 +168,30 @@ class FakeResend:
         """The next request(s) answer 409 concurrent_idempotent_requests."""
         self.inject(409, "concurrent_idempotent_requests", IN_FLIGHT, times=times)
 
+    def receive(self, **fields: Any) -> str:
+        """An email Resend received (a lead's reply), readable by its id at GET /emails/receiving/{id}; `fields`
+        override the sample's (Resend's documented example). Its id."""
+        with self._lock:  # its own numbering: the ids of sent emails (and so the cassettes) stay as they were
+            email_id = f"56761188-0000-4000-8000-{len(self.received) + 1:012x}"
+            self.received[email_id] = {
+                "object": "email",
+                "id": email_id,
+                "to": ["reply@in.example.com"],
+                "from": "Jane Doe <jane.doe@example.com>",
+                "created_at": "2025-12-02T14:03:00.894719+00:00",
+                "subject": "Re: Jane, what your assessment says about Booking",
+                "html": "<p>Could we talk on Thursday?</p>",
+                "text": "Could we talk on Thursday?",
+                "headers": {"message-id": "<CAF7x2Kq9u3jR@mail.example.com>", "mime-version": "1.0"},
+                "bcc": [],
+                "cc": [],
+                "reply_to": [],
+                "message_id": "<CAF7x2Kq9u3jR@mail.example.com>",
+                "attachments": [],
+                **fields,
+            }
+        return email_id
+
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -194,11 +222,16 @@ class FakeResend:
             fault = self._next_fault()
             if fault is not None and not fault.after:
                 return self._fault(fault)
-            if path != "/emails":
+            if path.startswith("/emails/receiving/"):
+                if method != "GET":
+                    raise ResendFault(405, "method_not_allowed", "Method is not allowed for the requested path.")
+                answer = self._received(path.removeprefix("/emails/receiving/"))
+            elif path != "/emails":
                 raise ResendFault(404, "not_found", "The requested endpoint does not exist.")
-            if method != "POST":
+            elif method != "POST":
                 raise ResendFault(405, "method_not_allowed", "Method is not allowed for the requested path.")
-            answer = self._send(headers, raw)
+            else:
+                answer = self._send(headers, raw)
         except ResendFault as exc:
             return exc.status, {"statusCode": exc.status, "message": exc.message, "name": exc.name}, limits
         if fault is not None:  # the email went out; its answer is lost
@@ -228,6 +261,14 @@ class FakeResend:
         return fault.status, {"statusCode": fault.status, "message": fault.message, "name": fault.name}, dict(
             fault.headers
         )
+
+    # ------------------------------------------------------------------ GET /emails/receiving/{id}
+
+    def _received(self, email_id: str) -> dict[str, Any]:
+        email = self.received.get(email_id)
+        if email is None:
+            raise ResendFault(404, "not_found", "Email not found")
+        return dict(email)
 
     # ------------------------------------------------------------------ POST /emails
 

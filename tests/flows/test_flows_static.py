@@ -90,9 +90,12 @@ def test_the_flow_set_is_complete() -> None:
     assert sorted(set(ALL) - {*HANDLERS, *SHARED}) == [], "a flow of no event kind (christmas-tasks events lists them)"
 
 
-def test_flows_are_wiring_under_500_lines_with_no_block_repeated() -> None:
-    lines = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in FLOW_FILES)
-    assert lines < 500, f"flows/ is {lines} lines"
+def test_flows_are_wiring_under_400_lines_with_no_block_repeated() -> None:
+    # A handler flow of one shape is the same sixteen lines with its kind's names (checked below): counted here, each
+    # new kind would spend the budget, and the budget is for logic creeping into the shared wiring.
+    one_shape = set(HANDLERS) - {"unsubscribe-link"}
+    lines = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in FLOW_FILES if path.stem not in one_shape)
+    assert lines < 400, f"flows/ is {lines} lines, handler flows of one shape aside"
     seen: dict[str, str] = {}
     for name, flow in ALL.items():
         for task in tasks_of(flow):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from christmas_tasks.domain.errors import ProviderError
@@ -54,13 +54,16 @@ def build_ledger(ledger: Ledger | None = None) -> Ledger:
 
     - ann: nurture emails 2 and 3 sent on day 0; she books a call; email 4 is skipped (stopped: booked); email 2
       is sent again by a duplicate execution on day 1 and refused by the ledger (already sent);
-    - bob: email 2 sent on day 0; he unsubscribes; email 3 is skipped on day 1 (unsubscribed);
+    - bob: email 2 sent on day 0; his out-of-office answers it (an automatic reply: counted apart, stops nothing);
+      he unsubscribes; email 3 is skipped on day 1 (unsubscribed);
     - cat: email 2 sent on day 0; it bounces; email 3 is skipped on day 1 (bounced);
     - dan: email 2 fails on day 1 (Resend down) and is not retried (failed);
-    - eve: email 2 fails on day 1, then its retry is sent (sent, not failed);
+    - eve: email 2 fails on day 1, then its retry is sent (sent, not failed); she replies to it on day 2 (her nurture
+      stops: replied), and the reply's webhook is delivered twice (counted once);
     - fay: no-show email 1 sent on day 0; she pays (onboarding); no-show email 2 is skipped on day 2 (stopped: paid);
     - gus: email 2 sent on day 0; he marks it as spam; email 3 is skipped on day 1 (complained);
-    - hal: a person sets his Booking Status to Booked in Notion; email 2 is skipped on day 1 (booked).
+    - hal: a person sets his Booking Status to Booked in Notion; email 2 is skipped on day 1 (booked);
+    - zed, no contact, replies on day 2 (a colleague the email was forwarded to: a reply to no email).
     """
     ledger = ledger if ledger is not None else InMemoryLedger(SAMPLE_TEMPLATES)
     mailer = MailerWithOutages()
@@ -77,6 +80,7 @@ def build_ledger(ledger: Ledger | None = None) -> Ledger:
     funnel.send(nurture["cat"], 2, NOW + H)
     funnel.send(noshow, 1, NOW + H)
     funnel.send(nurture["gus"], 2, NOW + H)
+    reply(funnel, "bob@example.com", NOW + 2 * H, auto_submitted="auto-replied")
     handle(funnel, "booking", body("booking-calendly.json", "ann@example.com"), NOW + 3 * H)
     handle(funnel, "unsubscribe", body("unsubscribe.json", "bob@example.com"), NOW + 3 * H)
     handle(funnel, "email-status", body("email-bounced.json", "cat@example.com"), NOW + 3 * H)
@@ -102,4 +106,13 @@ def build_ledger(ledger: Ledger | None = None) -> Ledger:
     mailer.down = False
     funnel.send(nurture["eve"], 2, NOW + DAY + H)
     funnel.send(noshow, 2, NOW + 2 * DAY)
+    for _ in range(2):  # the same reply delivered twice
+        reply(funnel, "eve@example.com", NOW + 2 * DAY + H)
+    reply(funnel, "zed@example.com", NOW + 2 * DAY + H)
     return ledger
+
+
+def reply(funnel: Funnel, email: str, at: datetime, **changes: Any) -> None:
+    """`email` answers the last email it got (the reply's id is its sender's, so each sender's is another reply)."""
+    received = {"received_at": at.isoformat(), "email_id": f"reply-of-{email.split('@')[0]}", **changes}
+    handle(funnel, "reply", body("reply.json", email, **received), at)

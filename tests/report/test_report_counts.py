@@ -27,6 +27,7 @@ from christmas_tasks.usecases.report import (
     render,
     render_summary,
 )
+from christmas_tasks.usecases.report.counts import EmailCounts
 from tests.conftest import NOW
 from tests.fakes.memory import InMemoryLedger
 from tests.report.ledger import DAY, build_ledger
@@ -70,7 +71,7 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryLed
     every_sequence = {name: (0, 0, 0, {}) for name in load_catalogue().sequences}  # each has its row, started or not
     assert sequences == {
         **every_sequence,
-        "5day": (7, 2, 0, {"booked": 2, "bounced": 1, "complained": 1, "unsubscribed": 1}),
+        "5day": (7, 1, 0, {"booked": 2, "bounced": 1, "complained": 1, "replied": 1, "unsubscribed": 1}),
         "noshow": (1, 0, 0, {"paid": 1}),
         "postcall": (0, 0, 0, {}),
         "onboarding": (1, 1, 0, {}),
@@ -94,6 +95,10 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryLed
         "unsubscribed": 1,
     }
     assert report.duplicates_stopped == 1
+    # eve answered email 2 (her reply delivered twice, counted once); zed, no contact, answered none; bob's
+    # out-of-office is counted apart
+    assert (report.replies, report.auto_replies, report.replies_to_no_email) == (2, 1, 1)
+    assert {name: row.replied for name, row in rows_of(report).items() if row.replied} == {"5day #2": 1}
     assert report.emailed == 8
     assert (report.bounced.count, report.complained.count, report.unsubscribed.count) == (1, 1, 1)
     assert report.bounced.rate == pytest.approx(1 / 8) and report.complained.rate == pytest.approx(1 / 8)
@@ -106,8 +111,13 @@ def test_every_count_of_a_ledger_built_through_the_use_cases(ledger: InMemoryLed
     assert report.notes == ()
 
 
+def rows_of(report: CampaignReport) -> dict[str, EmailCounts]:
+    return {f"{row.sequence} #{row.number}": row for row in report.emails}
+
+
 def test_since_counts_what_started_and_was_attempted_from_that_day(ledger: InMemoryLedger) -> None:
     report = report_of(ledger, since=date(2025, 12, 2))
+    assert (report.replies, report.auto_replies) == (2, 0), "bob's out-of-office came on 1 December"
     assert report.contacts == 8, "contacts are as they are now"
     assert all(row.started == 0 for row in report.sequences), "every sequence started on 1 December"
     assert (report.sent, report.skipped, report.failed) == (1, 6, 1)
@@ -184,6 +194,8 @@ def test_without_an_analytics_store_skips_and_failures_say_not_recorded(ledger: 
         now=LATER,
     )
     assert report.sent == 14 and report.skipped is None and report.failed is None
+    assert report.replies is None and rows_of(report)["5day #2"].replied is None
+    assert "Replies" not in render(report, "text") and 'data-tile="replies"><b>-</b>' in render(report, "html")
     assert by_email(report)["5day #2"] == (5, None, None)
     assert report.notes[0].startswith("skipped and failed emails are not recorded")
     data = report.as_json()
@@ -211,6 +223,9 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
         "sent",
         "skipped",
         "failed",
+        "replied",
+        "auto_replied",
+        "replies_to_no_email",
         "skip_reasons",
         "duplicates_stopped",
         "by_email",
@@ -229,7 +244,11 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
         "sent": 5,
         "skipped": 1,
         "failed": 1,
+        "replied": 1,
     }
+    assert (data["emails"]["replied"], data["emails"]["auto_replied"], data["emails"]["replies_to_no_email"]) == (
+        2, 1, 1
+    )
 
 
 def test_the_text_report_is_a_readable_table(ledger: InMemoryLedger) -> None:
@@ -237,13 +256,14 @@ def test_the_text_report_is_a_readable_table(ledger: InMemoryLedger) -> None:
     lines = text.splitlines()
     assert lines[0] == "Christmas 2025: campaign report, 2025-12-04 10:00 UTC (since the start)"
     assert (
-        "  5day               7        2          0        5  (booked 2 · bounced 1 · complained 1 · unsubscribed 1)"
-        in lines
+        "  5day               7        1          0        6  (booked 2 · bounced 1 · complained 1 · replied 1 · "
+        "unsubscribed 1)" in lines
     )
-    assert "  5day #2        5-Day E2                        5        1       1" in lines
+    assert "  5day #2        5-Day E2                        5        1       1        1" in lines
+    assert "  Replies: 2 from people (1 to no email of this campaign); 1 automatic, counted apart" in lines
     assert "  bounced          1   12.5%" in lines
     summary = render_summary(report_of(ledger))
-    assert "Emails in all: 14 sent · 6 skipped · 1 failed" in summary and len(summary) < 2000
+    assert "Emails in all: 14 sent · 6 skipped · 1 failed · 2 replied" in summary and len(summary) < 2000
 
 
 def test_contact_values_are_escaped_in_the_html(ledger: InMemoryLedger) -> None:

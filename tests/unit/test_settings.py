@@ -68,11 +68,30 @@ def test_no_secret_value_in_repr_or_errors() -> None:
         # the campaign name is a Notion select option: at most 100 characters, no comma
         ({"CAMPAIGN_NAME": "Christmas, 2025"}, "CAMPAIGN_NAME 'Christmas, 2025' must be at most 100 characters"),
         ({"CAMPAIGN_NAME": "C" * 101}, "without a comma"),
+        ({"REPLY_ADDRESS": "replies at example.com"}, "REPLY_ADDRESS must be an email address"),
+        ({"REPLY_INBOX": "Sales <sales>"}, "REPLY_INBOX must be an email address"),
+        # Resend receives every address of a receiving domain: a forward there would come back, forever
+        ({"REPLY_ADDRESS": "reply@in.example.com", "REPLY_INBOX": "Sales <sales@IN.example.com>"},
+         "REPLY_INBOX must not be on REPLY_ADDRESS's domain \\(in.example.com\\)"),
     ],
 )
 def test_bad_settings_are_named(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         Settings.from_env(env)
+
+
+def test_every_email_replies_to_reply_address_when_set_else_email_reply_to() -> None:
+    assert Settings.from_env({}).reply_to is None
+    assert Settings.from_env({"EMAIL_REPLY_TO": "hello@example.com"}).reply_to == "hello@example.com"
+    both = Settings.from_env({"EMAIL_REPLY_TO": "hello@example.com", "REPLY_ADDRESS": "Jo <reply@in.example.com>"})
+    assert (both.reply_to, both.reply_address) == ("Jo <reply@in.example.com>", "Jo <reply@in.example.com>")
+
+
+def test_replies_are_forwarded_to_reply_inbox_which_live_has_no_default_for() -> None:
+    assert Settings.from_env({}).reply_inbox == "replies@example.org", "the local backends' sample inbox"
+    assert Settings.from_env({"REPLY_INBOX": "sales@example.com"}).reply_inbox == "sales@example.com"
+    assert Settings.from_env(LIVE).reply_inbox is None, "not required live: a reply then fails, naming it"
+    assert Settings.from_env({**LIVE, "REPLY_INBOX": "sales@example.com"}).reply_inbox == "sales@example.com"
 
 
 def test_testing_mode_is_read_from_the_environment_given() -> None:
@@ -131,3 +150,11 @@ def test_the_package_reads_no_setting_outside_the_one_table(
     assert {"CHRISTMAS_BACKEND", "CHRISTMAS_CACHE_DIR", "CHRISTMAS_TEMPLATE_CACHE_SECONDS"} <= asked
     with pytest.raises(ValueError, match="NOT_A_SETTING is not in the settings table"):
         SettingValues({"NOT_A_SETTING": "x"}).get("NOT_A_SETTING")
+
+
+def test_the_health_check_fails_when_replies_reach_resend_but_have_nowhere_to_go() -> None:
+    from christmas_tasks.entrypoints.app import check_health
+
+    assert check_health(Settings.from_env({**LIVE, "REPLY_INBOX": "sales@example.com"}))["ok"]
+    with pytest.raises(ConfigError, match="REPLY_ADDRESS is set but REPLY_INBOX is not"):
+        check_health(Settings.from_env({**LIVE, "REPLY_ADDRESS": "reply@in.example.com"}))

@@ -37,7 +37,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -118,6 +119,44 @@ def _status(code: object) -> int | None:
         return None
 
 
+@contextmanager
+def sdk_globals(http: ResendHttpClient, base_url: str) -> Iterator[None]:
+    """The SDK's globals set for one request (its HTTP client, which alone writes the key, and the API root), under
+    the process-wide lock, and put back after it."""
+    with _SDK_LOCK:
+        saved = (resend.api_key, resend.api_url, resend.default_http_client)
+        resend.api_key, resend.api_url, resend.default_http_client = _PLACEHOLDER_KEY, base_url, http
+        try:
+            yield
+        finally:
+            resend.api_key, resend.api_url, resend.default_http_client = saved
+
+
+def _detail(exc: ResendError, scrub: Callable[[str], str], prefix: str = "") -> str:
+    name = str(exc.error_type or "")
+    text = scrub(str(exc.message or "")).strip()
+    return prefix + (f"{name}: {text}" if name else text)
+
+
+def provider_error(exc: ResendError, scrub: Callable[[str], str], prefix: str = "") -> ProviderError:
+    """A Resend API error as the package's one retry rule reads it: no answer, 429 (but a used-up quota) and 5xx are
+    retryable, honouring Retry-After; any other 4xx is not. `prefix` says what the request was about."""
+    name = str(exc.error_type or "")
+    if name == "HttpClientError":  # the SDK's wrapper around ResendHttpClient's _Unreachable
+        text = scrub(str(exc.message or "")).strip()
+        return ProviderError(PROVIDER, None, prefix + (text or "no answer"), retryable=True)
+    status = _status(exc.code)
+    retry_after = retry_after_seconds(_header(exc.headers, "retry-after"))
+    detail = _detail(exc, scrub, prefix)
+    if status == 429:
+        # A used-up daily or monthly quota will not come back within any retry budget.
+        quota = name in ("daily_quota_exceeded", "monthly_quota_exceeded")
+        return ProviderError(PROVIDER, 429, detail, retryable=not quota, retry_after=retry_after)
+    if status is None or status >= 500:
+        return ProviderError(PROVIDER, status, detail, retryable=True, retry_after=retry_after)
+    return ProviderError(PROVIDER, status, detail)
+
+
 class ResendMailer:
     """Mailer on Resend. `client`: an httpx.Client to send through (tests give one on a fake);
     `sleep` waits between retries (tests give a no-op)."""
@@ -180,17 +219,13 @@ class ResendMailer:
 
     def _post(self, params: dict[str, Any], key: str) -> str:
         options: dict[str, Any] = {"idempotency_key": key}
-        with _SDK_LOCK:
-            saved = (resend.api_key, resend.api_url, resend.default_http_client)
-            resend.api_key, resend.api_url, resend.default_http_client = _PLACEHOLDER_KEY, self._base_url, self._http
+        with sdk_globals(self._http, self._base_url):
             try:
                 response: Any = resend.Emails.send(params, options)  # type: ignore[arg-type]
             except ResendError as exc:
                 raise self._error(exc, key) from None
             except NoContentError:
                 raise ProviderError(PROVIDER, None, "Resend answered without a body") from None
-            finally:
-                resend.api_key, resend.api_url, resend.default_http_client = saved
         message_id = response.get("id") if isinstance(response, Mapping) else None
         if not isinstance(message_id, str) or not message_id:
             raise ProviderError(PROVIDER, 200, "Resend answered without an email id")
@@ -202,28 +237,18 @@ class ResendMailer:
 
     def _error(self, exc: ResendError, key: str) -> ProviderError:
         name = str(exc.error_type or "")
-        text = self._scrub(str(exc.message or "")).strip()
-        if name == "HttpClientError":  # the SDK's wrapper around ResendHttpClient's _Unreachable
-            return ProviderError(PROVIDER, None, text or "no answer", retryable=True)
         status = _status(exc.code)
-        retry_after = retry_after_seconds(_header(exc.headers, "retry-after"))
-        detail = f"{name}: {text}" if name else text
         if status == 409 and name == "invalid_idempotent_request":
             return ProviderError(
                 PROVIDER,
                 409,
-                f"idempotency key {key!r} was already used with another payload ({detail}). The email may "
-                "already have gone out: check Resend's logs for this key before sending it under a new key",
+                f"idempotency key {key!r} was already used with another payload ({_detail(exc, self._scrub)}). The "
+                "email may already have gone out: check Resend's logs for this key before sending it under a new key",
             )
         if status == 409 and name == "concurrent_idempotent_requests":
-            return ProviderError(PROVIDER, 409, detail, retryable=True, retry_after=retry_after)
-        if status == 429:
-            # A used-up daily or monthly quota will not come back within any retry budget.
-            quota = name in ("daily_quota_exceeded", "monthly_quota_exceeded")
-            return ProviderError(PROVIDER, 429, detail, retryable=not quota, retry_after=retry_after)
-        if status is None or status >= 500:
-            return ProviderError(PROVIDER, status, detail, retryable=True, retry_after=retry_after)
-        return ProviderError(PROVIDER, status, detail)
+            retry_after = retry_after_seconds(_header(exc.headers, "retry-after"))
+            return ProviderError(PROVIDER, 409, _detail(exc, self._scrub), retryable=True, retry_after=retry_after)
+        return provider_error(exc, self._scrub)
 
     @staticmethod
     def _on_retry(error: ProviderError, attempt: int, delay: float) -> None:

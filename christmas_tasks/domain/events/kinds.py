@@ -5,6 +5,7 @@ model with a `kind` registers it (christmas_tasks/domain/events/base.py)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 from typing import Annotated, ClassVar, Literal
 
@@ -14,6 +15,7 @@ from christmas_tasks.domain.events.base import BOOKED, NURTURE, REBOOK, Event, S
 from christmas_tasks.domain.fields import (
     Amount,
     DateOrTimestamp,
+    HeaderText,
     Identifier,
     Name,
     Note,
@@ -326,3 +328,65 @@ class UnsubscribeLinkEvent(Event):
         return "unsubscribe"
 
 
+
+
+# What marks a reply as sent by a machine (SPEC §2): RFC 3834's Auto-Submitted, and the de-facto headers of
+# autoresponders that predate it. A Precedence of list is a mailing list's, not an autoresponder's: not among them.
+AUTOMATIC_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
+
+
+class ReplyEvent(Event):
+    """A lead answered an email (SPEC §2): posted in this shape, or Resend's `email.received` read at the edge with
+    the text, HTML and headers Resend's received-email API gives. `email` is the sender.
+
+    A person's reply stops every running sequence of the contact (`replied`), alerts, and is forwarded to the
+    business's inbox; an automatic one (`automatic`) is forwarded and recorded and stops nothing. Its headers are
+    kept as one line each and never refused for their length: a reply is never lost to a long subject."""
+
+    kind: ClassVar[str] = "reply"
+    sample: ClassVar[str | None] = "reply.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_REPLY"
+    sender: ClassVar[str] = (
+        "Resend (email.received: a reply to REPLY_ADDRESS, on a receiving domain) or a mailbox tool, when a lead "
+        "answers an email; a person's reply stops every running sequence of the contact (replied)"
+    )
+    filled_on_arrival: ClassVar[tuple[str, ...]] = ("received_at",)
+
+    subject: HeaderText = ""
+    message_id: HeaderText | None = None  # the received email's Message-ID header
+    received_at: Timestamp | None = None  # defaults to the event's arrival (`filled_on_arrival`)
+    auto_submitted: HeaderText | None = None
+    x_autoreply: HeaderText | None = None
+    x_autorespond: HeaderText | None = None
+    precedence: HeaderText | None = None
+    text: str | None = None
+    html: str | None = None
+    email_id: Identifier | None = None  # the mail provider's id of the received email (Resend's)
+
+    def reference(self) -> str:
+        """What names this reply among its sender's: the provider's id of the received email, else its Message-ID,
+        else a digest of what it says (the forward's idempotency key and the send log's record are made of it)."""
+        if self.email_id:
+            return self.email_id
+        if self.message_id:
+            return self.message_id
+        return "content-" + _digest("\n".join((self.subject, self.text or "", self.html or "")))
+
+    def occurrence(self) -> str:
+        return "reply-" + _digest(self.reference())  # per received email
+
+    @property
+    def automatic(self) -> str | None:
+        """The header that marks this reply as a machine's (an out-of-office, an autoresponder), as `Name: value`;
+        None for a person's."""
+        # the keyword, without its parameters (`; owner-email=...`) or a comment (RFC 5322's `(...)`)
+        submitted = re.sub(r"\([^)]*\)", "", (self.auto_submitted or "").split(";")[0]).strip().lower()
+        if submitted and submitted != "no":
+            return f"Auto-Submitted: {self.auto_submitted}"
+        if self.x_autoreply:
+            return f"X-Autoreply: {self.x_autoreply}"
+        if self.x_autorespond:
+            return f"X-Autorespond: {self.x_autorespond}"
+        if (self.precedence or "").strip().lower() in AUTOMATIC_PRECEDENCE:
+            return f"Precedence: {self.precedence}"
+        return None

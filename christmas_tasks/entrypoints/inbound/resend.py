@@ -1,17 +1,24 @@
 """Resend's webhook bodies, read into the package's `email-status` event (as django-anymail normalises each
-provider's tracking events to its own event types).
+provider's tracking events to its own event types) and its `reply` event.
 
 Resend posts `{"type": "email.<what>", "created_at": ..., "data": {"email_id", "to": [...], ...}}`, with a part
 of its own per type: `bounce` (`message`, `subType`, `type`: Permanent, Transient or Undetermined, as Amazon SES
 classifies bounces), `suppressed` (`message`, `type`), `failed` (`reason`). Resend's words stop here: each type
 becomes a `MailEvent`, each bounce type a `Bounce`. Errors name the field by its path in Resend's body.
+
+`email.received` (an email to an address of a Resend receiving domain: REPLY_ADDRESS) carries the received email's
+metadata only: `data.from`, `to`, `subject`, `message_id`, `email_id`, `created_at`, attachments' names. Its text,
+HTML and headers are read through Resend's received-email API (`received_content`, with the entry point's client,
+christmas_tasks/adapters/resend/receiving.py), after the metadata has passed, so a body without a sender costs no call.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from email.utils import parseaddr
+from typing import Any, Protocol
 
-from christmas_tasks.domain.errors import InvalidInput, Problem
+from christmas_tasks.domain.errors import ConfigError, InvalidInput, Problem, ProviderError
 from christmas_tasks.domain.vocabulary import Bounce, MailEvent
 
 # The types this project subscribes to (docs/deploy.md): any other is refused, naming these.
@@ -34,7 +41,10 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         raise InvalidInput(what, [Problem("data", "must be an object")])
     mail_event = TYPES.get(str(body.get("type")))
     if mail_event is None:
-        raise InvalidInput(what, [Problem("type", f"is {body.get('type')!r}; one of {', '.join(TYPES)}")])
+        problem = f"is {body.get('type')!r}; one of {', '.join(TYPES)}"
+        if body.get("type") == RECEIVED:
+            problem += f" ({RECEIVED} is a reply: its own webhook, to the reply flow)"
+        raise InvalidInput(what, [Problem("type", problem)])
     to = data.get("to")
 
     def part(name: str) -> dict[str, Any]:
@@ -58,3 +68,96 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         "detail": " / ".join(str(x) for x in (detail, bounce.get("subType") or suppressed.get("type")) if x) or None,
     }
     return {k: v for k, v in fields.items() if v is not None}, PATHS
+
+
+# ------------------------------------------------------------------------------------------- replies
+
+RECEIVED = "email.received"
+RECEIVED_PATHS = {
+    "email": "data.from",
+    "subject": "data.subject",
+    "message_id": "data.message_id",
+    "received_at": "data.created_at",
+    "email_id": "data.email_id",
+}
+# A received email's headers that mark an automatic reply (SPEC §2), by their lower-cased names, as the reply's fields.
+AUTOMATIC_HEADERS = {
+    "auto-submitted": "auto_submitted",
+    "x-autoreply": "x_autoreply",
+    "x-autorespond": "x_autorespond",
+    "precedence": "precedence",
+}
+
+
+class ReceivedEmails(Protocol):
+    """Resend's received emails (christmas_tasks/adapters/resend/receiving.py): one by its id, as Resend answers
+    `GET /emails/receiving/{id}`. Raises ProviderError (`retryable` for an outage the retries did not outlast)."""
+
+    def get(self, email_id: str) -> Mapping[str, Any]: ...
+
+
+def is_resend(body: dict[str, Any]) -> bool:
+    """A body in Resend's envelope (our own reply shape is flat)."""
+    return "type" in body and "data" in body
+
+
+def read_received(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Resend's `email.received` body as the reply event's fields (all but what the API gives: `received_content`),
+    and the path in Resend's body of each field; a body in our own shape passes through as it is."""
+    if not is_resend(body):
+        return body, {}
+    what = "reply event"
+    if body.get("type") != RECEIVED:
+        raise InvalidInput(what, [Problem("type", f"is {body.get('type')!r}; expected {RECEIVED!r}")])
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise InvalidInput(what, [Problem("data", "must be an object")])
+    email_id = data.get("email_id")
+    if not isinstance(email_id, str) or not email_id.strip():
+        raise InvalidInput(what, [Problem("data.email_id", "is required: the received email's id, to read its text")])
+    sender = data.get("from")
+    if isinstance(sender, str):  # "Jane Doe <jane@example.com>": the address (a string that is none is named)
+        sender = parseaddr(sender)[1] or sender
+    fields = {
+        "email": sender,
+        "subject": data.get("subject"),
+        "message_id": data.get("message_id"),
+        "received_at": data.get("created_at") or body.get("created_at"),
+        "email_id": email_id.strip(),
+    }
+    return {k: v for k, v in fields.items() if v is not None}, RECEIVED_PATHS
+
+
+def received_content(
+    body: dict[str, Any], received: ReceivedEmails | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The text, HTML and automatic-reply headers of the email an `email.received` body announces, read through
+    Resend's API, as the reply event's fields, with the path of each (none for a body in our own shape, which holds
+    them). A Resend 4xx (an unknown id, a wrong key) is a rejection naming `data.email_id`: retrying cannot change it;
+    an outage the adapter's retries did not outlast is raised as it is, for the step's own retries."""
+    if not is_resend(body):
+        return {}, {}
+    email_id = str(body["data"]["email_id"]).strip()  # read_received checked it
+    if received is None:
+        raise ConfigError(
+            f"a {RECEIVED} body holds no text: it is read through Resend's API (the live backend, with "
+            "RESEND_API_KEY); post the reply in the package's own shape instead (docs/operating.md, Replies)"
+        )
+    try:
+        email = received.get(email_id)
+    except ProviderError as error:
+        if error.retryable:
+            raise
+        problem = f"Resend did not give the received email {email_id} ({error}); nothing was written"
+        raise InvalidInput("reply event", [Problem("data.email_id", problem)]) from None
+    raw_headers = email.get("headers")
+    headers = (
+        {str(name).lower(): value for name, value in raw_headers.items()} if isinstance(raw_headers, Mapping) else {}
+    )
+    where = f"GET /emails/receiving/{email_id}"
+    fields: dict[str, Any] = {"text": email.get("text"), "html": email.get("html")}
+    paths = {"text": f"{where}: text", "html": f"{where}: html"}
+    for header, field in AUTOMATIC_HEADERS.items():
+        fields[field] = headers.get(header)
+        paths[field] = f"{where}: headers.{header}"
+    return {k: v for k, v in fields.items() if v is not None}, paths

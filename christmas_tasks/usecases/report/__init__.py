@@ -1,8 +1,8 @@
 """The campaign report (SPEC §9): what the people running the campaign read every morning.
 
-`counts` turns the ledger into numbers (pure); `text` and `html` render them; `read_report` reads the ledger
-through the ledger's stores (its reads: every contact, the campaign's sequences, its send log), the same way on
-SQLite and on Notion.
+`counts` turns the ledger into numbers (pure; `sendlog` reads the send log's attempts and replies); `text` and
+`html` render them; `read_report` reads the ledger through the ledger's stores (its reads: every contact, the
+campaign's sequences, its send log), the same way on SQLite and on Notion.
 """
 
 from __future__ import annotations

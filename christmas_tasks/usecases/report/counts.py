@@ -6,7 +6,10 @@ Where each number comes from:
 - sent: the ledger (`Email {n} Sent`), the record of truth; skipped and failed: the analytics log of send attempts,
   which the Notion backend keeps only when an analytics database is configured (else they are "not recorded");
 - bounce, complaint and unsubscribe rates: of the addresses emailed (sent at least one email) since `since`, the
-  share whose email status is now that.
+  share whose email status is now that;
+- replies: the send log's replies (status replied, or auto-replied for an out-of-office), each counted once (by its
+  sender and reference: a redelivered or retried reply is recorded again). A person's reply counts for the last
+  email the ledger shows sent to its sender before it; one from an address sent none is counted apart.
 
 One email (an address, a sequence, an email number) counts once: sent when the ledger says so (then its failed
 attempts were retried, and its "already sent" skips are duplicates the ledger stopped), else skipped when it was
@@ -25,9 +28,9 @@ from christmas_tasks.domain.catalogue import Catalogue
 from christmas_tasks.domain.planning import iso_utc, require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
 from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
+from christmas_tasks.usecases.report.sendlog import Replies, attempt_outcomes, count_replies
 
 NONE = "(none)"  # a contact with no campaign status or segment
-UNKNOWN_SEQUENCE = "(unknown)"  # an attempt whose template the catalogue does not name
 WEBSITE = "(sent by the website)"  # a ledger email the catalogue does not schedule (the nurture's first)
 ALREADY_SENT = "already sent"  # the skip the ledger records for a duplicate send (EmailOutcome.reason)
 
@@ -48,7 +51,8 @@ class SequenceCounts:
 
 @dataclass(frozen=True)
 class EmailCounts:
-    """One email of a sequence: how many were sent, skipped and failed (None: not recorded)."""
+    """One email of a sequence: how many were sent, skipped and failed, and how many people answered it (None: not
+    recorded)."""
 
     sequence: str
     number: int
@@ -56,6 +60,7 @@ class EmailCounts:
     sent: int
     skipped: int | None
     failed: int | None
+    replied: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,9 @@ class CampaignReport:
     unsubscribed: Share
     sends_per_day: tuple[tuple[date, int], ...]  # every UTC day from the first send in the period to today
     notes: tuple[str, ...]
+    replies: int | None = None  # people's replies in the period (None: not recorded)
+    auto_replies: int | None = None  # out-of-office and other automatic replies, apart
+    replies_to_no_email: int | None = None  # of `replies`, from an address the ledger shows sent no email before
 
     @property
     def sent(self) -> int:
@@ -117,6 +125,11 @@ class CampaignReport:
     @property
     def failed(self) -> int | None:
         return sum(row.failed or 0 for row in self.emails) if self.attempts_recorded else None
+
+    @property
+    def replied_emails(self) -> int | None:
+        """People's replies counted against an email (the email table's column; `replies` has those to none too)."""
+        return sum(row.replied or 0 for row in self.emails) if self.attempts_recorded else None
 
     def as_json(self) -> dict[str, Any]:
         """Stable keys for machines: every section always present, counts as integers, rates as fractions."""
@@ -151,6 +164,9 @@ class CampaignReport:
                 "sent": self.sent,
                 "skipped": self.skipped,
                 "failed": self.failed,
+                "replied": self.replies,
+                "auto_replied": self.auto_replies,
+                "replies_to_no_email": self.replies_to_no_email,
                 "skip_reasons": self.skip_reasons,
                 "duplicates_stopped": self.duplicates_stopped,
                 "by_email": [
@@ -161,6 +177,7 @@ class CampaignReport:
                         "sent": row.sent,
                         "skipped": row.skipped,
                         "failed": row.failed,
+                        "replied": row.replied,
                     }
                     for row in self.emails
                 ],
@@ -219,7 +236,7 @@ def build_report(
     reasons: Counter[str] = Counter()
     duplicates = 0
     if attempts is not None:
-        outcome, duplicates = _attempt_outcomes(attempts, campaign, start, templates, ever_sent, notes)
+        outcome, duplicates = attempt_outcomes(attempts, campaign, start, templates, ever_sent, notes)
         for (_, sequence, number), (status, reason) in outcome.items():
             if status == "skipped":
                 skipped[(sequence, number)] += 1
@@ -232,7 +249,8 @@ def build_report(
             "(NOTION_EMAIL_ANALYTICS_DB_ID)"
         )
 
-    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None)
+    replies = count_replies(attempts, campaign, start, records) if attempts is not None else None
+    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies)
     status_of = {c.email: c.email_status for c in people}
 
     def share(status: EmailStatus) -> Share:
@@ -264,6 +282,9 @@ def build_report(
         unsubscribed=share(EmailStatus.UNSUBSCRIBED),
         sends_per_day=_days(per_day, since, now.date()),
         notes=tuple(notes),
+        replies=replies.people if replies is not None else None,
+        auto_replies=replies.automatic if replies is not None else None,
+        replies_to_no_email=replies.to_no_email if replies is not None else None,
     )
 
 
@@ -281,51 +302,6 @@ def _unique_contacts(contacts: Iterable[Contact], notes: list[str]) -> list[Cont
     return list(seen.values())
 
 
-def _attempt_outcomes(
-    attempts: Iterable[AnalyticsEntry],
-    campaign: str,
-    start: datetime | None,
-    templates: dict[str, tuple[str, int]],
-    ever_sent: set[tuple[str, str, int]],
-    notes: list[str],
-) -> tuple[dict[tuple[str, str, int], tuple[str, str]], int]:
-    """Each email not in the ledger as sent, with its last skip (and why) or else its failure; and how many skips
-    were of emails already sent (duplicates the ledger stopped)."""
-    outcome: dict[tuple[str, str, int], tuple[str, str]] = {}
-    duplicates = 0
-    unnamed: set[str] = set()
-    malformed = unknown_status = 0
-    for entry in attempts:
-        if entry.campaign != campaign or (start is not None and entry.at < start):
-            continue
-        if not entry.template or entry.email_number <= 0 or not entry.email:
-            malformed += 1
-            continue
-        sequence, number = templates.get(entry.template, (UNKNOWN_SEQUENCE, entry.email_number))
-        if sequence == UNKNOWN_SEQUENCE:
-            unnamed.add(entry.template)
-        key = (entry.email, sequence, number)
-        if entry.status == "sent":
-            continue  # the ledger is the record of sends
-        if entry.status not in ("skipped", "failed"):
-            unknown_status += 1
-            continue
-        if key in ever_sent:
-            duplicates += entry.status == "skipped"
-            continue
-        if entry.status == "skipped":
-            outcome[key] = ("skipped", entry.error or "no reason recorded")
-        elif outcome.get(key, ("failed", ""))[0] == "failed":
-            outcome[key] = ("failed", entry.error or "")
-    if unnamed:
-        notes.append(f"attempts of templates the catalogue does not name: {', '.join(sorted(unnamed))}")
-    if malformed:
-        notes.append(f"{malformed} send attempt(s) without an address, template or email number were left out")
-    if unknown_status:
-        notes.append(f"{unknown_status} send attempt(s) with a status other than sent, skipped or failed were left out")
-    return outcome, duplicates
-
-
 def _email_rows(
     catalogue: Catalogue,
     templates: dict[str, tuple[str, int]],
@@ -333,11 +309,13 @@ def _email_rows(
     skipped: Counter[tuple[str, int]],
     failed: Counter[tuple[str, int]],
     recorded: bool,
+    replies: Replies | None = None,
 ) -> tuple[EmailCounts, ...]:
     """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen."""
     names = {(sequence, number): template for template, (sequence, number) in templates.items()}
     order = list(catalogue.sequences)
-    seen = set(names) | set(sent) | set(skipped) | set(failed)
+    replied = replies.by_email if replies is not None else Counter()
+    seen = set(names) | set(sent) | set(skipped) | set(failed) | set(replied)
 
     def position(key: tuple[str, int]) -> tuple[int, str, int]:
         sequence, number = key
@@ -351,6 +329,7 @@ def _email_rows(
             sent=sent[key],
             skipped=skipped[key] if recorded else None,
             failed=failed[key] if recorded else None,
+            replied=replied[key] if recorded else None,
         )
         for key in sorted(seen, key=position)
     )

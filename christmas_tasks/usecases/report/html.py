@@ -12,6 +12,7 @@ from datetime import date
 from html import escape
 
 from christmas_tasks.usecases.report.counts import CampaignReport, shown
+from christmas_tasks.usecases.report.text import replies_line
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; margin: 2rem auto;
@@ -108,6 +109,7 @@ def render_html(report: CampaignReport) -> str:
         ("emails sent", str(report.sent)),
         ("skipped", shown(report.skipped)),
         ("failed", shown(report.failed)),
+        ("replies", shown(report.replies)),
         ("bounce rate", report.bounced.percent),
         ("complaint rate", report.complained.percent),
         ("unsubscribe rate", report.unsubscribed.percent),
@@ -127,10 +129,13 @@ def render_html(report: CampaignReport) -> str:
         for row in report.sequences
     ]
     emails = [
-        [f"{row.sequence} #{row.number}", row.template, str(row.sent), shown(row.skipped), shown(row.failed)]
+        [f"{row.sequence} #{row.number}", row.template, str(row.sent), shown(row.skipped), shown(row.failed),
+         shown(row.replied)]
         for row in report.emails
     ]
-    emails.append(["total", "", str(report.sent), shown(report.skipped), shown(report.failed)])
+    emails.append(
+        ["total", "", str(report.sent), shown(report.skipped), shown(report.failed), shown(report.replied_emails)]
+    )
     deliverability = [[name, str(share.count), share.percent] for name, share in report.deliverability]
     reasons = ""
     if report.attempts_recorded:
@@ -138,6 +143,7 @@ def render_html(report: CampaignReport) -> str:
         reasons = (
             f'<p id="skip-reasons">Skipped, by reason: {listed}. Duplicate sends stopped by the ledger: '
             f"{report.duplicates_stopped}.</p>"
+            f'<p id="replies">Replies: {escape(replies_line(report))}.</p>'
         )
     notes = "".join(f'<p class="note">Note: {escape(note)}.</p>' for note in report.notes)
     segments = ", ".join(f"{escape(name)} {count}" for name, count in report.by_segment.items()) or "none"
@@ -163,7 +169,7 @@ def render_html(report: CampaignReport) -> str:
 <h2>Sequences started {escape(period)}</h2>
 {_table(["sequence", "started", "running", "completed", "stopped (by reason)"], sequences, "sequences")}
 <h2>Emails</h2>
-{_table(["email", "template", "sent", "skipped", "failed"], emails, "emails")}
+{_table(["email", "template", "sent", "skipped", "failed", "replied"], emails, "emails")}
 {reasons}
 <h2>Deliverability, of the {report.emailed} addresses emailed</h2>
 {_table(["", "addresses", "rate"], deliverability, "deliverability")}

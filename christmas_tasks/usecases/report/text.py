@@ -44,13 +44,15 @@ def render_text(report: CampaignReport) -> str:
     lines.append("")
 
     template_width = max([len("template"), *(len(row.template) for row in report.emails)])
-    lines.append(f"  {'Email':<{NAME_WIDTH}}{'template':<{template_width}}  {'sent':>6}{'skipped':>9}{'failed':>8}")
+    header = f"  {'Email':<{NAME_WIDTH}}{'template':<{template_width}}  {'sent':>6}{'skipped':>9}{'failed':>8}"
+    lines.append(f"{header}{'replied':>9}")
     lines += [_email_line(email, template_width) for email in report.emails]
     total = f"  {'total':<{NAME_WIDTH}}{'':<{template_width}}  {report.sent:>6}"
-    lines.append(f"{total}{shown(report.skipped):>9}{shown(report.failed):>8}")
+    lines.append(f"{total}{shown(report.skipped):>9}{shown(report.failed):>8}{shown(report.replied_emails):>9}")
     if report.attempts_recorded:
         lines.append(f"  Skipped, by reason: {_inline(report.skip_reasons)}")
         lines.append(f"  Duplicate sends stopped by the ledger: {report.duplicates_stopped}")
+        lines.append(f"  Replies: {replies_line(report)}")
     lines.append("")
 
     lines.append(f"Deliverability, of the {report.emailed} address{'es' if report.emailed != 1 else ''} emailed:")
@@ -73,8 +75,16 @@ def render_text(report: CampaignReport) -> str:
 
 def _email_line(row: EmailCounts, template_width: int) -> str:
     name = f"{row.sequence} #{row.number}"
-    counts = f"{row.sent:>6}{shown(row.skipped):>9}{shown(row.failed):>8}"
+    counts = f"{row.sent:>6}{shown(row.skipped):>9}{shown(row.failed):>8}{shown(row.replied):>9}"
     return f"  {name:<{NAME_WIDTH}}{row.template:<{template_width}}  {counts}"
+
+
+def replies_line(report: CampaignReport) -> str:
+    """The replies in words: people's (those to no email of the campaign among them), and the automatic ones apart."""
+    if report.replies is None:
+        return "not recorded"
+    apart = f" ({report.replies_to_no_email} to no email of this campaign)" if report.replies_to_no_email else ""
+    return f"{report.replies} from people{apart}; {report.auto_replies} automatic, counted apart"
 
 
 def render_summary(report: CampaignReport) -> str:
@@ -85,7 +95,7 @@ def render_summary(report: CampaignReport) -> str:
     completed = sum(row.completed for row in report.sequences)
     emails = f"{report.sent} sent"
     if report.attempts_recorded:
-        emails += f" · {report.skipped} skipped · {report.failed} failed"
+        emails += f" · {report.skipped} skipped · {report.failed} failed · {report.replies} replied"
     else:
         emails += " (skipped and failed not recorded)"
     rates = " · ".join(f"{name} {share.count} ({share.percent})" for name, share in report.deliverability)
