@@ -55,10 +55,12 @@ def sample_body(template: str) -> tuple[str, dict[str, Any]]:
 
 
 def render_sample(template: str, overrides: dict[str, Any] | None = None) -> tuple[RenderedEmail, str]:
-    """The template rendered for its sequence's sample event, as `send` renders it; (email, recipient)."""
+    """The template rendered for its sequence's sample event, as `send` renders it; (email, recipient). The
+    overrides are the event's own fields, set after its sender's body (Calendly's, for one) is read."""
     kind, body = sample_body(template)
-    body.update(overrides or {})
     event = read_event(kind, body, NOW)
+    if overrides:
+        event = event.model_copy(update=overrides)
     values = build_variables(CAMPAIGN, event.email, event.variables(), NOW)
     return render(TEMPLATES[template], values), event.email
 
@@ -93,8 +95,9 @@ def test_the_reader_sees_the_sender_and_a_working_unsubscribe_link(page: Page, t
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_markup_in_a_value_is_shown_as_text_and_never_runs(page: Page, template: str) -> None:
-    _, body = sample_body(template)
-    fields = [f for f in FREE_TEXT_FIELDS if f in body or f in ("first_name", "business_name")]
+    kind, body = sample_body(template)
+    given = read_event(kind, body, NOW).model_dump(exclude_none=True)
+    fields = [f for f in FREE_TEXT_FIELDS if f in given or f in ("first_name", "business_name")]
     overrides = {f: PROBES[i % len(PROBES)] for i, f in enumerate(fields)}
     rendered, recipient = render_sample(template, overrides)
     view = EmailView(page)
@@ -127,4 +130,4 @@ def test_the_preview_command_output_passes_the_same_checks(page: Page, sequence:
     assert "{{" not in preview["subject"] and "{{" not in preview["text"]
     view = EmailView(page)
     view.open(preview["html"])
-    check_as_a_reader(view, json.loads(sample.read_text())["email"].strip().lower())
+    check_as_a_reader(view, read_event(STARTERS[sequence].kind, json.loads(sample.read_text()), NOW).email)

@@ -14,6 +14,7 @@ pytest.importorskip("pytest_playwright", reason="the e2e extra is not installed 
 from playwright.sync_api import Page, expect
 
 from christmas_tasks.domain.catalogue import load_catalogue
+from christmas_tasks.domain.vocabulary import CampaignStatus
 from christmas_tasks.usecases.report import read_report, render_html
 from tests.conftest import NOW
 from tests.e2e.pages import ReportView
@@ -45,7 +46,7 @@ def test_the_charts_and_numbers_of_a_real_ledger(page: Page) -> None:
     view = open_report(page, ledger)
 
     expect(view.chart(FUNNEL)).to_be_visible()
-    expect(view.bars(FUNNEL)).to_have_count(7)  # every stage of the funnel, empty ones included
+    expect(view.bars(FUNNEL)).to_have_count(len(CampaignStatus))  # every stage of the funnel, empty ones included
     nurture, pre_call = view.bar(FUNNEL, "Nurture Sequence"), view.bar(FUNNEL, "Pre-Call Prep")
     expect(nurture).to_have_attribute("data-count", "5")
     expect(pre_call).to_have_attribute("data-count", "1")
@@ -81,7 +82,7 @@ def test_the_charts_and_numbers_of_a_real_ledger(page: Page) -> None:
 
 def test_an_empty_ledger_draws_an_empty_funnel_and_says_nothing_was_sent(page: Page) -> None:
     view = open_report(page, InMemoryLedger())
-    expect(view.bars(FUNNEL)).to_have_count(7)
+    expect(view.bars(FUNNEL)).to_have_count(len(CampaignStatus))
     expect(page.get_by_text("No email has been sent in this period.")).to_be_visible()
     expect(page.get_by_text("the ledger is empty")).to_be_visible()
     assert view.requested == []
