@@ -108,15 +108,17 @@ class EdgeSettings:
 
         kestra_url = get("KESTRA_INTERNAL_URL") or DEFAULT_KESTRA_URL
         parts = urlsplit(kestra_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        if parts.username or parts.password:  # the URL is not repeated: it holds a password
+            raise ConfigError("KESTRA_INTERNAL_URL must be a URL without credentials (Kestra's webhooks need none)")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"KESTRA_INTERNAL_URL must be an http(s) URL without credentials, such as http://kestra:8080, "
-                f"not {kestra_url!r}"
+                f"KESTRA_INTERNAL_URL must be an http(s) URL, such as http://kestra:8080, not {kestra_url!r}"
             )
         port_text = get("EDGE_PORT") or "8000"
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError(f"EDGE_PORT must be a port number, not {port_text!r}")
-        sender = get("SENDER_NAME") or get("EMAIL_FROM").split("<")[0].strip().strip('"')
+        from_name = get("EMAIL_FROM").split("<")[0].strip().strip('"')  # the step's fallback for SENDER_NAME
+        sender = get("SENDER_NAME") or from_name
         calendly_key, resend, unsubscribe = get("CALENDLY_SIGNING_KEY"), get("RESEND_WEBHOOK_SECRET"), None
         if raw_unsubscribe := values.get("UNSUBSCRIBE_SECRET", ""):
             unsubscribe = Secret(raw_unsubscribe)  # as the step reads it: the token is an HMAC with these exact bytes
