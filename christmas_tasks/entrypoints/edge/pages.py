@@ -30,7 +30,7 @@ STYLE = (
     "font:17px/1.5 -apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}"
     "main{max-width:32rem;margin:0 auto;background:#fff;border-radius:10px;padding:1.5rem 1.5rem 1.75rem;"
     "box-shadow:0 1px 3px rgba(0,0,0,.08)}"
-    "h1{font-size:1.35rem;margin:0 0 .75rem}p{margin:0 0 1rem}.who{word-break:break-all;font-weight:600}"
+    "h1{font-size:1.35rem;margin:0 0 .75rem}p{margin:0 0 1rem}.who{overflow-wrap:anywhere;font-weight:600}"
     "button{font:inherit;font-weight:600;color:#fff;background:#b3261e;border:0;border-radius:8px;"
     "padding:.75rem 1.5rem;width:100%;cursor:pointer}button:focus{outline:3px solid #f2b8b5}"
     ".small{color:#666;font-size:.9rem;margin-top:1rem}"
