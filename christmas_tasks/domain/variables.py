@@ -74,7 +74,13 @@ class Campaign:
         return f"{self.unsubscribe_url}{sep}{urlencode({'email': email, 'token': self.unsubscribe_token(email)})}"
 
     def unsubscribe_token(self, email: str) -> str:
-        return hmac.new(self.unsubscribe_secret.encode(), email.encode(), hashlib.sha256).hexdigest()[:32]
+        return unsubscribe_token(self.unsubscribe_secret, email)
+
+
+def unsubscribe_token(secret: str, email: str) -> str:
+    """The unsubscribe link's token for an address: an HMAC-SHA256 of it with UNSUBSCRIBE_SECRET (128 bits, hex), so
+    a link unsubscribes only the address it was made for. The campaign's links and the public edge's check share it."""
+    return hmac.new(secret.encode(), email.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _starter(sequence: str) -> type[StartsSequence]:

@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("deploy", "load flows/ into a running Kestra (KESTRA_URL, KESTRA_USERNAME, KESTRA_PASSWORD)")
     p.add_argument("--flows", default="flows", help="the flows folder (default: flows)")
 
+    p = add(
+        "serve",
+        "the public edge: check each sender's signature or key, forward to Kestra's webhooks, serve the unsubscribe "
+        "pages (EDGE_HOST, EDGE_PORT, KESTRA_INTERNAL_URL and the senders' secrets: docs/operating.md)",
+    )
+    p.add_argument("--host", help="the address to listen on (default: EDGE_HOST, else 127.0.0.1)")
+    p.add_argument("--port", type=int, help="the port (default: EDGE_PORT, else 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1; one per core)")
+
     p = add("demo", "run the funnel in this process on the local backends: handle a sample event, send its emails")
     p.add_argument("--event", default="examples/events/assessment.json", help="the assessment body to handle")
     p.add_argument("--speedup", type=float, default=1.0, help="divide every wait by this factor")

@@ -297,6 +297,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The public edge (christmas_tasks/entrypoints/edge/) on uvicorn; each worker reads the environment itself."""
+    from christmas_tasks.entrypoints.edge.serve import serve
+
+    return serve(os.environ, host=args.host, port=args.port, workers=args.workers)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from christmas_tasks.entrypoints.demo import run_demo
 

@@ -21,7 +21,7 @@ import yaml
 
 from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.events import KINDS
-from christmas_tasks.entrypoints.settings import SETTINGS
+from christmas_tasks.entrypoints.settings import SETTINGS, STEP_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "flows"
@@ -197,11 +197,14 @@ def settings_map() -> dict[str, str]:
 
 def test_the_step_passes_every_setting_and_secret_the_package_reads() -> None:
     """The settings table (christmas_tasks/entrypoints/settings.py) is what step.yml writes, both ways: a setting the
-    package reads can be set on Kestra, and step.yml sets nothing the package does not read."""
+    package's commands read can be set on Kestra, and step.yml sets nothing they do not read (the public edge's own
+    settings, read from its environment, never reach Kestra: tests/edge checks the edge reads exactly those)."""
     settings = settings_map()
-    table = {setting.name for setting in SETTINGS}
+    table = set(STEP_SETTINGS)
+    edge_only = {setting.name for setting in SETTINGS} - table
     assert sorted(table - set(settings)) == [], "in the settings table, not written by flows/step.yml"
-    assert sorted(set(settings) - table) == [], "written by flows/step.yml, not in the settings table"
+    assert sorted(set(settings) - table) == [], "written by flows/step.yml, not read by the step (settings table)"
+    assert edge_only and not edge_only & set(settings), "the edge's own settings are not Kestra's"
     assert {"CHRISTMAS_CACHE_DIR", "CHRISTMAS_TEMPLATE_CACHE_SECONDS"} <= set(settings), "once unreachable on Kestra"
     # Two read from elsewhere: Kestra's own public URL, and the unsubscribe link's webhook key (links are built of both)
     assert settings.pop("KESTRA_PUBLIC_URL") == "kestra.url ?? null"

@@ -53,7 +53,7 @@ def test_runtime_dependencies_are_exactly_what_the_package_imports() -> None:
 
 
 COMMANDS = ("validate", "plan", "preview", "handle", "send", "step", "health", "report", "templates", "notion",
-            "secrets", "deploy", "demo")
+            "secrets", "deploy", "demo", "serve")
 
 
 @pytest.fixture(scope="module")
