@@ -93,7 +93,14 @@ SETTINGS: tuple[Setting, ...] = (
         local="123 Example Street, Toronto, ON M5V 0A1, Canada",
     ),
     Setting("UNSUBSCRIBE_URL", "an unsubscribe page of your own (default: the unsubscribe-link flow)"),
-    Setting("KESTRA_PUBLIC_URL", "Kestra's public URL, where the unsubscribe links point", kestra="kestra.url ?? null"),
+    Setting(
+        "EDGE_PUBLIC_URL", "the public edge's URL (christmas-tasks serve): every email's unsubscribe link is its "
+        "/unsubscribe page (https; http on loopback only)",
+    ),
+    Setting(
+        "KESTRA_PUBLIC_URL", "Kestra's own URL: the unsubscribe link of a local engine with no edge in front",
+        kestra="kestra.url ?? null",
+    ),
     Setting("CALENDLY_LINK", "the booking link in the emails", live=True, local="https://calendly.com/example/christmas-call"),
     Setting("NOTION_API_URL", "Notion's API root (default https://api.notion.com; a gateway or a test's fake)"),
     Setting("RESEND_API_URL", "Resend's API root (default https://api.resend.com; a gateway or a test's fake)"),
@@ -198,22 +205,28 @@ LOCAL_UNSUBSCRIBE_URL = "http://localhost:8080/unsubscribe"
 
 def _unsubscribe_url(values: Mapping[str, str], live: bool) -> str:
     """Every email's unsubscribe link (its address and token are appended): UNSUBSCRIBE_URL, a business's own page,
-    when set; else the `unsubscribe-link` flow on the public Kestra (KESTRA_PUBLIC_URL, which the step reads from
-    Kestra's own `kestra.url`, and that flow's key, UNSUBSCRIBE_LINK_KEY)."""
+    when set; else the public edge's page (EDGE_PUBLIC_URL + /unsubscribe: SPEC §10, the only public part). Locally,
+    with no edge, the `unsubscribe-link` flow on Kestra itself (KESTRA_PUBLIC_URL, the step's `kestra.url`, and that
+    flow's key, UNSUBSCRIBE_LINK_KEY); live that is no link, Kestra's webhooks being private."""
     own_page = values.get("UNSUBSCRIBE_URL", "").strip()
-    public, key = values.get("KESTRA_PUBLIC_URL", "").strip(), values.get("UNSUBSCRIBE_LINK_KEY", "").strip()
     if own_page:
         return own_page
+    edge = values.get("EDGE_PUBLIC_URL", "").strip().rstrip("/")
+    if edge:
+        if not edge.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ConfigError("EDGE_PUBLIC_URL must be an https URL (plain http only on loopback)")
+        return edge + "/unsubscribe"
+    if live:
+        raise ConfigError(
+            "live backend: no unsubscribe link: set EDGE_PUBLIC_URL (the public edge, christmas-tasks serve) or "
+            "UNSUBSCRIBE_URL (a page of your own)"
+        )
+    public, key = values.get("KESTRA_PUBLIC_URL", "").strip(), values.get("UNSUBSCRIBE_LINK_KEY", "").strip()
     if public and key:
         from christmas_tasks.entrypoints.inbound.unsubscribe_link import link_base
 
         return link_base(public, key)
-    if not live:
-        return LOCAL_UNSUBSCRIBE_URL
-    raise ConfigError(
-        "live backend: no unsubscribe link: set UNSUBSCRIBE_URL (a page of your own), or run in Kestra with its "
-        "public URL (kestra.url) and the secret WEBHOOK_KEY_UNSUBSCRIBE_LINK"
-    )
+    return LOCAL_UNSUBSCRIBE_URL
 
 
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@([^@\s<>,;]+\.[^@\s<>,;]+)$")

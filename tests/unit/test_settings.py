@@ -112,23 +112,30 @@ def test_the_provider_api_urls_default_to_the_providers_and_refuse_plain_http_of
         Settings.from_env({**LIVE, "NOTION_API_URL": "http://notion.example"})
 
 
-def test_the_unsubscribe_link_is_the_businesss_page_else_kestras_own_flow() -> None:
+def test_the_unsubscribe_link_is_the_businesss_page_else_the_edges() -> None:
     key = "k" * 40
-    kestra = {**LIVE, "UNSUBSCRIBE_URL": "", "KESTRA_PUBLIC_URL": "https://kestra.example.com/",
-              "UNSUBSCRIBE_LINK_KEY": key}
-    assert Settings.from_env(kestra).campaign.unsubscribe_url == (
-        f"https://kestra.example.com/api/v1/main/executions/webhook/christmas/unsubscribe-link/{key}"
-    )
-    assert Settings.from_env({**kestra, "UNSUBSCRIBE_URL": "https://example.com/bye"}).campaign.unsubscribe_url == (
+    edge = {**LIVE, "UNSUBSCRIBE_URL": "", "EDGE_PUBLIC_URL": "https://hooks.example.com/"}
+    assert Settings.from_env(edge).campaign.unsubscribe_url == "https://hooks.example.com/unsubscribe"
+    assert Settings.from_env({**edge, "UNSUBSCRIBE_URL": "https://example.com/bye"}).campaign.unsubscribe_url == (
         "https://example.com/bye"
     )
-    with pytest.raises(ConfigError, match=r"set UNSUBSCRIBE_URL .* or run in Kestra with its public URL"):
-        Settings.from_env({**kestra, "UNSUBSCRIBE_LINK_KEY": ""})
+    with pytest.raises(ConfigError, match="EDGE_PUBLIC_URL must be an https URL"):
+        Settings.from_env({**edge, "EDGE_PUBLIC_URL": "http://hooks.example.com"})
+    # live, Kestra's own webhooks are private (SPEC §10): its URL is no unsubscribe link
+    kestra = {**LIVE, "UNSUBSCRIBE_URL": "", "KESTRA_PUBLIC_URL": "https://kestra.example.com/",
+              "UNSUBSCRIBE_LINK_KEY": key}
+    with pytest.raises(ConfigError, match=r"set EDGE_PUBLIC_URL .* or UNSUBSCRIBE_URL"):
+        Settings.from_env(kestra)
+    # a local engine with no edge in front (the engine suite): the unsubscribe-link flow on Kestra itself
+    local = {"KESTRA_PUBLIC_URL": "http://127.0.0.1:18080/", "UNSUBSCRIBE_LINK_KEY": key}
+    assert Settings.from_env(local).campaign.unsubscribe_url == (
+        f"http://127.0.0.1:18080/api/v1/main/executions/webhook/christmas/unsubscribe-link/{key}"
+    )
     # locally, on the command line alone (no Kestra to serve the link), a placeholder
     assert Settings.from_env({}).campaign.unsubscribe_url == "http://localhost:8080/unsubscribe"
 
 
-@pytest.mark.parametrize("env", [{}, LIVE, {**LIVE, "UNSUBSCRIBE_URL": "", "KESTRA_PUBLIC_URL": "https://k.example/"}])
+@pytest.mark.parametrize("env", [{}, LIVE, {**LIVE, "UNSUBSCRIBE_URL": "", "EDGE_PUBLIC_URL": "https://k.example/"}])
 def test_the_package_reads_no_setting_outside_the_one_table(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
