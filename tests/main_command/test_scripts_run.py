@@ -1,5 +1,6 @@
 """The README's main command as a newcomer uses it: `scripts/run` in one terminal, `scripts/post-sample
-assessment` in another, emails 2 to 5 in the outbox through Kestra's engine; Ctrl-C stops it. And, where no
+assessment` in another (signed, through the public edge), emails 2 to 5 in the outbox through Kestra's engine, each
+linking to the edge's unsubscribe page; Ctrl-C stops both. And, where no
 Java 21+ can be found, the same command says what is missing and runs the in-process demo instead.
 
 The engine run uses the engine tests' fast catalogue (CHRISTMAS_CATALOGUE), so the nurture takes 24 s, not 4 min.
@@ -7,6 +8,7 @@ The engine run uses the engine tests' fast catalogue (CHRISTMAS_CATALOGUE), so t
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import shutil
@@ -44,8 +46,10 @@ def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the
         **os.environ,
         "CHRISTMAS_LOCAL_DIR": str(local_dir),
         "CHRISTMAS_PORT": str(free_port()),
+        "CHRISTMAS_EDGE_PORT": str(free_port()),
         "CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
     }
+    edge = f"http://127.0.0.1:{env['CHRISTMAS_EDGE_PORT']}"
     log = tmp_path / "run.log"
     with log.open("w") as out:
         run = subprocess.Popen(
@@ -62,18 +66,43 @@ def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the
         for flow in KINDS:  # every handler, the unsubscribe link's included
             assert f"webhook {flow} {base}/{flow}/" in printed
         assert f"outbox: {local_dir}/outbox/" in printed and f"ledger: {local_dir}/crm.sqlite3" in printed
+        for route in ("/hooks/calendly   signing key: ", "/hooks/resend     webhook secret: whsec_", "/unsubscribe"):
+            assert f"{edge}{route}" in printed, printed
+        deadline = time.monotonic() + 60
+        while True:  # the edge answers, and reaches the engine
+            try:
+                if httpx.get(f"{edge}/healthz", timeout=5).json() == {"edge": "up", "kestra": "up"}:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (local_dir / "edge.log").read_text()
+            time.sleep(0.25)
 
         posted = subprocess.run(
             [str(ROOT / "scripts" / "post-sample"), "assessment"], env=env, capture_output=True, text=True, timeout=60
         )
         assert posted.returncode == 0, posted.stderr
-        assert "posted assessment for demo+" in posted.stdout
+        assert "posted assessment for demo+" in posted.stdout and f"through the edge ({edge}/hooks/assessment)" in (
+            posted.stdout
+        )
         execution_id = posted.stdout.split("execution ")[1].split()[0]
+        # Calendly's own body, signed with the key scripts/run printed, reaches its flow through the one route
+        calendly = subprocess.run(
+            [str(ROOT / "scripts" / "post-sample"), "booking"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert calendly.returncode == 0 and f"({edge}/hooks/calendly)" in calendly.stdout, calendly.stderr
 
         deadline = time.monotonic() + 120
         while outbox_numbers(local_dir) != [2, 3, 4, 5]:
             assert time.monotonic() < deadline, f"outbox {outbox_numbers(local_dir)}:\n{log.read_text()}"
             time.sleep(0.5)
+        # every email links to the edge's page, which a GET only shows
+        first = json.loads((local_dir / "outbox" / "index.jsonl").read_text(encoding="utf-8").splitlines()[0])
+        message = email.message_from_bytes((local_dir / "outbox" / first["file"]).read_bytes())
+        link = str(message["List-Unsubscribe"]).strip("<>")
+        assert link.startswith(f"{edge}/unsubscribe?"), link
+        page = httpx.get(link, timeout=10)
+        assert page.status_code == 200 and "<form" in page.text, page.text[:300]
         time.sleep(1)  # the last state line follows the outbox write
         printed = log.read_text()
         assert f"assessment {execution_id} SUCCESS" in printed
