@@ -163,3 +163,75 @@ def engine(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass(frozen=True)
+class RunningEdge:
+    """The public edge (`christmas-tasks serve`) in front of an engine, with the senders' secrets it checks."""
+
+    port: int
+    calendly_key: str
+    resend_secret: str
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def edge_secrets() -> tuple[str, str]:
+    """A Calendly signing key and a Resend webhook secret (Resend's whsec_<base64> form), as scripts/run makes."""
+    return secrets.token_urlsafe(32), "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+@contextmanager
+def edge(
+    base: Path,
+    kestra: RunningEngine,
+    *,
+    port: int,
+    unsubscribe_secret: str,
+    sender_name: str = "Example Consulting",
+    timeout: float = 60,
+) -> Iterator[RunningEdge]:
+    """`christmas-tasks serve` on `port`, forwarding to `kestra` with its webhook keys (plain, as the edge reads them),
+    until it answers /healthz; stopped at the end. The engine's ENV_EDGE_PUBLIC_URL should name this port, so the
+    emails link to the edge's unsubscribe page."""
+    import httpx
+
+    calendly_key, resend_secret = edge_secrets()
+    env = {
+        **{name: os.environ[name] for name in PASSED_ON if os.environ.get(name)},
+        **{KINDS[flow].webhook_key: key for flow, key in kestra.keys.items()},
+        "KESTRA_INTERNAL_URL": kestra.url,
+        "EDGE_HOST": "127.0.0.1",
+        "EDGE_PORT": str(port),
+        "EDGE_DATA_DIR": str(base / "edge"),
+        "CALENDLY_SIGNING_KEY": calendly_key,
+        "RESEND_WEBHOOK_SECRET": resend_secret,
+        "UNSUBSCRIBE_SECRET": unsubscribe_secret,
+        "SENDER_NAME": sender_name,
+    }
+    log_path = base / "edge.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen([str(CLI), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    running = RunningEdge(port, calendly_key, resend_secret, log_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{running.url}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the edge did not start (exit {process.poll()}):\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,15 +1,19 @@
-"""Calendly's and Resend's own bodies through the webhooks, on Kestra's engine, with the live backends (NotionLedger,
-ResendMailer, Resend's received-email API) against the fakes served on loopback: the flows, the step and the package
-as in production, only the providers stand in.
+"""The senders' own bodies, signed as each signs them, through the public edge (`christmas-tasks serve`) to Kestra's
+engine, with the live backends (NotionLedger, ResendMailer, Resend's received-email API) against the fakes served on
+loopback: the edge, the flows, the step and the package as in production; only Notion and Resend stand in.
 
-- Calendly's `invitee.canceled` reaches the cancellation flow: the contact's booking is Cancelled, its time zone
-  Calendly's, and the rebook sequence is in Notion.
-- Resend's `email.received` reaches the reply flow: the package reads the reply's text through Resend's API, stops
-  the lead's running nurture (`replied`) and forwards the reply to REPLY_INBOX with the lead as Reply-To, once.
+- Calendly's one subscription: its `invitee.created`, `invitee.canceled` and `invitee_no_show.created` bodies, signed
+  with the subscription's key, reach the booking, cancellation and no-show flows; a wrong signature, a stale one and
+  a captured request replayed later are refused (401) and nothing is written.
+- Resend, signed the Svix way: `email.bounced` reaches email-status (the address suppressed), `email.received` the
+  reply flow, whose step reads the reply through Resend's API, stops the lead's rebook sequence (`replied`) and
+  forwards it to REPLY_INBOX once, though Resend delivered the webhook twice.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import EXAMPLES
-from tests.engine.process import engine, fakes_credentials, live_settings
+from tests.engine.process import RunningEdge, RunningEngine, edge, engine, fakes_credentials, free_port, live_settings
 from tests.fakes.fake_notion import FakeNotion, ledger_on_fake
 from tests.fakes.fake_resend import FakeResend
 from tests.fakes.served import served
@@ -29,15 +34,27 @@ INBOX = "inbox@business.example"
 TERMINAL = {"SUCCESS", "FAILED", "KILLED", "WARNING", "CANCELLED"}
 
 
-def sample(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+def sample(name: str, email: str = JANE) -> bytes:
+    return (EXAMPLES / name).read_text(encoding="utf-8").replace(JANE, email).encode()
 
 
-def _handled(http: httpx.Client, kestra: Any, flow: str, body: dict[str, Any], timeout: float = 180) -> dict[str, Any]:
-    """Post `body` to `flow`'s webhook; its execution once ended."""
-    answer = http.post(kestra.webhook(flow), json=body)
-    answer.raise_for_status()
-    execution_id = answer.json()["id"]
+def calendly_signed(body: bytes, key: str, at: float | None = None) -> dict[str, str]:
+    stamp = str(int(time.time() if at is None else at))
+    digest = hmac.new(key.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"Calendly-Webhook-Signature": f"t={stamp},v1={digest}", "Content-Type": "application/json"}
+
+
+def svix_signed(body: bytes, secret: str, message_id: str) -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {
+        "svix-id": message_id,
+        "svix-timestamp": str(int(now.timestamp())),
+        "svix-signature": Webhook(secret).sign(message_id, now, body),
+        "Content-Type": "application/json",
+    }
+
+
+def ended(http: httpx.Client, kestra: RunningEngine, execution_id: str, timeout: float = 180) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         execution: dict[str, Any] = http.get(f"{kestra.api}/executions/{execution_id}").json()
@@ -45,40 +62,87 @@ def _handled(http: httpx.Client, kestra: Any, flow: str, body: dict[str, Any], t
             assert execution["state"]["current"] == "SUCCESS", execution
             return execution
         time.sleep(0.25)
-    raise AssertionError(f"{flow} execution {execution_id} did not end within {timeout} s")
+    raise AssertionError(f"execution {execution_id} did not end within {timeout} s")
 
 
-def test_calendlys_cancellation_and_resends_reply_through_the_webhooks(tmp_path: Path) -> None:
+def through_the_edge(
+    http: httpx.Client, kestra: RunningEngine, front: RunningEdge, route: str, body: bytes, headers: dict[str, str],
+    flow: str,
+) -> dict[str, Any]:
+    answer = http.post(f"{front.url}{route}", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["forwarded"] == flow
+    return ended(http, kestra, answer.json()["execution_id"])
+
+
+def test_calendlys_and_resends_signed_bodies_reach_their_flows_through_the_edge(tmp_path: Path) -> None:
     notion, resend = FakeNotion(), FakeResend()
-    # emails planned days ahead: none is due while the test runs
-    deadline = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+    deadline = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()  # no email falls due during the test
+    edge_port = free_port()
+    credentials = fakes_credentials()
     with served(notion) as notion_url, served(resend) as resend_url:
         settings = {
-            **live_settings(notion_url, resend_url, fakes_credentials()),
+            **live_settings(notion_url, resend_url, credentials),
+            "ENV_UNSUBSCRIBE_URL": "",
+            "ENV_EDGE_PUBLIC_URL": f"http://127.0.0.1:{edge_port}",
             "ENV_CAMPAIGN_DEADLINE": deadline,
             "ENV_REPLY_INBOX": INBOX,
         }
-        with engine(tmp_path, settings) as kestra, httpx.Client(timeout=30) as http:
+        with (
+            engine(tmp_path, settings) as kestra,
+            edge(tmp_path, kestra, port=edge_port, unsubscribe_secret=credentials["UNSUBSCRIBE_SECRET"]) as front,
+            httpx.Client(timeout=30) as http,
+        ):
             ledger = ledger_on_fake(notion)
 
-            _handled(http, kestra, "cancellation", sample("cancellation-calendly.json"))
+            # Calendly: one route, three flows, by the event's type
+            key = front.calendly_key
+            booking = sample("booking-calendly.json")
+            through_the_edge(http, kestra, front, "/hooks/calendly", booking, calendly_signed(booking, key), "booking")
+            assert ledger.contacts.get_contact(JANE).booking_status == "Booked"  # type: ignore[union-attr]
+            cancelled = sample("cancellation-calendly.json")
+            through_the_edge(http, kestra, front, "/hooks/calendly", cancelled, calendly_signed(cancelled, key),
+                             "cancellation")
             contact = ledger.contacts.get_contact(JANE)
             assert contact is not None
-            assert (contact.booking_status, contact.campaign_status) == ("Cancelled", "Rebook Follow-Up")
-            assert contact.timezone == "America/Vancouver"
+            assert (contact.booking_status, contact.timezone) == ("Cancelled", "America/Vancouver")
             [rebook] = ledger.sequences.sequences_for(JANE, "Christmas 2025", ("rebook",))
             assert rebook.running
+            missed = sample("noshow-calendly.json", "sam@example.com")
+            through_the_edge(http, kestra, front, "/hooks/calendly", missed, calendly_signed(missed, key), "noshow")
+            assert ledger.contacts.get_contact("sam@example.com").booking_status == "No-Show"  # type: ignore[union-attr]
 
+            # refused at the edge, nothing forwarded: a wrong key, no signature, and a request captured ten minutes ago
+            # and replayed now (its signature, stale past Calendly's three minutes)
+            stranger = sample("booking-calendly.json", "stranger@example.com")
+            refused = [
+                calendly_signed(stranger, "not-the-subscriptions-key"),
+                {"Content-Type": "application/json"},
+                calendly_signed(stranger, key, at=time.time() - 600),
+            ]
+            for headers in refused:
+                answer = http.post(f"{front.url}/hooks/calendly", content=stranger, headers=headers)
+                assert answer.status_code == 401, answer.text
+            assert ledger.contacts.get_contact("stranger@example.com") is None
+
+            # Resend, signed the Svix way: a bounce to email-status
+            bounced = sample("email-bounced.json", "sam@example.com")
+            through_the_edge(http, kestra, front, "/hooks/resend", bounced,
+                             svix_signed(bounced, front.resend_secret, "msg_bounce"), "email-status")
+            assert ledger.contacts.get_contact("sam@example.com").email_status == "bounced"  # type: ignore[union-attr]
+
+            # and a lead's reply, delivered twice: read through Resend's API, rebook stopped, forwarded once
             received = resend.receive(text="Thursday works for me.", html="<p>Thursday works for me.</p>")
-            body = sample("reply-resend.json")
-            body["data"] = {**body["data"], "email_id": received}
-            _handled(http, kestra, "reply", body)
-            _handled(http, kestra, "reply", body)  # Resend delivers a webhook at least once
+            reply = json.loads(sample("reply-resend.json"))
+            reply["data"] = {**reply["data"], "email_id": received}
+            body = json.dumps(reply).encode()
+            headers = svix_signed(body, front.resend_secret, "msg_reply")
+            through_the_edge(http, kestra, front, "/hooks/resend", body, headers, "reply")
+            again = http.post(f"{front.url}/hooks/resend", content=body, headers=headers)
+            assert again.status_code == 200 and again.json().get("duplicate") is True, again.text
 
             [rebook] = ledger.sequences.sequences_for(JANE, "Christmas 2025", ("rebook",))
             assert rebook.stopped_reason == "replied"
             forwards = [email for email in resend.emails.values() if email["to"] in (INBOX, [INBOX])]
             assert len(forwards) == 1, forwards
-            forward = forwards[0]
-            assert JANE in str(forward.get("reply_to")), forward
-            assert "Thursday works for me." in str(forward.get("text")), forward
+            assert JANE in str(forwards[0].get("reply_to")) and "Thursday works for me." in str(forwards[0]["text"])
