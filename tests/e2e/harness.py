@@ -22,6 +22,7 @@ class Harness:
     client: E2eKestraClient
     keys: dict[str, str]
     local_dir: Path
+    edge_url: str | None = None  # the public edge in front (its /unsubscribe is every email's link), when one runs
 
     def post(self, flow: str, body: Any = None, *, content: bytes | None = None) -> str:
         answer = self.client.post_webhook(NAMESPACE, flow, self.keys[flow], body, content=content)

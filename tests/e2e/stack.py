@@ -31,7 +31,7 @@ from christmas_tasks.usecases.ports import Ledger
 from tests.e2e.config import NOTION_ENV, ROOT, E2eConfig, key_variable
 from tests.e2e.harness import NAMESPACE, Harness
 from tests.e2e.kestra import TERMINAL_STATES, E2eKestraClient, state_of
-from tests.engine.process import FLOW_SECRETS, EngineDidNotStart, engine, secret_variables
+from tests.engine.process import FLOW_SECRETS, EngineDidNotStart, edge, engine, free_port, secret_variables
 
 T = TypeVar("T")
 FAST_CATALOGUE = ROOT / "examples" / "fast-catalogue.json"
@@ -272,19 +272,26 @@ def own_engine(base: Path) -> Iterator[Harness]:
     mode, the fast catalogue, generated webhook keys), stopped at the end. It must start: where Java 21+ or
     Maven is missing, the suite fails saying so (scripts/engine's message), as the engine suite does."""
     local_dir = base / "christmas"
+    unsubscribe_secret = secrets.token_urlsafe(32)
+    edge_port = free_port()
     settings = {
         # nothing of the developer's settings or secrets reaches the engine (process.engine starts it clean)
-        **secret_variables({**dict.fromkeys(FLOW_SECRETS, ""), "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(32)}),
+        **secret_variables({**dict.fromkeys(FLOW_SECRETS, ""), "UNSUBSCRIBE_SECRET": unsubscribe_secret}),
         "ENV_CHRISTMAS_BACKEND": "local",
         "ENV_TESTING_MODE": "true",
         "ENV_CHRISTMAS_LOCAL_DIR": str(local_dir),
         "ENV_CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
+        # every email links to the public edge's unsubscribe page, as on a server
+        "ENV_EDGE_PUBLIC_URL": f"http://127.0.0.1:{edge_port}",
     }
     try:
-        with engine(base, settings) as kestra:
+        with (
+            engine(base, settings) as kestra,
+            edge(base, kestra, port=edge_port, unsubscribe_secret=unsubscribe_secret) as front,
+        ):
             client = E2eKestraClient(kestra.url, "e2e@example.com", "the-local-engine-has-no-auth")
             try:
-                yield Harness(client, kestra.keys, local_dir)
+                yield Harness(client, kestra.keys, local_dir, front.url)
             finally:
                 client.close()
     except EngineDidNotStart as exc:
