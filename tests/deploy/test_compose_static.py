@@ -1,4 +1,4 @@
-"""Static checks of docker/compose.{local,prod,dokploy}.yml, the webhook keys they share (one per event kind:
+"""Static checks of docker/compose.{local,prod,dokploy,scaled}.yml, the webhook keys they share (one per event kind:
 docker/kestra-webhook-keys.yml, Kestra's side and the edge's) and their docker/env/*.example files.
 
 No Docker engine runs here, so the compose files are checked as data: they parse and match the Compose
@@ -37,9 +37,14 @@ FLOWS = ROOT / "flows"
 SCHEMA = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 SCHEMA_SHA256 = "1f91e091f16b2dd50ab8860e02bb391d22df553d91c145eacedb1b6eff9c3f0e"
 
-FILES = {"local": "compose.local.yml", "prod": "compose.prod.yml", "dokploy": "compose.dokploy.yml"}
+FILES = {
+    "local": "compose.local.yml",
+    "prod": "compose.prod.yml",
+    "dokploy": "compose.dokploy.yml",
+    "scaled": "compose.scaled.yml",
+}
 DB = "christmas-kestra-db"  # the database service: no generic name on Dokploy's shared network
-SERVER_FILES = ("prod", "dokploy")
+SERVER_FILES = ("prod", "dokploy", "scaled")
 STANDALONE_FILES = ("local", "prod", "dokploy")  # Kestra as one `server standalone`
 WEBHOOK_PREFIX = "/api/v1/main/executions/webhook/"
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
@@ -566,6 +571,56 @@ def test_every_emails_unsubscribe_link_is_the_edges_page(kind: str, tmp_path: Pa
     assert "/unsubscribe" in paths
 
 
+# --- the scaled-out layout: Kestra's components apart ------------------------------------------------------------
+
+# Kestra 1.3's server components (io.kestra.core.models.ServerType of io.kestra:core:1.3.31, STANDALONE aside), each
+# started as `kestra server <component>`
+COMPONENTS = ("webserver", "executor", "scheduler", "indexer", "worker")
+
+
+def test_the_scaled_layout_runs_each_kestra_component_as_its_own_service() -> None:
+    data = load("scaled")
+    components = kestra_services(data)
+    assert {name: service["command"][1] for name, service in components.items()} == {
+        f"kestra-{component}": component for component in COMPONENTS
+    }
+    assert set(data["services"]) == {*components, DB, EDGE, DEPLOY}
+    for name, service in components.items():
+        assert service["command"][:2] == ["server", name.removeprefix("kestra-")]
+        assert not service.get("container_name"), f"{name}: compose names replicas itself"
+    published = {name: service["ports"] for name, service in data["services"].items() if service.get("ports")}
+    assert published == {"kestra-webserver": ["127.0.0.1:8080:8080"], EDGE: [f"127.0.0.1:{EDGE_PORT}:{EDGE_PORT}"]}
+
+
+def test_every_component_has_the_same_configuration_as_the_production_server() -> None:
+    """One configuration: the same database, storage, secrets and settings everywhere, and the same as the standalone
+    production server's, so that moving between the two files changes where Kestra runs, not what it runs with."""
+    scaled = load("scaled")
+    production = load("prod")["services"]["kestra"]
+    for name, service in kestra_services(scaled).items():
+        assert service["environment"] == production["environment"], f"{name}: its environment is the production one"
+        shared = ("image", "build", "volumes", "depends_on", "healthcheck", "stop_grace_period", "restart", "logging")
+        for key in shared:
+            assert service[key] == production[key], f"{name}: {key}"
+    assert load("scaled")["name"] == load("prod")["name"], "the same project: the same named volumes, kept on a switch"
+
+
+def test_the_scaled_layout_scales_the_workers_and_the_edge() -> None:
+    services = load("scaled")["services"]
+    worker = services["kestra-worker"]
+    assert worker["deploy"]["replicas"] >= 2
+    assert int(worker["command"][worker["command"].index("--thread") + 1]) >= 4, "threads stated, not a default"
+    edge = services[EDGE]["command"]
+    assert edge[0] == "serve" and int(edge[edge.index("--workers") + 1]) >= 2
+    assert url_host(edge_environment(load("scaled"))["KESTRA_INTERNAL_URL"]) == "kestra-webserver", "webhooks"
+    assert url_host(services[DEPLOY]["environment"]["KESTRA_URL"]) == "kestra-webserver", "the API"
+
+
+def test_the_scaled_example_is_the_production_one() -> None:
+    """The same variables: the production env file works as it is."""
+    assert example("scaled") == example("prod")
+
+
 # --- Kestra's server configuration ----------------------------------------------------------------------
 
 
@@ -903,10 +958,10 @@ def test_the_management_port_serves_health_only_without_details(kind: str) -> No
 
 @pytest.mark.parametrize("kind", FILES)
 def test_docker_waits_longer_than_kestras_own_termination_grace_period(kind: str) -> None:
-    kestra = load(kind)["services"]["kestra"]
     grace = kestra_configuration(resolved(kind))["kestra"]["server"]["termination-grace-period"]
     assert grace == "5m", "Kestra's default (ServerConfig), stated"
-    assert kestra["stop_grace_period"] == "6m", "a minute more, as Kestra's own compose file: tasks end, then stop"
+    for name, kestra in kestra_services(load(kind)).items():
+        assert kestra["stop_grace_period"] == "6m", f"{name}: a minute more, as Kestra's own compose file"
 
 
 @pytest.mark.parametrize("kind", FILES)
