@@ -556,17 +556,40 @@ def test_the_edge_configured_as_the_file_says_checks_every_sender(kind: str) -> 
     assert set(signed.signing_secrets) == {"signup"}, "an optional signing secret reaches the edge when set"
 
 
+def step_settings(kind: str) -> dict[str, str]:
+    """What the Kestra step hands the package, from the resolved file as flows/step.yml reads it: each `ENV_<NAME>` as
+    NAME, each `SECRET_<NAME>` decoded, Kestra's `kestra.url` and the unsubscribe-link flow's key; only the names the
+    step reads."""
+    from christmas_tasks.entrypoints.settings import STEP_SETTINGS
+
+    realistic = {"CAMPAIGN_DEADLINE": "2025-12-20", "EMAIL_FROM": "Example Consulting <hello@example.com>",
+                 "SENDER_ADDRESS": "123 Example Street, Toronto", "CALENDLY_LINK": "https://calendly.com/example/call"}
+    optional = dict.fromkeys(("EMAIL_REPLY_TO", "REPLY_ADDRESS", "REPLY_INBOX", "SEND_WINDOW", "SEND_BLACKOUT"), "")
+    data = resolved(kind, {**filled_example(kind), **realistic, **optional})
+    environment = kestra_environment(data)
+    values = {name.removeprefix("ENV_"): value for name, value in environment.items() if name.startswith("ENV_")}
+    secrets = {name.removeprefix("SECRET_"): base64.b64decode(value).decode()
+               for name, value in environment.items() if name.startswith("SECRET_")}
+    values |= secrets
+    values["KESTRA_PUBLIC_URL"] = kestra_configuration(data)["kestra"]["url"]
+    values["UNSUBSCRIBE_LINK_KEY"] = secrets["WEBHOOK_KEY_UNSUBSCRIBE_LINK"]
+    return {name: value for name, value in values.items() if name in STEP_SETTINGS}
+
+
 @pytest.mark.parametrize("kind", FILES)
 def test_every_emails_unsubscribe_link_is_the_edges_page(kind: str, tmp_path: Path) -> None:
-    data = resolved(kind)
-    url = kestra_environment(data)["ENV_UNSUBSCRIBE_URL"]
-    if kind == "local":
-        assert url == f"http://localhost:{EDGE_PORT}/unsubscribe", "the edge published on loopback"
-    else:
-        assert url == f"https://{filled_example(kind)['EDGE_PUBLIC_HOST']}/unsubscribe"
+    """The link the package makes with the settings the file gives the step: the edge's /unsubscribe, never Kestra's
+    own webhook, which no route reaches."""
     from christmas_tasks.entrypoints.edge.app import create_app
     from christmas_tasks.entrypoints.edge.config import EdgeSettings as Settings
+    from christmas_tasks.entrypoints.settings import Settings as StepSettings
 
+    edge = f"http://localhost:{EDGE_PORT}" if kind == "local" else f"https://{filled_example(kind)['EDGE_PUBLIC_HOST']}"
+    environment = kestra_environment(resolved(kind))
+    assert environment["ENV_EDGE_PUBLIC_URL"] == edge and environment["ENV_UNSUBSCRIBE_URL"] == f"{edge}/unsubscribe"
+    link = StepSettings.from_env(step_settings(kind)).campaign.unsubscribe_link("jane@example.com")
+    assert link.startswith(f"{edge}/unsubscribe?email=jane%40example.com&token="), link
+    assert WEBHOOK_PREFIX not in link
     paths = {getattr(route, "path", None) for route in create_app(Settings(data_dir=tmp_path)).routes}
     assert "/unsubscribe" in paths
 
