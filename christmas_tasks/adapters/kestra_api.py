@@ -1,14 +1,21 @@
-"""A small client for Kestra's HTTP API (tenant `main`): load the flows.
+"""A small client for Kestra's HTTP API (tenant `main`): load the flows of one namespace.
 
 Used by `christmas-tasks deploy` (`deploy_from_env`); the end-to-end tests extend it with what only they need
 (posting webhooks, following executions: tests/e2e/kestra.py).
 Basic authentication; TLS is always verified (a private CA can be given, verification can't be turned off).
 The password never appears in a message, a repr or an exception.
 
-Endpoints (Kestra 1.3, `/api/v1/{tenant}/...`):
-  GET  flows/{namespace}/{id}?source=true      the stored flow with its source (404 when absent)
-  POST flows                    (application/x-yaml)   create a flow
-  PUT  flows/{namespace}/{id}   (application/x-yaml)   update a flow
+Endpoints (Kestra 1.3, `/api/v1/{tenant}/...`; docs/deploy.md, "Loading the flows", says where each was confirmed):
+  POST flows/validate              (application/x-yaml)   validate flows, documents joined by `---`: one answer
+                                                           per document, `constraints` set on an invalid one
+  POST flows/{namespace}?delete=true  (application/x-yaml)  the namespace update: every flow created or updated,
+                                                           and every other flow of the namespace deleted
+  GET  flows/{namespace}           the namespace's flows (without their sources)
+  GET  flows/{namespace}/{id}?source=true   one stored flow with its source (404 when absent)
+
+Kestra's namespace update splits its body on every `---` (not only on a line of its own), and deletes before it
+creates, flow by flow, with no transaction: so every flow is checked here and validated by Kestra first, and the
+update is sent only when every one passed, and only when something is to change.
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from christmas_tasks.domain.errors import ChristmasError, ConfigError
+from christmas_tasks.domain.errors import ChristmasError, ConfigError, InvalidInput, Problem
 
 TENANT = "main"
 YAML = "application/x-yaml"
+DOCUMENT_SEPARATOR = "---"  # Kestra's namespace update splits its body on every occurrence
 REQUIRED_SETTINGS = ("KESTRA_URL", "KESTRA_USERNAME", "KESTRA_PASSWORD")
 # A webhook key is the only authentication of a public URL: long, random, URL-safe.
 WEBHOOK_KEY = re.compile(r"[A-Za-z0-9_-]{32,256}")
@@ -58,9 +66,10 @@ class KestraClient:
             raise ConfigError(f"KESTRA_URL must be an http(s) URL, not {url!r}")
         if parts.username or parts.password:
             raise ConfigError("KESTRA_URL must not carry credentials: use KESTRA_USERNAME and KESTRA_PASSWORD")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not (_is_loopback(parts.hostname) or _is_service_name(parts.hostname)):
             raise ConfigError(
-                f"KESTRA_URL {url!r} is plain http to another host: the password would travel in clear (use https)"
+                f"KESTRA_URL {url!r} is plain http to another host: the password would travel in clear (use https; "
+                "http only on loopback or to a Compose service's one-word name on the stack's own network)"
             )
         if verify is False:
             raise ConfigError("TLS verification cannot be turned off; give a CA bundle path instead")
@@ -124,42 +133,93 @@ class KestraClient:
         source = response.json().get("source")
         return source if isinstance(source, str) else None
 
-    def create_flow(self, source: str) -> dict[str, Any]:
-        return dict(self._request("POST", "flows", content=source.encode(), headers={"Content-Type": YAML}).json())
+    def list_flow_ids(self, namespace: str) -> list[str]:
+        """The ids of the flows the namespace holds now."""
+        answer = self._request("GET", f"flows/{namespace}").json()
+        if not isinstance(answer, list):
+            raise KestraError(f"GET {self.base_url}{self._path(f'flows/{namespace}')}: not a list of flows")
+        return [str(flow["id"]) for flow in answer if isinstance(flow, dict) and "id" in flow]
 
-    def update_flow(self, namespace: str, flow_id: str, source: str) -> dict[str, Any]:
-        return dict(
-            self._request(
-                "PUT", f"flows/{namespace}/{flow_id}", content=source.encode(), headers={"Content-Type": YAML}
-            ).json()
+    def validate_flows(self, sources: list[str]) -> list[dict[str, Any]]:
+        """Kestra's own validation of each source (nothing is stored): one answer per source, in order; an invalid
+        one has its `constraints` set."""
+        answer = self._request("POST", "flows/validate", content=_documents(sources), headers={"Content-Type": YAML})
+        results = answer.json()
+        answers = results if isinstance(results, list) else []
+        if len(answers) != len(sources) or not all(isinstance(result, dict) for result in answers):
+            count = len(results) if isinstance(results, list) else "no list"
+            raise KestraError(
+                f"POST {self.base_url}{self._path('flows/validate')}: {count} answers for {len(sources)} flows: "
+                "nothing was changed"
+            )
+        return sorted(answers, key=lambda result: int(result.get("index", 0)))
+
+    def update_namespace(self, namespace: str, sources: list[str]) -> list[dict[str, Any]]:
+        """Kestra's namespace update, with delete: each source created or updated, every other flow of the namespace
+        deleted. Returns Kestra's answer (the deleted flows, then the created or updated ones)."""
+        answer = self._request(
+            "POST", f"flows/{namespace}", params={"delete": "true"}, content=_documents(sources),
+            headers={"Content-Type": YAML},
         )
+        results = answer.json()
+        return [dict(item) for item in results if isinstance(item, dict)] if isinstance(results, list) else []
 
     def deploy_flows(
-        self, flows_dir: Path, namespace: str = "christmas", render: Mapping[str, str] | None = None
+        self,
+        flows_dir: Path,
+        namespace: str = "christmas",
+        render: Mapping[str, str] | None = None,
+        *,
+        dry_run: bool = False,
     ) -> list[dict[str, Any]]:
-        """Create or update every flow of `flows_dir`: idempotent, each reported created/updated/unchanged.
+        """Make the namespace hold exactly the flows of `flows_dir`: each reported created, updated or unchanged, and
+        each flow of the namespace without a file reported deleted. Idempotent: nothing changed, nothing is sent.
 
-        `render` maps WEBHOOK_KEY_<FLOW> names to keys: a flow's `{{ secret('WEBHOOK_KEY_<FLOW>') }}` is
-        replaced by the key before upload (for a server that cannot read the key as a secret). All files
-        are read and checked before anything is sent, so a bad file changes nothing on the server.
+        Every file is read and checked here, then every flow is validated by Kestra; one invalid flow and nothing is
+        changed on the server. Only then one namespace update creates, updates and deletes. `dry_run`: everything
+        but the update (the report says what it would do).
+
+        `render` maps WEBHOOK_KEY_<FLOW> names to keys: a flow's `{{ secret('WEBHOOK_KEY_<FLOW>') }}` is replaced by
+        the key before upload (for a server that cannot read the key as a secret).
         """
         planned = [(path, *prepare_flow(path, namespace, render)) for path in flow_files(flows_dir)]
         ids = [flow_id for _, flow_id, _ in planned]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ConfigError(f"{flows_dir}: more than one file defines flow(s) {', '.join(duplicates)}")
+        ordered = subflows_first(planned, namespace)
+        sources = [source for _, _, source in ordered]
+        validated = self.validate_flows(sources)
+        problems = [
+            Problem(f"{path.name} ({flow_id})", self._scrub(str(result["constraints"])))
+            for (path, flow_id, _), result in zip(ordered, validated, strict=True)
+            if result.get("constraints")
+        ]
+        if problems:
+            raise InvalidInput(f"flows of {flows_dir}, refused by Kestra's validation (nothing was changed)", problems)
+        present = set(self.list_flow_ids(namespace))
         report = []
-        for path, flow_id, source in subflows_first(planned, namespace):
-            current = self.get_flow_source(namespace, flow_id)
+        for (path, flow_id, source), result in zip(ordered, validated, strict=True):
+            current = self.get_flow_source(namespace, flow_id) if flow_id in present else None
             if current is None:
-                self.create_flow(source)
                 status = "created"
-            elif current.strip() == source.strip():
-                status = "unchanged"
             else:
-                self.update_flow(namespace, flow_id, source)
-                status = "updated"
-            report.append({"namespace": namespace, "id": flow_id, "file": path.name, "status": status})
+                status = "unchanged" if current.strip() == source.strip() else "updated"
+            entry: dict[str, Any] = {"namespace": namespace, "id": flow_id, "file": path.name, "status": status}
+            if result.get("warnings"):
+                entry["warnings"] = [self._scrub(str(warning)) for warning in result["warnings"]]
+            report.append(entry)
+        removed = sorted(present - set(ids))
+        report += [{"namespace": namespace, "id": flow_id, "file": None, "status": "deleted"} for flow_id in removed]
+        if dry_run or all(entry["status"] == "unchanged" for entry in report):
+            return report
+        answered = {str(item.get("id")) for item in self.update_namespace(namespace, sources)}
+        missing = [flow_id for flow_id in ids if flow_id not in answered]
+        if missing:
+            raise KestraError(
+                f"Kestra's namespace update of {namespace} answered without flow(s) {', '.join(missing)}: "
+                "check the namespace in the UI, then run deploy again"
+            )
         return report
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -218,6 +278,11 @@ def prepare_flow(path: Path, namespace: str, render: Mapping[str, str] | None) -
         raise ConfigError(f"{path}: a flow needs an `id`")
     if data.get("namespace") != namespace:
         raise ConfigError(f"{path}: namespace is {data.get('namespace')!r}, expected {namespace!r}")
+    if DOCUMENT_SEPARATOR in source:
+        raise ConfigError(
+            f"{path}: contains {DOCUMENT_SEPARATOR!r}, which Kestra's namespace update splits its body on (anywhere in "
+            "a line): write it another way"
+        )
     return data["id"], render_webhook_keys(source, render or {}, str(path))
 
 
@@ -244,7 +309,7 @@ def render_webhook_keys(source: str, keys: Mapping[str, str], where: str = "flow
     return re.sub(_KEY_CALL, inside, rendered)
 
 
-def deploy_from_env(env: Mapping[str, str], flows_dir: Path) -> list[dict[str, Any]]:
+def deploy_from_env(env: Mapping[str, str], flows_dir: Path, *, dry_run: bool = False) -> list[dict[str, Any]]:
     """`christmas-tasks deploy`: KESTRA_URL, KESTRA_USERNAME, KESTRA_PASSWORD; optional KESTRA_CA_BUNDLE
     (a private CA) and WEBHOOK_KEY_<FLOW> keys to render into the flows at upload."""
     missing = [name for name in REQUIRED_SETTINGS if not env.get(name, "").strip()]
@@ -258,7 +323,12 @@ def deploy_from_env(env: Mapping[str, str], flows_dir: Path) -> list[dict[str, A
         env["KESTRA_PASSWORD"],
         verify=ca_bundle or True,
     ) as client:
-        return client.deploy_flows(flows_dir, render=render)
+        return client.deploy_flows(flows_dir, render=render, dry_run=dry_run)
+
+
+def _documents(sources: list[str]) -> bytes:
+    """Flow sources as one multi-document YAML body, as Kestra's namespace update and validation read it."""
+    return f"\n{DOCUMENT_SEPARATOR}\n".join(source.strip() for source in sources).encode()
 
 
 def _load_yaml(text: str) -> Any:
@@ -272,6 +342,16 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_service_name(host: str) -> bool:
+    """A one-word host name (no dot, not an address), as a Compose service is named on its stack's private network:
+    the one-shot deploy service reaches Kestra there (http://kestra:8080) without the traffic leaving the host."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host and bool(re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", host))
+    return False
 
 
 def _body_summary(response: httpx.Response, limit: int = 500) -> str:

@@ -90,8 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("init", "encode", "decode", "list"))
     p.add_argument("file", nargs="?", help="the plain env file ('-': standard input; init creates it when missing)")
 
-    p = add("deploy", "load flows/ into a running Kestra (KESTRA_URL, KESTRA_USERNAME, KESTRA_PASSWORD)")
+    p = add(
+        "deploy",
+        "make Kestra's namespace hold exactly flows/: validate every flow, then one namespace update that creates, "
+        "updates and deletes (KESTRA_URL, KESTRA_USERNAME, KESTRA_PASSWORD)",
+    )
     p.add_argument("--flows", default="flows", help="the flows folder (default: flows)")
+    p.add_argument("--dry-run", action="store_true", help="validate and report what would change; change nothing")
 
     p = add(
         "serve",

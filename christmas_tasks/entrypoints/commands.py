@@ -293,7 +293,7 @@ def _init_secrets(path: Path) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from christmas_tasks.adapters.kestra_api import deploy_from_env
 
-    _print(deploy_from_env(os.environ, Path(args.flows)))
+    _print(deploy_from_env(os.environ, Path(args.flows), dry_run=args.dry_run))
     return 0
 
 

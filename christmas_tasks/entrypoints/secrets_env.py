@@ -32,7 +32,7 @@ import re
 import secrets
 from collections.abc import Iterable
 
-from christmas_tasks.domain.errors import InvalidInput, Problem
+from christmas_tasks.domain.errors import ConfigError, InvalidInput, Problem
 
 PREFIX = "SECRET_"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -123,6 +123,16 @@ def complete(text: str, names: Iterable[str], generated: Iterable[str]) -> tuple
         return text, []
     prefix = text if not text or text.endswith("\n") else text + "\n"
     return prefix + _join(lines), added
+
+
+def decode_value(name: str, encoded: str) -> str:
+    """One `SECRET_<NAME>` value read as Kestra reads it (base64, then UTF-8 text); the message names the variable,
+    never the value."""
+    try:
+        return _b64decode(encoded).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        message = f"{name} must be base64 of UTF-8 text, as Kestra reads it (christmas-tasks secrets encode)"
+        raise ConfigError(message) from None
 
 
 def _b64decode(encoded: str) -> bytes:

@@ -200,8 +200,19 @@ def test_the_templates_come_with_the_package_and_the_flows_are_where_the_command
     cmd = [i for i in final_stage() if i.keyword == "CMD"]
     assert cmd, "a default command"
     command = yaml.safe_load(cmd[-1].args)
-    assert command[:2] == ["server", "standalone"]
-    assert command[command.index("--flow-path") + 1] == copies["flows"]
+    # the flows are in the image for `christmas-tasks deploy --flows` (the compose files' deploy-flows service, which
+    # tests/deploy/test_compose_static.py checks names this folder), never loaded with --flow-path: it skips an
+    # invalid flow with a warning and keeps a removed one live
+    assert command == ["server", "standalone"]
+    assert copies["flows"] == "/opt/christmas/flows"
+
+
+def test_the_folders_named_volumes_mount_on_belong_to_the_unprivileged_user() -> None:
+    """A fresh named volume takes the owner of the folder it is mounted on: Kestra's storage and the edge's folder."""
+    runs_text = " ".join(run.args for run in runs())
+    for folder in ("/app/storage", "/app/edge"):
+        assert re.search(rf"mkdir -p [^&]*{folder}\b", runs_text), folder
+        assert re.search(rf"chown -R kestra:kestra [^&]*{folder}\b", runs_text), folder
 
 
 def test_uv_is_used_at_build_time_only() -> None:

@@ -4,6 +4,8 @@ fails at start naming it; no secret is ever shown. `christmas-tasks serve` check
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from christmas_tasks.domain.errors import ConfigError
@@ -16,8 +18,10 @@ from christmas_tasks.entrypoints.edge.config import (
     EdgeSettings,
     derived_names,
     forwarded_flows,
+    kestra_form,
     key_name,
     posted_kinds,
+    shared_secrets,
     signing_secret_name,
 )
 from christmas_tasks.entrypoints.settings import EDGE_SETTINGS, SETTINGS, STEP_SETTINGS, SettingValues
@@ -104,6 +108,58 @@ def test_a_mistyped_setting_fails_at_start_naming_it(env: dict[str, str], fragme
     with pytest.raises(ConfigError) as caught:
         EdgeSettings.from_env(env)
     assert fragment in str(caught.value) and "pw" not in str(caught.value)
+
+
+def kestra_encoded(env: dict[str, str]) -> dict[str, str]:
+    """The environment with each secret Kestra holds too in Kestra's form instead (`SECRET_<NAME>`, base64), as the
+    compose files give it to both."""
+    out = {name: value for name, value in env.items() if name not in shared_secrets()}
+    for name in shared_secrets():
+        if name in env:
+            out[kestra_form(name)] = base64.b64encode(env[name].encode()).decode()
+    return out
+
+
+def test_the_secrets_kestra_holds_are_read_in_kestras_base64_form_too() -> None:
+    """One line of the env file (`SECRET_WEBHOOK_KEY_<KIND>`, `SECRET_UNSUBSCRIBE_SECRET`) is what Kestra and the edge
+    both read: the same keys and the same unsubscribe secret, to the byte."""
+    assert set(shared_secrets()) == {*map(key_name, forwarded_flows()), "UNSUBSCRIBE_SECRET"}
+    plain = EdgeSettings.from_env(environment(UNSUBSCRIBE_SECRET=" spaced secret\n"))
+    encoded_env = kestra_encoded(environment(UNSUBSCRIBE_SECRET=" spaced secret\n"))
+    assert not set(encoded_env) & set(shared_secrets()) and "SECRET_WEBHOOK_KEY_SIGNUP" in encoded_env
+    encoded = EdgeSettings.from_env(encoded_env)
+    assert {flow: key.reveal() for flow, key in encoded.keys.items()} == KEYS
+    assert encoded.keys == plain.keys
+    assert encoded.unsubscribe_secret is not None and encoded.unsubscribe_secret.reveal() == " spaced secret\n"
+    # Kestra's decoder: line breaks ignored, the closing padding optional
+    wrapped = {**encoded_env, "SECRET_WEBHOOK_KEY_SIGNUP": base64.b64encode(KEYS["signup"].encode()).decode()[:8]
+               + "\n" + base64.b64encode(KEYS["signup"].encode()).decode()[8:].rstrip("=")}
+    assert EdgeSettings.from_env(wrapped).keys["signup"].reveal() == KEYS["signup"]
+    # both forms, agreeing: fine (a webhook key compared trimmed, as Kestra trims it)
+    both = {**environment(WEBHOOK_KEY_SIGNUP=KEYS["signup"] + " "), **kestra_encoded(environment())}
+    assert EdgeSettings.from_env(both).keys["signup"].reveal() == KEYS["signup"]
+
+
+@pytest.mark.parametrize("name", ["WEBHOOK_KEY_SIGNUP", "UNSUBSCRIBE_SECRET"])
+def test_both_forms_disagreeing_or_bad_base64_fail_at_start_naming_them_never_the_values(name: str) -> None:
+    env = kestra_encoded(environment())
+    value = KEYS["signup"] if name == "WEBHOOK_KEY_SIGNUP" else UNSUBSCRIBE_SECRET
+    with pytest.raises(ConfigError) as caught:
+        EdgeSettings.from_env({**env, name: value + "-other"})
+    message = str(caught.value)
+    assert f"{name} and SECRET_{name} are both set, to different values" in message
+    assert value not in message and env[f"SECRET_{name}"] not in message
+    with pytest.raises(ConfigError) as caught:
+        EdgeSettings.from_env({**env, f"SECRET_{name}": "not base64 at all!"})
+    assert f"SECRET_{name} must be base64" in str(caught.value) and "not base64" not in str(caught.value)
+
+
+def test_an_empty_kestra_form_is_no_value() -> None:
+    """The local compose file's optional secrets are set and empty: that sender is then refused, as when unset."""
+    env = {**environment(), "SECRET_UNSUBSCRIBE_SECRET": "", "SECRET_WEBHOOK_KEY_SIGNUP": ""}
+    del env["UNSUBSCRIBE_SECRET"], env["WEBHOOK_KEY_SIGNUP"]
+    settings = EdgeSettings.from_env(env)
+    assert settings.unsubscribe_secret is None and "signup" not in settings.keys
 
 
 def test_no_secret_is_shown_in_the_repr_or_the_summary() -> None:

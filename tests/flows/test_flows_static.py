@@ -196,9 +196,10 @@ def settings_map() -> dict[str, str]:
 
 
 def test_the_step_passes_every_setting_and_secret_the_package_reads() -> None:
-    """The settings table (christmas_tasks/entrypoints/settings.py) is what step.yml writes, both ways: a setting the
-    package's commands read can be set on Kestra, and step.yml sets nothing they do not read (the public edge's own
-    settings, read from its environment, never reach Kestra: tests/edge checks the edge reads exactly those)."""
+    """The settings table (christmas_tasks/entrypoints/settings_table.py) is what step.yml writes, both ways: a
+    setting the package's commands read can be set on Kestra, and step.yml sets nothing they do not read (the public
+    edge's own settings, read from its environment, never reach Kestra: tests/edge checks the edge reads exactly
+    those)."""
     settings = settings_map()
     table = set(STEP_SETTINGS)
     edge_only = {setting.name for setting in SETTINGS} - table

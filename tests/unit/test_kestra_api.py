@@ -1,9 +1,12 @@
 """kestra_api against httpx.MockTransport: an in-memory stand-in for the few endpoints it calls.
 
 The execution helpers the end-to-end suites add (tests/e2e/kestra.py, not shipped) run against the same
-stand-in. The stand-in only records requests and stores flow sources. Its webhook, execution and log calls run against
-Kestra's engine in tests/e2e (the local engine of scripts/engine); its flow upload (`deploy`) needs the real
-server's API, which no test here can reach (docs/e2e.md: E2E_KESTRA_URL).
+stand-in. The stand-in only records requests and stores flow sources; its namespace update and validation read the
+body as Kestra 1.3's FlowController does (docs/deploy.md, "Loading the flows": the update splits on every `---` and
+deletes the namespace's other flows; validation answers one result per document, `constraints` set on an invalid
+one). Its webhook, execution and log calls run against Kestra's engine in tests/e2e (the local engine of
+scripts/engine); its flow upload (`deploy`) needs the real server's API, which no test here can reach
+(docs/e2e.md: E2E_KESTRA_URL).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from christmas_tasks.adapters.kestra_api import KestraClient, KestraError, deploy_from_env, render_webhook_keys
-from christmas_tasks.domain.errors import ConfigError
+from christmas_tasks.domain.errors import ConfigError, InvalidInput
 from tests.e2e.kestra import E2eKestraClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +40,7 @@ class FakeKestra:
         self.flows: dict[tuple[str, str], str] = {}
         self.requests: list[httpx.Request] = []
         self.executions: dict[str, list[dict[str, Any]]] = {}
+        self.updates: list[tuple[str, str, bool]] = []  # each namespace update: (namespace, body, delete)
         self.fail_with: tuple[int, str] | None = None
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -53,8 +58,9 @@ class FakeKestra:
         return httpx.Response(404)
 
     def _flows(self, request: httpx.Request, parts: list[str]) -> httpx.Response:
-        import yaml
-
+        if request.method == "GET" and len(parts) == 1:
+            ids = sorted(flow_id for namespace, flow_id in self.flows if namespace == parts[0])
+            return httpx.Response(200, json=[{"id": flow_id, "namespace": parts[0], "revision": 1} for flow_id in ids])
         if request.method == "GET" and len(parts) == 2:
             source = self.flows.get((parts[0], parts[1]))
             if source is None:
@@ -62,17 +68,51 @@ class FakeKestra:
             assert request.url.params.get("source") == "true"
             return httpx.Response(200, json={"id": parts[1], "namespace": parts[0], "source": source})
         assert request.headers["content-type"] == "application/x-yaml"
-        source = request.content.decode()
-        flow = yaml.safe_load(source)
-        if request.method == "POST" and not parts:
-            self.flows[(flow["namespace"], flow["id"])] = source
-            return httpx.Response(200, json={"id": flow["id"], "revision": 1})
-        if request.method == "PUT" and len(parts) == 2:
-            if (parts[0], parts[1]) not in self.flows:
-                return httpx.Response(404)
-            self.flows[(parts[0], parts[1])] = source
-            return httpx.Response(200, json={"id": flow["id"], "revision": 2})
+        body = request.content.decode()
+        if request.method == "POST" and parts == ["validate"]:
+            # FlowController.validateFlows: the body split on `\n+---\n*?`, one answer per document
+            documents = re.split(r"\n+---\n*?", body)
+            return httpx.Response(200, json=[self._validate(index, doc) for index, doc in enumerate(documents)])
+        if request.method == "POST" and len(parts) == 1:
+            return self._update_namespace(parts[0], body, request.url.params.get("delete", "true") == "true")
         return httpx.Response(405)
+
+    @staticmethod
+    def _validate(index: int, source: str) -> dict[str, Any]:
+        import yaml
+
+        result: dict[str, Any] = {"index": index, "outdated": False, "warnings": [], "deprecationPaths": []}
+        try:
+            flow = yaml.safe_load(source.strip())
+        except yaml.YAMLError:
+            return {**result, "constraints": "Illegal flow source: not YAML"}
+        result.update(flow=flow.get("id"), namespace=flow.get("namespace"))
+        types = [item.get("type", "") for key in ("tasks", "triggers") for item in flow.get(key) or []]
+        unknown = [t for t in types if not str(t).startswith("io.kestra.")]
+        if unknown:
+            result["constraints"] = f"tasks[0].type: Invalid type: {unknown[0]}"
+        return result
+
+    def _update_namespace(self, namespace: str, body: str, delete: bool) -> httpx.Response:
+        """FlowController.updateFlowsInNamespace then bulkUpdateOrCreate: split on every `---`, the namespace and the
+        ids checked, the namespace's other flows deleted first, then each flow updated or created."""
+        import yaml
+
+        self.updates.append((namespace, body, delete))
+        flows = [yaml.safe_load(source.strip()) for source in body.split("---")]
+        sources = [source.strip() for source in body.split("---")]
+        if any(flow["namespace"] != namespace for flow in flows):
+            return httpx.Response(422, json={"message": "flow namespace is invalid"})
+        ids = [flow["id"] for flow in flows]
+        if len(set(ids)) < len(ids):
+            return httpx.Response(422, json={"message": "Duplicate flow id"})
+        deleted = [key for key in self.flows if key[0] == namespace and key[1] not in ids] if delete else []
+        for key in deleted:
+            del self.flows[key]
+        for flow, source in zip(flows, sources, strict=True):
+            self.flows[(namespace, flow["id"])] = source
+        answer = [{"id": flow_id, "namespace": namespace} for flow_id in [key[1] for key in deleted] + ids]
+        return httpx.Response(200, json=answer)
 
     def _executions(self, request: httpx.Request, parts: list[str]) -> httpx.Response:
         if parts and parts[0] == "webhook":
@@ -170,6 +210,11 @@ def test_plain_http_is_fine_on_loopback(url: str) -> None:
     KestraClient(url, "u@example.com", PASSWORD).close()
 
 
+def writes(fake: FakeKestra) -> list[httpx.Request]:
+    """The requests that change the server: the namespace updates (validation and reads change nothing)."""
+    return [r for r in fake.requests if r.method != "GET" and not r.url.path.endswith("/flows/validate")]
+
+
 def test_deploy_creates_then_reports_unchanged_then_updates_only_what_changed(
     client: KestraClient, fake: FakeKestra, flows: Path
 ) -> None:
@@ -178,19 +223,24 @@ def test_deploy_creates_then_reports_unchanged_then_updates_only_what_changed(
     assert sorted(r["id"] for r in first) == names
     assert {r["status"] for r in first} == {"created"}
     assert set(fake.flows) == {("christmas", n) for n in names}
-    assert fake.flows[("christmas", "signup")] == (flows / "signup.yml").read_text()
+    # stored as written (Kestra trims each document of the namespace update)
+    assert fake.flows[("christmas", "signup")] == (flows / "signup.yml").read_text().strip()
 
-    writes = len([r for r in fake.requests if r.method != "GET"])
+    count = len(writes(fake))
     second = client.deploy_flows(flows)
     assert {r["status"] for r in second} == {"unchanged"}
-    assert len([r for r in fake.requests if r.method != "GET"]) == writes, "an unchanged flow is not sent again"
+    assert len(writes(fake)) == count, "nothing changed: nothing is sent, not even the namespace update"
 
     signup = flows / "signup.yml"
     signup.write_text(signup.read_text().replace("description: The", "description: Edited. The", 1))
+    before = dict(fake.flows)
     third = {r["id"]: r["status"] for r in client.deploy_flows(flows)}
     assert third.pop("signup") == "updated"
     assert set(third.values()) == {"unchanged"}
     assert "Edited." in fake.flows[("christmas", "signup")]
+    # one namespace update carries every flow (so that it can delete the others); only signup's source changed
+    assert len(writes(fake)) == count + 1
+    assert {key for key in fake.flows if fake.flows[key] != before[key]} == {("christmas", "signup")}
 
 
 def test_deploy_loads_a_subflow_before_the_flows_that_call_it(client: KestraClient, flows: Path) -> None:
@@ -361,3 +411,172 @@ def test_start_execution_without_inputs_sends_no_body(client: E2eKestraClient, f
     request = fake.requests[-1]
     assert request.method == "POST" and request.content == b""
     assert "content-type" not in request.headers
+
+
+# --- the namespace update: validate everything, then one update with delete ------------------------------------
+
+
+def test_the_deploy_validates_every_flow_then_sends_one_namespace_update_with_delete(
+    client: KestraClient, fake: FakeKestra, flows: Path
+) -> None:
+    """The request shapes of Kestra 1.3's FlowController: POST flows/validate, then POST flows/{namespace}?delete=true,
+    both application/x-yaml with every flow as one document of a `---`-joined body, a subflow before its callers."""
+    report = client.deploy_flows(flows)
+    posts = [r for r in fake.requests if r.method == "POST"]
+    assert [r.url.path for r in posts] == ["/api/v1/main/flows/validate", "/api/v1/main/flows/christmas"]
+    validate, update = posts
+    assert dict(update.url.params) == {"delete": "true"} and not validate.url.params
+    assert all(r.headers["content-type"] == "application/x-yaml" for r in posts)
+    assert validate.content == update.content
+    documents = update.content.decode().split("\n---\n")
+    assert [yaml.safe_load(d)["id"] for d in documents] == [r["id"] for r in report]
+    assert documents == [(flows / r["file"]).read_text().strip() for r in report], "each file as written"
+    ids = [r["id"] for r in report]
+    assert ids.index("send-email") < ids.index("assessment") and ids.index("step") < ids.index("handle-event")
+    reads = [r.url.path for r in fake.requests if r.method == "GET"]
+    assert reads == ["/api/v1/main/flows/christmas"], "an empty namespace: no flow's source to read"
+
+
+def test_one_invalid_flow_fails_the_deploy_loudly_and_changes_nothing(
+    client: KestraClient, fake: FakeKestra, flows: Path
+) -> None:
+    client.deploy_flows(flows)
+    before = dict(fake.flows)
+    (flows / "zz-broken.yml").write_text(
+        "id: broken\nnamespace: christmas\ntasks:\n  - id: x\n    type: not.a.Plugin\n", encoding="utf-8"
+    )
+    signup = flows / "signup.yml"
+    signup.write_text(signup.read_text().replace("description: The", "description: Edited. The", 1))
+    (flows / "report.yml").unlink()  # would be deleted
+    count = len(writes(fake))
+    with pytest.raises(InvalidInput) as caught:
+        client.deploy_flows(flows)
+    assert "refused by Kestra's validation (nothing was changed)" in str(caught.value)
+    problems = [str(p) for p in caught.value.problems]
+    assert problems == ["zz-broken.yml (broken): tasks[0].type: Invalid type: not.a.Plugin"]
+    assert len(writes(fake)) == count and fake.flows == before, "no update sent: every flow as it was, none deleted"
+
+
+def test_a_removed_or_renamed_flow_is_deleted_with_its_webhook(
+    client: KestraClient, fake: FakeKestra, flows: Path
+) -> None:
+    client.deploy_flows(flows)
+    (flows / "report.yml").unlink()
+    signup = flows / "signup.yml"
+    signup.rename(flows / "website-signup.yml")
+    renamed = flows / "website-signup.yml"
+    renamed.write_text(renamed.read_text().replace("id: signup", "id: website-signup", 1), encoding="utf-8")
+    report = {r["id"]: (r["status"], r["file"]) for r in client.deploy_flows(flows)}
+    assert report["report"] == ("deleted", None) and report["signup"] == ("deleted", None)
+    assert report["website-signup"] == ("created", "website-signup.yml")
+    assert ("christmas", "report") not in fake.flows and ("christmas", "signup") not in fake.flows
+    assert ("christmas", "website-signup") in fake.flows
+    # only the removal changes: the update is still sent (it is what deletes)
+    (flows / "health-check.yml").unlink()
+    count = len(writes(fake))
+    again = client.deploy_flows(flows)
+    assert [r["id"] for r in again if r["status"] != "unchanged"] == ["health-check"]
+    assert len(writes(fake)) == count + 1 and ("christmas", "health-check") not in fake.flows
+
+
+def test_a_dry_run_validates_and_reports_but_changes_nothing(
+    client: KestraClient, fake: FakeKestra, flows: Path
+) -> None:
+    client.deploy_flows(flows)
+    (flows / "report.yml").unlink()
+    before, count = dict(fake.flows), len(writes(fake))
+    report = {r["id"]: r["status"] for r in client.deploy_flows(flows, dry_run=True)}
+    assert report.pop("report") == "deleted" and set(report.values()) == {"unchanged"}
+    assert fake.flows == before and len(writes(fake)) == count
+    assert any(r.url.path.endswith("/flows/validate") for r in fake.requests[-20:]), "validated all the same"
+
+
+def test_a_flow_holding_the_document_separator_is_refused_before_anything_is_sent(
+    client: KestraClient, fake: FakeKestra, flows: Path
+) -> None:
+    """Kestra's namespace update splits its body on every `---`, even inside a line: such a flow would arrive cut."""
+    signup = flows / "signup.yml"
+    signup.write_text(signup.read_text().replace("description: The", "description: --- The", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="contains '---', which Kestra's namespace update splits its body on"):
+        client.deploy_flows(flows)
+    assert fake.requests == []
+    for path in ROOT.joinpath("flows").glob("*.yml"):
+        assert "---" not in path.read_text(encoding="utf-8"), f"{path.name}: the deploy would refuse it"
+
+
+def test_validation_answers_that_do_not_match_the_flows_change_nothing(flows: Path) -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=[{"index": 0, "flow": "signup"}])  # one answer for every flow
+
+    client = KestraClient("http://127.0.0.1:1", "u@example.com", PASSWORD, transport=httpx.MockTransport(answer))
+    with pytest.raises(KestraError, match=r"1 answers for \d+ flows: nothing was changed"):
+        client.deploy_flows(flows)
+    assert [r.url.path for r in sent] == ["/api/v1/main/flows/validate"]
+
+
+def test_kestras_words_are_scrubbed_of_the_password_and_its_warnings_reported(
+    client: KestraClient, fake: FakeKestra, flows: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = FakeKestra._validate
+
+    def validate(index: int, source: str) -> dict[str, Any]:
+        result = original(index, source)
+        if result.get("flow") == "signup":
+            result["warnings"] = [f"a warning quoting {PASSWORD}"]
+        if result.get("flow") == "reply":
+            result["constraints"] = f"bad value {PASSWORD}"
+        return result
+
+    monkeypatch.setattr(FakeKestra, "_validate", staticmethod(validate))
+    with pytest.raises(InvalidInput) as caught:
+        client.deploy_flows(flows)
+    assert PASSWORD not in str(caught.value) and "bad value ***" in str(caught.value)
+    (flows / "reply.yml").unlink()
+    report = {r["id"]: r for r in client.deploy_flows(flows)}
+    assert report["signup"]["warnings"] == ["a warning quoting ***"] and "warnings" not in report["step"]
+
+
+def test_an_update_answer_without_a_flow_is_an_error(flows: Path) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/flows/validate"):
+            documents = request.content.decode().split("\n---\n")
+            return httpx.Response(200, json=[{"index": i} for i in range(len(documents))])
+        if request.method == "GET":
+            return httpx.Response(200, json=[])
+        return httpx.Response(200, json=[{"id": "signup"}])
+
+    client = KestraClient("http://127.0.0.1:1", "u@example.com", PASSWORD, transport=httpx.MockTransport(answer))
+    with pytest.raises(KestraError, match=r"answered without flow.*assessment.*run deploy again"):
+        client.deploy_flows(flows)
+
+
+@pytest.mark.parametrize("url", ["http://kestra:8080", "http://christmas-kestra-internal:8080"])
+def test_plain_http_to_a_compose_service_of_the_stack_is_fine(url: str) -> None:
+    """The one-shot deploy service reaches Kestra on the stack's private network by its service name."""
+    KestraClient(url, "u@example.com", PASSWORD).close()
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5:8080", "http://kestra.internal:8080", "http://kestra_x:8080"])
+def test_plain_http_to_an_address_or_a_dotted_name_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="plain http to another host") as caught:
+        KestraClient(url, "u@example.com", PASSWORD)
+    assert PASSWORD not in str(caught.value)
+
+
+def test_the_deploy_command_passes_its_dry_run_on(monkeypatch: pytest.MonkeyPatch, flows: Path) -> None:
+    from christmas_tasks.adapters import kestra_api
+    from christmas_tasks.entrypoints.cli import main
+
+    seen: list[tuple[Path, bool]] = []
+
+    def deploy(env: object, path: Path, dry_run: bool = False) -> list[dict[str, Any]]:
+        seen.append((path, dry_run))
+        return []
+
+    monkeypatch.setattr(kestra_api, "deploy_from_env", deploy)
+    assert main(["deploy", "--flows", str(flows), "--dry-run"]) == 0
+    assert main(["deploy", "--flows", str(flows)]) == 0
+    assert seen == [(flows, True), (flows, False)]

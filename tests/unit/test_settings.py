@@ -140,7 +140,7 @@ def test_the_package_reads_no_setting_outside_the_one_table(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Settings.from_env reads its settings through SettingValues, which refuses a name outside the table
-    (christmas_tasks/entrypoints/settings.py), so every setting it reads is one flows/step.yml writes (tests/flows
+    (christmas_tasks/entrypoints/settings_table.py), so every setting it reads is one flows/step.yml writes (tests/flows
     checks the table against step.yml)."""
     from christmas_tasks.entrypoints.settings import SETTING_NAMES, SettingValues
 

@@ -1,7 +1,12 @@
 """The edge's settings, read once from its own environment: the rows of the settings table marked EDGE
-(christmas_tasks/entrypoints/settings.py), and the names derived from the event kinds: each flow's webhook key
+(christmas_tasks/entrypoints/settings_table.py), and the names derived from the event kinds: each flow's webhook key
 (`WEBHOOK_KEY_<KIND>`, the same value as Kestra's secret of that name) and each posting sender's optional Standard
 Webhooks signing secret (`WEBHOOK_SECRET_<KIND>`).
+
+The secrets Kestra holds too (each flow's key, `UNSUBSCRIBE_SECRET`) are read in either form: plain (`NAME`) or
+Kestra's own (`SECRET_NAME`, base64, decoded as Kestra decodes it). The compose files hand the edge the very
+`SECRET_*` variables they hand Kestra, so one line of the env file is the one value both read and no second copy
+can drift; both forms set to different values is refused at start, naming them.
 
 Which sender reaches which flow is said here once: Calendly's one subscription by its `event` (the readers of its
 bodies, inbound/calendly.py, name the kinds), Resend's by its `type` (`email.received` is a reply, anything else an
@@ -19,6 +24,8 @@ from urllib.parse import urlsplit
 from christmas_tasks.adapters.secret import Secret
 from christmas_tasks.domain.errors import ConfigError
 from christmas_tasks.entrypoints.inbound import calendly
+from christmas_tasks.entrypoints.secrets_env import PREFIX as KESTRA_PREFIX
+from christmas_tasks.entrypoints.secrets_env import decode_value
 from christmas_tasks.entrypoints.settings import EDGE, SettingValues
 
 # Resend's inbound email (`email.received`) is the `reply` flow's; forwarded by that name even before the package
@@ -67,9 +74,38 @@ def posted_kinds() -> tuple[str, ...]:
     return tuple(flow for flow in forwarded_flows() if flow not in PROVIDER_ONLY)
 
 
+def shared_secrets() -> tuple[str, ...]:
+    """The secrets Kestra holds too, which the edge also takes in Kestra's `SECRET_<NAME>` (base64) form: each flow's
+    webhook key and the unsubscribe secret."""
+    return (*map(key_name, forwarded_flows()), "UNSUBSCRIBE_SECRET")
+
+
+def kestra_form(name: str) -> str:
+    """Kestra's name for a secret: `SECRET_<NAME>`, its value base64."""
+    return f"{KESTRA_PREFIX}{name}"
+
+
 def derived_names() -> frozenset[str]:
-    """The settings the edge reads besides its rows of the table: the webhook keys and the signing secrets."""
-    return frozenset({*map(key_name, forwarded_flows()), *map(signing_secret_name, posted_kinds())})
+    """The settings the edge reads besides its rows of the table: the webhook keys and the signing secrets, and the
+    Kestra form of each secret Kestra holds too."""
+    own = {*map(key_name, forwarded_flows()), *map(signing_secret_name, posted_kinds())}
+    return frozenset({*own, *map(kestra_form, shared_secrets())})
+
+
+def _shared(values: Mapping[str, str], name: str, strip: bool) -> str:
+    """A secret Kestra holds too: `NAME` (plain) or `SECRET_NAME` (base64, as Kestra reads it); both set, they must
+    agree. `strip`: compared and returned trimmed (a webhook key, which Kestra trims too); else as the bytes are."""
+    plain = values.get(name, "")
+    encoded = values.get(kestra_form(name), "")
+    decoded = decode_value(kestra_form(name), encoded) if encoded.strip() else ""
+    if strip:
+        plain, decoded = plain.strip(), decoded.strip()
+    if plain and decoded and plain != decoded:
+        raise ConfigError(
+            f"{name} and {kestra_form(name)} are both set, to different values: give one (the compose files give "
+            f"{kestra_form(name)}, the value Kestra reads)"
+        )
+    return plain or decoded
 
 
 def _standard_webhooks_secret(name: str, value: str) -> Secret:
@@ -120,9 +156,9 @@ class EdgeSettings:
         from_name = get("EMAIL_FROM").split("<")[0].strip().strip('"')  # the step's fallback for SENDER_NAME
         sender = get("SENDER_NAME") or from_name
         calendly_key, resend, unsubscribe = get("CALENDLY_SIGNING_KEY"), get("RESEND_WEBHOOK_SECRET"), None
-        if raw_unsubscribe := values.get("UNSUBSCRIBE_SECRET", ""):
+        if raw_unsubscribe := _shared(values, "UNSUBSCRIBE_SECRET", strip=False):
             unsubscribe = Secret(raw_unsubscribe)  # as the step reads it: the token is an HMAC with these exact bytes
-        keys = {flow: Secret(key) for flow in forwarded_flows() if (key := get(key_name(flow)))}
+        keys = {flow: Secret(key) for flow in forwarded_flows() if (key := _shared(values, key_name(flow), strip=True))}
         signing = {
             kind: _standard_webhooks_secret(signing_secret_name(kind), secret)
             for kind in posted_kinds()
