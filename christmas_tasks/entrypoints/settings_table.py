@@ -78,7 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SENDER_ADDRESS", "the sender's postal address, in every email's footer (CASL)", live=True,
         local="123 Example Street, Toronto, ON M5V 0A1, Canada",
     ),
-    Setting("UNSUBSCRIBE_URL", "an unsubscribe page of your own (default: the unsubscribe-link flow)"),
+    Setting("UNSUBSCRIBE_URL", "an unsubscribe page of your own (default: the public edge's, EDGE_PUBLIC_URL)"),
     Setting(
         "EDGE_PUBLIC_URL", "the public edge's URL (christmas-tasks serve): every email's unsubscribe link is its "
         "/unsubscribe page (https; http on loopback only)",
