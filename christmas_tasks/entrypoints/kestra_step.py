@@ -11,8 +11,9 @@ Kestra's `step` flow writes two files and runs this with nothing else of the ser
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
 setting, an unknown sequence record, an unusable template) is reported, not raised: `rejected: true` and the
 package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. Provider
-failures and crashes still exit non-zero, and Kestra's retries take them. A handled event's plan is `result.plan`,
-which handle-event hands to schedule-plan whole.
+failures and crashes still exit non-zero, and Kestra's retries take them; their outputs carry their first error line
+(`error`: Kestra keeps a failed task's outputs, and failure-alert reads them). A handled event's plan is
+`result.plan`, which handle-event hands to schedule-plan whole.
 """
 
 from __future__ import annotations
@@ -84,6 +85,22 @@ def rejection_outputs(error: ChristmasError, lines: list[str]) -> dict[str, Any]
         "response_code": 400,
         "response_text": f"Nothing was changed: {first}.",
     }
+
+
+def call_of(request: Any) -> dict[str, str]:
+    """What the step was asked to do (its command, and the event kind), for the outputs of a step that failed."""
+    if not isinstance(request, dict):
+        return {}
+    return {key: value for key in ("command", "event") if isinstance(value := request.get(key), str) and value}
+
+
+def crash_outputs(error: BaseException, request: Any, values: Mapping[str, str]) -> dict[str, Any]:
+    """The outputs of a step that fails (a provider outage, a crash): its first error line, as the command line prints
+    it, scrubbed of every credential, and what it was asked to do."""
+    text = str(error) if isinstance(error, ChristmasError) else f"{type(error).__name__}: {error}"
+    line = next((part.strip() for part in text.splitlines() if part.strip()), type(error).__name__)
+    outputs: dict[str, Any] = scrub({"rejected": False, "error": line[:300], **call_of(request)}, values)
+    return outputs
 
 
 def is_rejection(error: ChristmasError) -> bool:
