@@ -2,10 +2,11 @@
 
 Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
 
-- REQUEST: `{"command": "handle"|"send"|"health"|"report", "event": ..., "payload": ..., "run_id": ...}`, where the
-  payload is the webhook body (handle), the send-email inputs (send), `{"backend": ...}` (health) or
-  `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its summary to Discord). Values from
-  outside arrive here as data in a file, never in a place Kestra renders as a template.
+- REQUEST: `{"command": "handle"|"send"|"health"|"report"|"alert-failure"|"alert-summary", "event": ...,
+  "payload": ..., "run_id": ...}`, where the payload is the webhook body (handle), the send-email inputs (send),
+  `{"backend": ...}` (health), `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its
+  summary to Discord), or a failed execution and a summary's window (the failure-alert flow: failure_alert.py).
+  Values from outside arrive here as data in a file, never in a place Kestra renders as a template.
 - SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
 
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
@@ -28,7 +29,7 @@ from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Problem,
 if TYPE_CHECKING:
     from christmas_tasks.entrypoints.settings import Settings
 
-COMMANDS = ("handle", "send", "health", "report")
+COMMANDS = ("handle", "send", "health", "report", "alert-failure", "alert-summary")
 REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
 
 
@@ -128,6 +129,13 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
 
     if command == "report":
         return _report(Settings.from_env(values), payload, now)
+
+    if command in ("alert-failure", "alert-summary"):  # only what alerting needs: a broken setting must not stop it
+        from christmas_tasks.entrypoints import failure_alert
+        from christmas_tasks.entrypoints.settings import SettingValues
+
+        alert = failure_alert.run_alert_failure if command == "alert-failure" else failure_alert.run_alert_summary
+        return alert(SettingValues(values), payload, now)
 
     from christmas_tasks.entrypoints.app import build_funnel
 
