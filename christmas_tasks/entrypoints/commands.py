@@ -180,15 +180,20 @@ def cmd_step(args: argparse.Namespace) -> int:
     from kestra import Kestra  # type: ignore[attr-defined]
 
     values: dict[str, str] = {}
+    request: Any = None
     try:
         values = kestra_step.settings_values(_read_json(args.settings))
-        outputs = kestra_step.run(_read_json(args.request), values, _now())
-    except ChristmasError as exc:
-        if not kestra_step.is_rejection(exc):
+        request = _read_json(args.request)
+        outputs = kestra_step.run(request, values, _now())
+    except Exception as exc:
+        if not isinstance(exc, ChristmasError) or not kestra_step.is_rejection(exc):
+            # a crash or an outage still says what failed: Kestra keeps a failed task's outputs (failure-alert reads
+            # them); the exit status stays the failure Kestra retries
+            Kestra.outputs(kestra_step.crash_outputs(exc, request, values))
             raise
         # reported, not printed: the step flow's Fail task logs the message, once, and fails its execution
         lines = kestra_step.scrub(kestra_step.rejection_lines(exc), values)
-        Kestra.outputs(kestra_step.rejection_outputs(exc, lines))
+        Kestra.outputs({**kestra_step.rejection_outputs(exc, lines), **kestra_step.call_of(request)})
         return 0
     outputs = kestra_step.scrub(outputs, values)
     Kestra.outputs({"rejected": False, **outputs})

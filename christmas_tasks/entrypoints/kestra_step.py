@@ -2,17 +2,19 @@
 
 Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
 
-- REQUEST: `{"command": "handle"|"send"|"health"|"report", "event": ..., "payload": ..., "run_id": ...}`, where the
-  payload is the webhook body (handle), the send-email inputs (send), `{"backend": ...}` (health) or
-  `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its summary to Discord). Values from
-  outside arrive here as data in a file, never in a place Kestra renders as a template.
+- REQUEST: `{"command": "handle"|"send"|"health"|"report"|"alert-failure"|"alert-summary", "event": ...,
+  "payload": ..., "run_id": ...}`, where the payload is the webhook body (handle), the send-email inputs (send),
+  `{"backend": ...}` (health), `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its
+  summary to Discord), or a failed execution and a summary's window (the failure-alert flow: failure_alert.py).
+  Values from outside arrive here as data in a file, never in a place Kestra renders as a template.
 - SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
 
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
 setting, an unknown sequence record, an unusable template) is reported, not raised: `rejected: true` and the
 package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. Provider
-failures and crashes still exit non-zero, and Kestra's retries take them. A handled event's plan is `result.plan`,
-which handle-event hands to schedule-plan whole.
+failures and crashes still exit non-zero, and Kestra's retries take them; their outputs carry their first error line
+(`error`: Kestra keeps a failed task's outputs, and failure-alert reads them). A handled event's plan is
+`result.plan`, which handle-event hands to schedule-plan whole.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Problem,
 if TYPE_CHECKING:
     from christmas_tasks.entrypoints.settings import Settings
 
-COMMANDS = ("handle", "send", "health", "report")
+COMMANDS = ("handle", "send", "health", "report", "alert-failure", "alert-summary")
 REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
 
 
@@ -86,6 +88,22 @@ def rejection_outputs(error: ChristmasError, lines: list[str]) -> dict[str, Any]
     }
 
 
+def call_of(request: Any) -> dict[str, str]:
+    """What the step was asked to do (its command, and the event kind), for the outputs of a step that failed."""
+    if not isinstance(request, dict):
+        return {}
+    return {key: value for key in ("command", "event") if isinstance(value := request.get(key), str) and value}
+
+
+def crash_outputs(error: BaseException, request: Any, values: Mapping[str, str]) -> dict[str, Any]:
+    """The outputs of a step that fails (a provider outage, a crash): its first error line, as the command line prints
+    it, scrubbed of every credential, and what it was asked to do."""
+    text = str(error) if isinstance(error, ChristmasError) else f"{type(error).__name__}: {error}"
+    line = next((part.strip() for part in text.splitlines() if part.strip()), type(error).__name__)
+    outputs: dict[str, Any] = scrub({"rejected": False, "error": line[:300], **call_of(request)}, values)
+    return outputs
+
+
 def is_rejection(error: ChristmasError) -> bool:
     """Everything deliberate but a provider's failure: retrying the same request cannot change the answer."""
     return not isinstance(error, ProviderError)
@@ -111,6 +129,13 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
 
     if command == "report":
         return _report(Settings.from_env(values), payload, now)
+
+    if command in ("alert-failure", "alert-summary"):  # only what alerting needs: a broken setting must not stop it
+        from christmas_tasks.entrypoints import failure_alert
+        from christmas_tasks.entrypoints.settings import SettingValues
+
+        alert = failure_alert.run_alert_failure if command == "alert-failure" else failure_alert.run_alert_summary
+        return alert(SettingValues(values), payload, now)
 
     from christmas_tasks.entrypoints.app import build_funnel
 

@@ -9,8 +9,9 @@ they cannot drift apart. The records that cross them are the domain's (christmas
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from christmas_tasks.domain.records import (
     AnalyticsEntry,
@@ -118,4 +119,11 @@ class Mailer(Protocol):
 class Alerter(Protocol):
     def alert(self, text: str) -> bool:
         """Post an alert; True when delivered. Never raises: an alert never fails the funnel."""
+        ...
+
+
+class AlertLog(Protocol):
+    def locked(self) -> AbstractContextManager[dict[str, Any]]:
+        """The record of recent failure alerts (a JSON object), held against every other step until the block ends;
+        the object as the block leaves it is saved. An unreadable record is an empty one: alerts never fail on it."""
         ...

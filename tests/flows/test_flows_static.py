@@ -36,7 +36,7 @@ CLI = "{{ envs.christmas_cli ?? 'christmas-tasks' }}"
 FAIL = "io.kestra.plugin.core.execution.Fail"
 # One handler flow per event kind, named after it (the kinds are the list).
 HANDLERS = {kind: kind for kind in KINDS}
-SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "step"}
+SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "step", "failure-alert"}
 # Values that must only ever come from secret(): credentials and the workspace's identifiers.
 SECRET_SETTINGS = {setting.name for setting in SETTINGS if setting.secret and setting.kestra is None}
 # Removed in Kestra 2.0: a flow using one would break on the version bump.
@@ -248,7 +248,7 @@ def test_no_secret_value_is_committed() -> None:
 # The flows whose Python work is a `step` Subflow, with that task's id and the command it runs.
 STEP_CALLERS = {
     "handle-event": ("handle", "handle"), "send-email": ("send", "send"), "health-check": ("health", "health"),
-    "report": ("report", "report"),
+    "report": ("report", "report"), "failure-alert": ("alert", "alert-failure"),
 }
 # The flows a person (or a webhook) starts: each fails once, with the package's message, on a rejection.
 ENTRY_FLOWS = {
@@ -477,3 +477,60 @@ def test_the_image_uses_the_tested_kestra_version() -> None:
         assert tag.split("-")[0] == pinned["KESTRA_VERSION"], f"FROM kestra/kestra:{tag}"
     for name, value in args.items():
         assert value.strip("\"'") == pinned[name], f"ARG {name}={value}"
+
+
+# --- failure alerts -----------------------------------------------------------------------------------------
+
+FLOW_TRIGGER = "io.kestra.plugin.core.trigger.Flow"
+
+
+def test_every_step_call_names_a_command_the_step_accepts() -> None:
+    (command,) = [i for i in STEP["inputs"] if i["id"] == "command"]
+    calls = [t for flow in ALL.values() for t in tasks_of(flow) if t.get("type") == SUBFLOW and t["flowId"] == "step"]
+    assert {t["inputs"]["command"] for t in calls} == set(command["values"])
+    from christmas_tasks.entrypoints.kestra_step import COMMANDS
+
+    assert set(command["values"]) == set(COMMANDS), "the package runs every command the step offers"
+
+
+def test_failure_alert_reacts_to_failed_executions_through_preconditions_never_its_own() -> None:
+    """Kestra 1.3.31's Flow trigger: `states`, then `preconditions` (a MultipleCondition: each `where` set is met on
+    its own and remembered for the window, so all of them must sit in one set for one execution to meet them), no
+    trigger `conditions` (Kestra 2.0 removes them). Its own executions are excluded (Kestra refuses a flow its own
+    trigger anyway: FlowService.removeUnwanted), and so are the step executions it ran, whose trigger (a Subflow's)
+    names it: an alert that fails cannot start another."""
+    flow = ALL["failure-alert"]
+    (trigger,) = flow["triggers"]
+    assert trigger["type"] == FLOW_TRIGGER and trigger["states"] == ["FAILED"]
+    assert "conditions" not in trigger and set(trigger) == {"id", "type", "states", "preconditions"}
+    preconditions = trigger["preconditions"]
+    assert set(preconditions) == {"id", "where"}, "no upstream `flows` list: any flow of the namespace"
+    (where,) = preconditions["where"]
+    assert where.get("operand", "AND") == "AND"
+    assert where["filters"] == [
+        {"field": "NAMESPACE", "type": "EQUAL_TO", "value": NAMESPACE},
+        {"field": "FLOW_ID", "type": "NOT_EQUAL_TO", "value": "failure-alert"},
+        {"field": "EXPRESSION", "type": "IS_FALSE", "value": "{{ (trigger.flowId ?? '') == 'failure-alert' }}"},
+    ]
+    assert flow["concurrency"] == {"limit": 1, "behavior": "QUEUE"}, "the record of recent alerts, in order"
+    assert "errors" not in flow and not [t for t in tasks_of(flow) if t["type"] == FAIL]
+
+
+def test_failure_alert_passes_the_failed_execution_as_data_and_schedules_a_windows_summary() -> None:
+    flow = ALL["failure-alert"]
+    alert, summary = flow["tasks"]
+    assert alert == step_call("failure-alert")
+    # the trigger's object whole (ids, state, the failed execution's outputs), rendered once into JSON, never again
+    assert alert["inputs"]["payload"] == (
+        "{{ {'failed': trigger, 'correlation': labels.system.correlationId ?? null} | toJson }}"
+    )
+    assert summary["type"] == SUBFLOW and summary["flowId"] == "step" and summary["namespace"] == NAMESPACE
+    assert (summary["wait"], summary["transmitFailed"]) == (False, False), "the alert ends now; the summary later"
+    assert summary["runIf"] == "{{ outputs.alert.outputs.result.summary_at ?? false }}"
+    assert summary["scheduleDate"] == "{{ outputs.alert.outputs.result.summary_at }}"
+    assert summary["inputs"]["command"] == "alert-summary" and "retry" not in summary
+    assert summary["inputs"]["payload"] == "{{ {'window': outputs.alert.outputs.result.window} | toJson }}"
+    for text in strings(flow):
+        assert "render(" not in text, "nothing of a failed execution is rendered a second time"
+    others = [name for name, f in ALL.items() if any(t["type"] == FLOW_TRIGGER for t in f.get("triggers") or [])]
+    assert others == ["failure-alert"]

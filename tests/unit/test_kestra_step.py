@@ -149,7 +149,32 @@ def test_a_provider_failure_exits_1_for_kestra_to_retry(
     (files["dir"] / "request.json").write_text(json.dumps({"command": "health"}))
     assert main(["step", str(files["dir"] / "request.json"), str(files["dir"] / "settings.json")]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and err == "error: notion answered 503: service unavailable\n", "no outputs: the step failed"
+    assert err == "error: notion answered 503: service unavailable\n"
+    # the failed step still says what failed: Kestra keeps a failed task's outputs, and failure-alert reads them
+    (line,) = out.splitlines()
+    assert json.loads(line[2:-2])["outputs"] == {
+        "rejected": False, "error": "notion answered 503: service unavailable", "command": "health",
+    }
+
+
+def test_a_crash_reports_its_first_line_scrubbed_and_still_fails(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "ntn_crash_token_0123456789"
+
+    def crash(*_: Any, **__: Any) -> dict[str, Any]:
+        raise RuntimeError(f"no such key: {token}\nsecond line")
+
+    monkeypatch.setattr(kestra_step, "run", crash)
+    (files["dir"] / "settings.json").write_text(json.dumps({**files["settings"], "NOTION_TOKEN": token}))
+    request = {"command": "handle", "event": "signup", "payload": {}}
+    (files["dir"] / "request.json").write_text(json.dumps(request))
+    with pytest.raises(RuntimeError):
+        main(["step", str(files["dir"] / "request.json"), str(files["dir"] / "settings.json")])
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line[2:-2])["outputs"] == {
+        "rejected": False, "error": "RuntimeError: no such key: ***", "command": "handle", "event": "signup",
+    }
 
 
 def test_secrets_of_the_settings_never_reach_the_outputs() -> None:
