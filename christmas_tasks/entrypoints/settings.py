@@ -1,14 +1,13 @@
 """Settings, read once from the environment by the entry point (SPEC §8).
 
-`CHRISTMAS_BACKEND=local` (the default) runs on the embedded backends with sample campaign facts;
-`live` needs every Notion/Resend secret and campaign fact, and fails at once naming each one missing.
-Secret values are wrapped so that no repr, log line or error can show them.
+`CHRISTMAS_BACKEND=local` (the default) runs on the embedded backends with sample campaign facts; `live` needs every
+Notion/Resend secret and campaign fact, and fails at once naming each one missing. Secret values are wrapped so that
+no repr, log line or error can show them.
 
 Why not pydantic-settings: `plan` and `--help` read the settings and must start without importing pydantic (their
-cold-start budget, benchmarks/cold_start.py); and the Kestra step passes its settings as a mapping read from a
-file, not as the process environment.
+cold-start budget, benchmarks/cold_start.py); and the Kestra step passes its settings as a mapping read from a file,
+not as the process environment.
 """
-
 from __future__ import annotations
 
 import re
@@ -169,7 +168,6 @@ def generated_secrets() -> tuple[str, ...]:
 LOCAL_DEFAULTS = {setting.name: setting.local for setting in SETTINGS if setting.local is not None}
 
 
-
 class SettingValues(Mapping[str, str]):
     """One run's settings, read by name from the table alone: a name outside SETTINGS, or one its row says this
     reader does not read, is a programming error, refused at once, so every setting the step reads is one
@@ -197,7 +195,6 @@ class SettingValues(Mapping[str, str]):
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
-
 
 # Where the local backends' links point when neither a page nor a Kestra serves them (the command line alone).
 LOCAL_UNSUBSCRIBE_URL = "http://localhost:8080/unsubscribe"
@@ -238,8 +235,7 @@ def _domain(values: Mapping[str, str], name: str) -> tuple[str | None, str | Non
     if not value:
         return None, None
     bare = value[value.index("<") + 1 : -1].strip() if value.endswith(">") and "<" in value else value
-    match = _ADDRESS.match(bare)
-    if match is None:
+    if (match := _ADDRESS.match(bare)) is None:
         raise ConfigError(f"{name} must be an email address (a@example.com or Name <a@example.com>)")
     return value, match.group(1).lower()
 
@@ -258,8 +254,7 @@ def _reply_settings(values: Mapping[str, str]) -> tuple[str | None, str | None]:
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
+    if (raw := env.get(name)) is None:
         return default
     value = raw.strip().lower()
     if value in TRUE:
