@@ -2,9 +2,10 @@
 
 Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
 
-- REQUEST: `{"command": "handle"|"send"|"health"|"report", "event": ..., "payload": ..., "run_id": ...}`, where the
-  payload is the webhook body (handle), the send-email inputs (send), `{"backend": ...}` (health) or
-  `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its summary to Discord). Values from
+- REQUEST: `{"command": "handle"|"send"|"health"|"report"|"contact", "event": ..., "payload": ..., "run_id": ...}`,
+  where the payload is the webhook body (handle), the send-email inputs (send), `{"backend": ...}` (health),
+  `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its summary to Discord) or
+  `{"email": ..., "action": "story"|"forget"}` (contact: christmas_tasks/entrypoints/contact.py). Values from
   outside arrive here as data in a file, never in a place Kestra renders as a template.
 - SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
 
@@ -12,7 +13,8 @@ The result goes to Kestra as outputs. A request that cannot succeed as it is (a 
 setting, an unknown sequence record, an unusable template) is reported, not raised: `rejected: true` and the
 package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. Provider
 failures and crashes still exit non-zero, and Kestra's retries take them. A handled event's plan is `result.plan`,
-which handle-event hands to schedule-plan whole.
+which handle-event hands to schedule-plan whole; `labels` (handle, send, contact) is what the calling flow's Labels
+task sets on its execution: the contact's address, the event, the sequence, the email number.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Problem,
 if TYPE_CHECKING:
     from christmas_tasks.entrypoints.settings import Settings
 
-COMMANDS = ("handle", "send", "health", "report")
+COMMANDS = ("handle", "send", "health", "report", "contact")
 REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
 
 
@@ -112,6 +114,11 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
     if command == "report":
         return _report(Settings.from_env(values), payload, now)
 
+    from christmas_tasks.entrypoints import contact
+
+    if command == "contact":
+        return contact.step(Settings.from_env(values), payload, now)
+
     from christmas_tasks.entrypoints.app import build_funnel
 
     settings = Settings.from_env(values)
@@ -129,8 +136,12 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
             read_event(event, payload, now, build_received_emails(settings)), now,
             run_id if isinstance(run_id, str) and run_id else None,
         )
-        # `result.plan` is what handle-event hands to schedule-plan: one send-email execution per planned email
-        outputs: dict[str, Any] = {"result": handled.as_json(), "planned": len(handled.plan)}
+        # `result.plan` is what handle-event hands to schedule-plan: one send-email execution per planned email;
+        # `labels`, what its Labels task sets on the execution (Kestra's UI filters a contact's executions by them)
+        outputs: dict[str, Any] = {
+            "result": handled.as_json(), "planned": len(handled.plan),
+            "labels": contact.labels(contact=handled.email, event=handled.event, sequence=handled.sequence),
+        }
         if handled.event == UnsubscribeLinkEvent.kind:  # what the person, or the mailbox provider, is answered
             sender = funnel.campaign.sender_name
             outputs.update(
@@ -146,6 +157,8 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         raise _invalid("payload.sequence_key", "is required")
     if isinstance(number, bool) or not isinstance(number, int | str) or not str(number).isdigit():
         raise _invalid("payload.email_number", "must be a whole number")
+    from christmas_tasks.domain.keys import parse_sequence_key
+
     scheduled_for = None
     if scheduled:
         from christmas_tasks.domain.planning import parse_timestamp
@@ -155,7 +168,11 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         except ValueError as exc:
             raise _invalid("payload.scheduled_for", str(exc)) from None
     outcome = funnel.send(key, int(number), now, scheduled_for)
-    return {"result": outcome.as_json(), "status": outcome.status.value}
+    _, sequence, email = parse_sequence_key(key)
+    return {
+        "result": outcome.as_json(), "status": outcome.status.value,
+        "labels": contact.labels(contact=email, sequence=sequence, email_number=outcome.email_number),
+    }
 
 
 def _report(settings: Settings, payload: Any, now: datetime) -> dict[str, Any]:
