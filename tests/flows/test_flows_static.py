@@ -36,7 +36,7 @@ CLI = "{{ envs.christmas_cli ?? 'christmas-tasks' }}"
 FAIL = "io.kestra.plugin.core.execution.Fail"
 # One handler flow per event kind, named after it (the kinds are the list).
 HANDLERS = {kind: kind for kind in KINDS}
-SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "step"}
+SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "contact", "step"}
 # Values that must only ever come from secret(): credentials and the workspace's identifiers.
 SECRET_SETTINGS = {setting.name for setting in SETTINGS if setting.secret and setting.kestra is None}
 # Removed in Kestra 2.0: a flow using one would break on the version bump.
@@ -247,11 +247,12 @@ def test_no_secret_value_is_committed() -> None:
 # The flows whose Python work is a `step` Subflow, with that task's id and the command it runs.
 STEP_CALLERS = {
     "handle-event": ("handle", "handle"), "send-email": ("send", "send"), "health-check": ("health", "health"),
-    "report": ("report", "report"),
+    "report": ("report", "report"), "contact": ("contact", "contact"),
 }
 # The flows a person (or a webhook) starts: each fails once, with the package's message, on a rejection.
 ENTRY_FLOWS = {
     **{name: "handle" for name in HANDLERS}, "send-email": "send", "health-check": "health", "report": "report",
+    "contact": "contact",
 }
 
 
@@ -341,6 +342,36 @@ def test_send_email_passes_its_inputs_as_data_and_is_capped() -> None:
     assert "triggers" not in flow, "send-email runs only when a handler schedules it"
     concurrency = flow["concurrency"]
     assert concurrency["behavior"] == "QUEUE" and 1 <= int(concurrency["limit"]) <= 3, "Notion allows ~3 requests/s"
+
+
+LABELS = "io.kestra.plugin.core.execution.Labels"
+# The flows whose executions carry a contact's labels, and the step call whose outputs they come from.
+LABELLED = {"handle-event": "handle", "send-email": "send", "contact": "contact"}
+
+
+@pytest.mark.parametrize("name", sorted(LABELLED))
+def test_labels_come_from_the_steps_outputs_rendered_once_after_it(name: str) -> None:
+    """The contact's address, the event, the sequence and the email number label each execution about a contact, so
+    Kestra's UI filters them (and `contact forget` finds them): set by Kestra's Labels task from what the package
+    reported, rendered once as JSON (a map's values, from outside, are never rendered as a template again)."""
+    tasks = ALL[name]["tasks"]
+    (labels,) = [t for t in tasks if t["type"] == LABELS]
+    call = LABELLED[name]
+    assert labels == {"id": "labels", "type": LABELS,
+                      "labels": f"{{{{ (outputs.{call}.outputs.result.labels ?? {{}}) | toJson }}}}"}
+    assert tasks.index(labels) > tasks.index(call_in(name, call)), "after the step that reports them"
+    assert {name for name, flow in ALL.items() if any(t["type"] == LABELS for t in tasks_of(flow))} == set(LABELLED)
+
+
+def test_a_contacts_flow_passes_the_address_on_as_data() -> None:
+    flow = ALL["contact"]
+    assert [(i["id"], i["type"]) for i in flow["inputs"]] == [("email", "STRING"), ("action", "SELECT")]
+    (action,) = [i for i in flow["inputs"] if i["id"] == "action"]
+    assert action["values"] == ["story", "forget"] and action["defaults"] == "story", "a story unless forget is chosen"
+    payload = "{{ {'email': inputs.email, 'action': inputs.action} | toJson }}"
+    assert step_call("contact")["inputs"]["payload"] == payload
+    assert "triggers" not in flow, "a person runs it from Kestra's UI"
+    assert "contact" in STEP["inputs"][0]["values"]
 
 
 def test_the_health_check_does_not_catch_up_missed_hours() -> None:
