@@ -184,7 +184,7 @@ def _emails(
             line = _from_attempt(number, template, attempt)
         elif number in planned:
             at = planned[number]
-            why = "due" if at > now else "was due; no attempt is recorded yet (queued, running, or not logged)"
+            why = "planned" if at > now else "was due; no attempt is recorded yet (queued, running, or not logged)"
             line = EmailLine(number, template, "scheduled", at, why, "planner")
         else:
             why = f"sequence stopped: {record.stopped_reason}" if record.stopped_reason else "sequence completed"

@@ -79,7 +79,7 @@ def test_each_email_is_sent_skipped_failed_or_scheduled_and_says_where_that_come
     # the planner's times are the plan the event got (testing delays: 3 and 4 minutes after email 1)
     assert (by_number[4].at, by_number[5].at) == (plan[2].send_at, plan[3].send_at)
     assert by_number[4].why.startswith("was due"), "past due, nothing recorded: said so"
-    assert story_of(funnel, NOW).sequences[0].emails[3].why == "due"
+    assert story_of(funnel, NOW).sequences[0].emails[3].why == "planned"
 
 
 def test_a_stopped_sequence_says_why_and_its_unsent_emails_are_skipped(funnel: Funnel) -> None:
