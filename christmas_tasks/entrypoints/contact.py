@@ -70,8 +70,10 @@ def export(settings: Settings, address: Any, now: datetime) -> dict[str, Any]:
     return document(held, now, source_of(settings), outbox)
 
 
-def forget(settings: Settings, address: Any, now: datetime, kestra: KestraClient | None) -> dict[str, Any]:
-    """Forget the address: what was removed, per store; `kestra` None leaves Kestra's executions (said so)."""
+def forget(
+    settings: Settings, address: Any, now: datetime, kestra: KestraClient | None, left: str = KESTRA_LEFT
+) -> dict[str, Any]:
+    """Forget the address: what was removed, per store; `kestra` None leaves Kestra's executions (`left` says why)."""
     from christmas_tasks.entrypoints.app import build_ledger
     from christmas_tasks.usecases.erasure import forget as forget_ledger
 
@@ -85,7 +87,7 @@ def forget(settings: Settings, address: Any, now: datetime, kestra: KestraClient
     result: dict[str, Any] = {"email": email, "source": source_of(settings), "removed": removed,
                               "forgotten_before": forgotten.before}
     if kestra is None:
-        result["kestra"] = KESTRA_LEFT
+        result["kestra"] = left
     else:
         result["kestra"] = kestra.forget_executions(LABEL, email)
         result["kestra"]["found_before"] = found
@@ -98,6 +100,10 @@ def _outbox(settings: Settings) -> Any:
     return OutboxMailer(settings.local_dir / "outbox")
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def forget_text(result: Mapping[str, Any]) -> str:
     """What `contact forget` removed, for a person."""
     removed = result["removed"]
@@ -106,10 +112,10 @@ def forget_text(result: Mapping[str, Any]) -> str:
     out.append(f"  sequences       {removed['sequences']} (with {removed['ledger_emails']} emails of their ledger)")
     out.append(f"  send log        {removed['send_log']}")
     if "outbox_messages" in removed:
-        out.append(f"  outbox          {removed['outbox_messages']} messages (.eml files and their index lines)")
+        out.append(f"  outbox          {_count(removed['outbox_messages'], 'message')} (.eml files and index lines)")
     kestra = result["kestra"]
     if isinstance(kestra, Mapping):
-        line = f"  Kestra          {kestra['deleted']} executions deleted, with their logs"
+        line = f"  Kestra          {_count(kestra['deleted'], 'execution')} deleted, with their logs"
         if kestra["killed"]:
             line += f" ({kestra['killed']} still running or scheduled were killed first)"
         out.append(line)
@@ -168,7 +174,7 @@ def command(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
             from christmas_tasks.adapters.kestra_api import client_from_env
 
             kestra = client_from_env(env, "contact forget (or --no-kestra, to leave Kestra's executions)")
-        result = forget(settings, email, now, kestra)
+        result = forget(settings, email, now, kestra, "Kestra's executions: left as they are (--no-kestra)")
         sys.stdout.write(dumps(result) if args.format == "json" else forget_text(result))
     return 0
 
