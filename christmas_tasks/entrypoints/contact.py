@@ -171,7 +171,7 @@ def command(args: argparse.Namespace, env: Mapping[str, str], now: datetime) -> 
     else:
         kestra = None
         if not args.no_kestra:
-            from christmas_tasks.adapters.kestra_api import client_from_env
+            from christmas_tasks.adapters.kestra_executions import client_from_env
 
             kestra = client_from_env(env, "contact forget (or --no-kestra, to leave Kestra's executions)")
         result = forget(settings, email, now, kestra, "Kestra's executions: left as they are (--no-kestra)")

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from christmas_tasks.adapters import kestra_api
+from christmas_tasks.adapters import kestra_executions
 from christmas_tasks.adapters.kestra_api import KestraClient
 from christmas_tasks.adapters.outbox import OutboxMailer
 from christmas_tasks.domain.records import OutgoingEmail
@@ -160,7 +160,7 @@ def test_forget_deletes_kestras_executions_after_the_ledger(
 
     client = KestraClient("http://localhost:8080", "admin@example.com", "pw", transport=httpx.MockTransport(answer))
     made: list[dict[str, str]] = []
-    monkeypatch.setattr(kestra_api, "client_from_env", lambda env, what: made.append(dict(env)) or client)
+    monkeypatch.setattr(kestra_executions, "client_from_env", lambda env, what: made.append(dict(env)) or client)
     code, out, _ = run(capsys, "contact", "forget", JANE, "--yes")
     assert code == 0 and "  Kestra          1 execution deleted, with their logs" in out
     assert asked[-1] == "DELETE /api/v1/main/executions/by-ids"

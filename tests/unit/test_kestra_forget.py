@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from christmas_tasks.adapters.kestra_api import CORRELATION, KestraClient, KestraError
+from christmas_tasks.adapters.kestra_api import KestraClient, KestraError
+from christmas_tasks.adapters.kestra_executions import CORRELATION
 
 JANE = "jane@example.com"
 
