@@ -16,6 +16,7 @@ Endpoints (Kestra 1.3, `/api/v1/{tenant}/...`; docs/deploy.md, "Loading the flow
 Kestra's namespace update splits its body on every `---` (not only on a line of its own), and deletes before it
 creates, flow by flow, with no transaction: so every flow is checked here and validated by Kestra first, and the
 update is sent only when every one passed, and only when something is to change.
+and the executions `contact forget` deletes (ExecutionsApi, christmas_tasks/adapters/kestra_executions.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from christmas_tasks.adapters.kestra_executions import ExecutionsApi
 from christmas_tasks.domain.errors import ChristmasError, ConfigError, InvalidInput, Problem
 
 TENANT = "main"
@@ -47,7 +49,7 @@ class KestraError(ChristmasError):
     """A failed call to Kestra; the message names the request and the answer, never a credential."""
 
 
-class KestraClient:
+class KestraClient(ExecutionsApi):
     """Kestra's HTTP API for one tenant, over one httpx.Client."""
 
     def __init__(

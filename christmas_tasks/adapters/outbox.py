@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,14 @@ def payload_fingerprint(message: OutgoingEmail) -> str:
 def tag_header(name: str) -> str:
     """`X-Tag-<name>`, the name reduced to characters a header field name may hold."""
     return "X-Tag-" + (_HEADER_NAME.sub("_", name) or "_")
+
+
+def _addresses(path: Path) -> set[str]:
+    """The addresses in an .eml's To, Cc, From and Reply-To headers, lower-cased."""
+    with open(path, "rb") as handle:
+        headers = BytesHeaderParser(policy=policy.default).parse(handle)
+    values = [str(value) for name in ("To", "Cc", "From", "Reply-To") for value in headers.get_all(name, [])]
+    return {address.lower() for _, address in getaddresses(values) if address}
 
 
 def _utc_now() -> datetime:
@@ -125,6 +134,40 @@ class OutboxMailer:
             return []
         with self._locked():
             return self._entries()
+
+    def messages_about(self, email: str) -> list[dict[str, Any]]:
+        """Every message to or about `email` (its To, Cc, From or Reply-To: a forwarded reply's Reply-To is the lead),
+        listed or not (an .eml a crash left unlisted), each with its index entry (or None) and its .eml text."""
+        with self._locked():
+            return [{"entry": entry, "file": path.name, "eml": path.read_text(encoding="utf-8", errors="replace")}
+                    for path, entry in self._about(email)]
+
+    def forget(self, email: str) -> int:
+        """Delete every message to or about `email`: its .eml file and its index line (the index rewritten
+        atomically). How many messages were removed; 0 the second time."""
+        if not self.folder.is_dir():
+            return 0
+        with self._locked():
+            found = self._about(email)
+            files = {path.name for path, _ in found}
+            entries = self._entries()
+            kept = [entry for entry in entries if entry.get("file") not in files and entry.get("to") != email]
+            if len(kept) != len(entries):
+                lines = "".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in kept)
+                write_atomically(self.folder / INDEX, lines.encode("utf-8"), mode=0o644)
+            for path, _ in found:
+                path.unlink(missing_ok=True)
+        return len(found)
+
+    def _about(self, email: str) -> list[tuple[Path, dict[str, Any] | None]]:
+        wanted = email.strip().lower()
+        listed = {str(entry.get("file")): entry for entry in self._entries()}
+        found = []
+        for path in sorted(self.folder.glob("*.eml")):
+            entry = listed.get(path.name)
+            if (entry is not None and str(entry.get("to", "")).lower() == wanted) or wanted in _addresses(path):
+                found.append((path, entry))
+        return found
 
     # ------------------------------------------------------------------ internals
 

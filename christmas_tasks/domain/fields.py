@@ -15,6 +15,7 @@ from zoneinfo import available_timezones
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+from christmas_tasks.domain.errors import InvalidInput, Problem
 from christmas_tasks.domain.planning import parse_timestamp
 from christmas_tasks.domain.records import EMAIL_MAX
 
@@ -37,6 +38,14 @@ def _normalise_email(value: Any) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"is not a valid email address ({exc})") from None
     return email
+
+
+def checked_email(value: Any, what: str = "contact", field: str = "email") -> str:
+    """An address a person typed (a command's argument), normalised as an event's is; a bad one is refused by name."""
+    try:
+        return _normalise_email(value)
+    except ValueError as exc:
+        raise InvalidInput(what, [Problem(field, str(exc))]) from None
 
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "html"), default="text", help="text (default), json or html")
     p.add_argument("--output", help="write to this file (atomically) instead of standard output")
 
+    p = add(
+        "contact",
+        "a contact's story (contact EMAIL), everything held about it (contact export EMAIL), or all of it removed but "
+        "a salted hash (contact forget EMAIL --yes; Kestra's executions too, with KESTRA_URL, _USERNAME, _PASSWORD)",
+    )
+    p.add_argument("words", nargs="+", metavar="[export|forget] EMAIL", help="the address, after export or forget")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    p.add_argument("--output", help="export: write the JSON file here (atomically) instead of standard output")
+    p.add_argument("--yes", action="store_true", help="forget: yes, remove everything held about the address")
+    p.add_argument("--no-kestra", action="store_true", help="forget: leave Kestra's executions (none ran here)")
+
     p = add("templates", "check templates against the variable set, or push local templates to Notion")
     p.add_argument("action", choices=("check", "push"))
     p.add_argument("--source", choices=("local", "crm"), help="check the local folder or the configured CRM")

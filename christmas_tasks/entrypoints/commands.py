@@ -228,6 +228,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contact(args: argparse.Namespace) -> int:
+    from christmas_tasks.entrypoints.contact import command
+
+    return command(args, os.environ, _now())
+
+
 def cmd_templates(args: argparse.Namespace) -> int:
     from christmas_tasks.entrypoints.app import build_ledger, check_templates, push_templates
 

@@ -2,11 +2,12 @@
 
 Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
 
-- REQUEST: `{"command": "handle"|"send"|"health"|"report"|"alert-failure"|"alert-summary", "event": ...,
+- REQUEST: `{"command": "handle"|"send"|"health"|"report"|"contact"|"alert-failure"|"alert-summary", "event": ...,
   "payload": ..., "run_id": ...}`, where the payload is the webhook body (handle), the send-email inputs (send),
   `{"backend": ...}` (health), `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its
-  summary to Discord), or a failed execution and a summary's window (the failure-alert flow: failure_alert.py).
-  Values from outside arrive here as data in a file, never in a place Kestra renders as a template.
+  summary to Discord), `{"email": ..., "action": "story"|"forget"}` (contact: christmas_tasks/entrypoints/contact.py),
+  or a failed execution and a summary's window (the failure-alert flow: failure_alert.py). Values from outside
+  arrive here as data in a file, never in a place Kestra renders as a template.
 - SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
 
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
@@ -14,7 +15,8 @@ setting, an unknown sequence record, an unusable template) is reported, not rais
 package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. Provider
 failures and crashes still exit non-zero, and Kestra's retries take them; their outputs carry their first error line
 (`error`: Kestra keeps a failed task's outputs, and failure-alert reads them). A handled event's plan is
-`result.plan`, which handle-event hands to schedule-plan whole.
+`result.plan`, which handle-event hands to schedule-plan whole; `labels` (handle, send, contact) is what the calling
+flow's Labels task sets on its execution: the contact's address, the event, the sequence, the email number.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Problem,
 if TYPE_CHECKING:
     from christmas_tasks.entrypoints.settings import Settings
 
-COMMANDS = ("handle", "send", "health", "report", "alert-failure", "alert-summary")
+COMMANDS = ("handle", "send", "health", "report", "contact", "alert-failure", "alert-summary")
 REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
 
 
@@ -137,6 +139,11 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         alert = failure_alert.run_alert_failure if command == "alert-failure" else failure_alert.run_alert_summary
         return alert(SettingValues(values), payload, now)
 
+    from christmas_tasks.entrypoints import contact
+
+    if command == "contact":
+        return contact.step(Settings.from_env(values), payload, now)
+
     from christmas_tasks.entrypoints.app import build_funnel
 
     settings = Settings.from_env(values)
@@ -154,8 +161,12 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
             read_event(event, payload, now, build_received_emails(settings)), now,
             run_id if isinstance(run_id, str) and run_id else None,
         )
-        # `result.plan` is what handle-event hands to schedule-plan: one send-email execution per planned email
-        outputs: dict[str, Any] = {"result": handled.as_json(), "planned": len(handled.plan)}
+        # `result.plan` is what handle-event hands to schedule-plan: one send-email execution per planned email;
+        # `labels`, what its Labels task sets on the execution (Kestra's UI filters a contact's executions by them)
+        outputs: dict[str, Any] = {
+            "result": handled.as_json(), "planned": len(handled.plan),
+            "labels": contact.labels(contact=handled.email, event=handled.event, sequence=handled.sequence),
+        }
         if handled.event == UnsubscribeLinkEvent.kind:  # what the person, or the mailbox provider, is answered
             sender = funnel.campaign.sender_name
             outputs.update(
@@ -171,6 +182,8 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         raise _invalid("payload.sequence_key", "is required")
     if isinstance(number, bool) or not isinstance(number, int | str) or not str(number).isdigit():
         raise _invalid("payload.email_number", "must be a whole number")
+    from christmas_tasks.domain.keys import parse_sequence_key
+
     scheduled_for = None
     if scheduled:
         from christmas_tasks.domain.planning import parse_timestamp
@@ -180,7 +193,11 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         except ValueError as exc:
             raise _invalid("payload.scheduled_for", str(exc)) from None
     outcome = funnel.send(key, int(number), now, scheduled_for)
-    return {"result": outcome.as_json(), "status": outcome.status.value}
+    _, sequence, email = parse_sequence_key(key)
+    return {
+        "result": outcome.as_json(), "status": outcome.status.value,
+        "labels": contact.labels(contact=email, sequence=sequence, email_number=outcome.email_number),
+    }
 
 
 def _report(settings: Settings, payload: Any, now: datetime) -> dict[str, Any]:

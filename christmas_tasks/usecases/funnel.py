@@ -14,6 +14,7 @@ from christmas_tasks.domain.events import Event
 from christmas_tasks.domain.planning import SendWindow, require_aware
 from christmas_tasks.domain.records import SequenceRecord
 from christmas_tasks.domain.variables import Campaign
+from christmas_tasks.usecases.erasure import check_forgotten
 from christmas_tasks.usecases.handlers import handler_for
 from christmas_tasks.usecases.outcomes import EmailOutcome, Handled
 from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer
@@ -44,7 +45,9 @@ class Funnel:
         died before its plan was scheduled, so it gets the unsent emails again (sending checks the
         ledger and reuses the idempotency key, so nothing goes out twice).
         """
-        return handler_for(type(event))(self, event, require_aware(now, "now"), run_id)
+        now = require_aware(now, "now")
+        # a forgotten address starts nothing until the person signs up or takes the assessment again (SPEC §11)
+        return check_forgotten(self, event) or handler_for(type(event))(self, event, now, run_id)
 
     def send(self, key: str, number: int, now: datetime, scheduled_for: datetime | None = None) -> EmailOutcome:
         """Send email `number` of the sequence `key`, with every check of SPEC §6, in order."""

@@ -28,6 +28,7 @@ class Action(StrEnum):
     RECORDED = "recorded"  # a mail event that needs nothing done
     REPLY_FORWARDED = "reply_forwarded"  # a person's reply: the contact's sequences stop; forwarded to the inbox
     AUTO_REPLY_FORWARDED = "auto_reply_forwarded"  # an out-of-office or autoresponder: forwarded, nothing stopped
+    FORGOTTEN = "forgotten"  # the address asked to be forgotten: nothing is written, sent or forwarded
 
 
 class AlertStatus(StrEnum):

@@ -5,6 +5,7 @@ send log (every attempt, for the report). Notion implements them in production (
 a SQLite file locally (christmas_tasks/adapters/sqlite/), dicts in the tests (tests/fakes/memory.py); `Mailer` is
 Resend or an outbox folder. One contract suite per port runs against every implementation (tests/contract/), so
 they cannot drift apart. The records that cross them are the domain's (christmas_tasks/domain/records.py).
+`PersonalData` is what a backend holds about one person across its stores (SPEC §11: a story, an export, erasure).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from christmas_tasks.domain.holdings import Holdings
 from christmas_tasks.domain.records import (
     AnalyticsEntry,
     Contact,
@@ -89,8 +91,30 @@ class SendLog(Protocol):
 
 
 @runtime_checkable
+class PersonalData(Protocol):
+    """Everything a backend holds about one address, its erasure, and the mark a forgotten address leaves (SPEC §11:
+    a contact's story, access and erasure). `mark` is `domain.holdings.forget_mark`'s: the backend never sees a key."""
+
+    def held(self, email: str, mark: str) -> Holdings:
+        """The address's contact, sequence records (every campaign) and send-log entries, each also as stored, and
+        whether its mark is kept; read only."""
+        ...
+
+    def erase(self, held: Holdings, mark: str, at: datetime) -> dict[str, int]:
+        """Keep the mark (first), then remove what `held` lists (Notion: to its trash); what was removed, per store.
+        Idempotent: what is gone already is not counted again."""
+        ...
+
+    def is_forgotten(self, mark: str) -> bool: ...
+
+    def clear_forgotten(self, mark: str) -> bool:
+        """Remove the mark (the person signed up or took the assessment again); True when there was one."""
+        ...
+
+
+@runtime_checkable
 class Ledger(Protocol):
-    """One backend's four stores: what the funnel and the report read and write."""
+    """One backend's stores: what the funnel and the report read and write."""
 
     @property
     def contacts(self) -> ContactStore: ...
@@ -103,6 +127,9 @@ class Ledger(Protocol):
 
     @property
     def sends(self) -> SendLog: ...
+
+    @property
+    def people(self) -> PersonalData: ...
 
 
 # How long a Mailer is trusted to remember an idempotency key: Resend keeps them 24 hours (the outbox, forever).

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from christmas_tasks.domain.errors import ChristmasError, InvalidInput, TemplateError
+from christmas_tasks.domain.holdings import forget_mark
 from christmas_tasks.domain.records import (
     AnalyticsEntry,
     ContactStatus,
@@ -319,3 +320,58 @@ def test_every_failure_is_a_christmas_error(ledger: Ledger) -> None:
     """Callers (the CLI) catch ChristmasError; the CRM's own refusals are of that family."""
     with pytest.raises(ChristmasError):
         ledger.templates.get_template("no such template")
+
+
+# ---------------------------------------------------------------------- what is held about a person (SPEC §11)
+
+MARK = forget_mark("a-test-secret", JANE)
+
+
+def _holdings_of_jane(ledger: Ledger) -> tuple[SequenceRecord, SequenceRecord]:
+    ledger.contacts.upsert_contact(ContactUpdate(JANE, first_name="Jane", campaign_status="Nurture Sequence"))
+    ledger.contacts.upsert_contact(ContactUpdate("bob@example.com", first_name="Bob"))
+    nurture, _ = ledger.sequences.create_sequence(record())
+    ledger.sequences.mark_sent(nurture, SentMark(2, T0 + 24 * H, "re_2"))
+    older, _ = ledger.sequences.create_sequence(record(campaign="Christmas 2024", created_at=T0 - 24 * H))
+    ledger.sequences.create_sequence(record("bob@example.com"))
+    ledger.sends.log_attempt(AnalyticsEntry(JANE, "5-Day E2", 2, "sent", T0 + 24 * H, CAMPAIGN, "re_2"))
+    ledger.sends.log_attempt(AnalyticsEntry("bob@example.com", "5-Day E2", 2, "sent", T0 + 24 * H, CAMPAIGN, "re_b"))
+    return older, nurture
+
+
+def test_everything_held_about_an_address_is_read_in_every_campaign(ledger: Ledger) -> None:
+    older, nurture = _holdings_of_jane(ledger)
+    held = ledger.people.held(JANE, MARK)
+    assert [c.email for c in held.contacts] == [JANE] and held.contacts[0].campaign_status == "Nurture Sequence"
+    assert [r.key for r in held.sequences] == [older.key, nurture.key], "every campaign's, oldest first"
+    assert held.sequences[1].emails[2] == EmailLedger(2, T0 + 24 * H, "sent", "re_2", "kestra")
+    assert [(a.email, a.resend_id) for a in held.attempts or ()] == [(JANE, "re_2")]
+    assert sorted(item.store for item in held.stored) == ["contacts", "send_log", "sequences", "sequences"]
+    contact_row = next(item for item in held.stored if item.store == "contacts")
+    assert JANE in contact_row.fields.values(), "each row as stored, every field"
+    assert held.forgotten is False and not held.empty
+    nobody = ledger.people.held("nobody@example.com", forget_mark("a-test-secret", "nobody@example.com"))
+    assert nobody.empty and nobody.stored == () and nobody.forgotten is False
+
+
+def test_erasing_an_address_keeps_its_mark_only_and_leaves_the_others(ledger: Ledger) -> None:
+    _holdings_of_jane(ledger)
+    removed = ledger.people.erase(ledger.people.held(JANE, MARK), MARK, T0 + 48 * H)
+    assert removed == {"contacts": 1, "sequences": 2, "ledger_emails": 3, "send_log": 1}
+    after = ledger.people.held(JANE, MARK)
+    assert after.empty and after.stored == () and after.forgotten is True
+    assert ledger.people.is_forgotten(MARK) and ledger.contacts.get_contact(JANE) is None
+    assert [c.email for c in ledger.contacts.all_contacts()] == ["bob@example.com"], "the mark is no contact"
+    assert [r.email for r in ledger.sequences.campaign_sequences(CAMPAIGN)] == ["bob@example.com"]
+    assert [a.email for a in ledger.sends.send_attempts(CAMPAIGN) or ()] == ["bob@example.com"]
+    again = ledger.people.erase(after, MARK, T0 + 49 * H)
+    assert again == {"contacts": 0, "sequences": 0, "ledger_emails": 0, "send_log": 0}, "idempotent"
+
+
+def test_a_forgotten_mark_is_found_and_cleared(ledger: Ledger) -> None:
+    assert ledger.people.is_forgotten(MARK) is False
+    ledger.people.erase(ledger.people.held(JANE, MARK), MARK, T0)
+    assert ledger.people.is_forgotten(MARK) is True
+    assert ledger.people.is_forgotten(forget_mark("another-secret", JANE)) is False, "the secret is the salt"
+    assert ledger.people.clear_forgotten(MARK) is True
+    assert ledger.people.is_forgotten(MARK) is False and ledger.people.clear_forgotten(MARK) is False

@@ -8,13 +8,15 @@ Notion stores, OutboxMailer and ResendMailer (tests/contract/), so they cannot d
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+import json
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from christmas_tasks.adapters.template_files import load_templates
 from christmas_tasks.domain.errors import InvalidInput, NotFound, Problem, ProviderError, TemplateError
+from christmas_tasks.domain.holdings import Holdings, Stored
 from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import (
     AnalyticsEntry,
@@ -174,14 +176,61 @@ class InMemorySendLog:
         return sorted(found, key=lambda e: e.at)  # stable: equal times keep the order they were logged in
 
 
+class InMemoryPeople:
+    """What the other stores hold about one address, its erasure, and the forgotten marks (a dict)."""
+
+    def __init__(self, contacts: InMemoryContacts, sequences: InMemorySequences, sends: InMemorySendLog) -> None:
+        self.contacts, self.sequences, self.sends = contacts, sequences, sends
+        self.marks: dict[str, datetime] = {}
+
+    def held(self, email: str, mark: str) -> Holdings:
+        contact = self.contacts.contacts.get(email)
+        records = sorted((r for r in self.sequences.records.values() if r.email == email),
+                         key=lambda r: (r.created_at, r.key))
+        attempts = [e for e in self.sends.entries if e.email == email]
+        stored = [Stored("contacts", email, _plain(contact))] if contact else []
+        stored += [Stored("sequences", r.key, _plain(r)) for r in records]
+        stored += [Stored("send_log", str(n), _plain(e)) for n, e in enumerate(self.sends.entries) if e.email == email]
+        return Holdings(email, (contact,) if contact else (), tuple(records), tuple(attempts), tuple(stored),
+                        forgotten=mark in self.marks)
+
+    def erase(self, held: Holdings, mark: str, at: datetime) -> dict[str, int]:
+        self.marks.setdefault(mark, require_aware(at, "at"))
+        email = held.email
+        records = [key for key, r in self.sequences.records.items() if r.email == email]
+        removed = {
+            "contacts": int(self.contacts.contacts.pop(email, None) is not None),
+            "sequences": len(records),
+            "ledger_emails": sum(len(self.sequences.records[key].emails) for key in records),
+            "send_log": sum(e.email == email for e in self.sends.entries),
+        }
+        for key in records:
+            del self.sequences.records[key]
+        self.sends.entries = [e for e in self.sends.entries if e.email != email]
+        return removed
+
+    def is_forgotten(self, mark: str) -> bool:
+        return mark in self.marks
+
+    def clear_forgotten(self, mark: str) -> bool:
+        return self.marks.pop(mark, None) is not None
+
+
+def _plain(item: Any) -> dict[str, Any]:
+    plain: dict[str, Any] = json.loads(json.dumps(asdict(item), default=str))
+    return plain
+
+
 class InMemoryLedger:
-    """The four stores in memory. With `templates_dir`, that folder seeds the template store."""
+    """The four stores in memory, and what they hold about one address. With `templates_dir`, that folder seeds the
+    template store."""
 
     def __init__(self, templates_dir: Path | None = None) -> None:
         self.contacts = InMemoryContacts()
         self.sequences = InMemorySequences(self.contacts)
         self.templates = InMemoryTemplates(templates_dir)
         self.sends = InMemorySendLog()
+        self.people = InMemoryPeople(self.contacts, self.sequences, self.sends)
 
 
 class InMemoryMailer:

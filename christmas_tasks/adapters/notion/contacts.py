@@ -14,6 +14,7 @@ from christmas_tasks.adapters.notion.encoding import (
     new_page,
     pages_in,
 )
+from christmas_tasks.adapters.notion.people import is_mark
 from christmas_tasks.adapters.notion.schema import Contacts
 from christmas_tasks.domain.duplicates import merge_contacts
 from christmas_tasks.domain.records import Contact, ContactUpdate
@@ -112,5 +113,6 @@ class NotionContacts:
         return contact_of(page)
 
     def all_contacts(self) -> list[Contact]:
-        """Every contact page: 1 query per 100."""
-        return [contact_of(page) for page in self.api.query_everything("contacts", "read every contact", None)]
+        """Every contact page (a forgotten address's mark is none): 1 query per 100."""
+        pages = self.api.query_everything("contacts", "read every contact", None)
+        return [contact_of(page) for page in pages if not is_mark(page)]

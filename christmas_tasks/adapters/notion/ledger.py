@@ -13,6 +13,7 @@ from notion_client import Client
 from christmas_tasks.adapters.cache import DiskCache
 from christmas_tasks.adapters.notion.api import NotionApi, NotionConfig
 from christmas_tasks.adapters.notion.contacts import NotionContacts
+from christmas_tasks.adapters.notion.people import NotionPeople
 from christmas_tasks.adapters.notion.schema import NOTION_VERSION
 from christmas_tasks.adapters.notion.sends import NotionSendLog
 from christmas_tasks.adapters.notion.sequences import NotionSequences
@@ -30,6 +31,7 @@ class NotionLedger:
         self.sequences = NotionSequences(api)
         self.templates = NotionTemplates(api, template_ttl)
         self.sends = NotionSendLog(api)
+        self.people = NotionPeople(api)
 
     @classmethod
     def on(

@@ -1,5 +1,6 @@
 """The local backend's ledger: one SQLite file (db), its four stores, each the port of one concern: contacts,
-sequences (and the ledger of their emails), templates (mirroring a folder of .html files), and the send log.
+sequences (and the ledger of their emails), templates (mirroring a folder of .html files), and the send log; and
+what it holds about one address (people: a contact's story, export and erasure).
 It needs no account, and several processes may use it at once (db.py says how)."""
 
 from __future__ import annotations
@@ -8,11 +9,14 @@ from pathlib import Path
 
 from christmas_tasks.adapters.sqlite.contacts import SqliteContacts
 from christmas_tasks.adapters.sqlite.db import SqliteDb
+from christmas_tasks.adapters.sqlite.people import SqlitePeople
 from christmas_tasks.adapters.sqlite.sends import SqliteSendLog
 from christmas_tasks.adapters.sqlite.sequences import SqliteSequences
 from christmas_tasks.adapters.sqlite.templates import SqliteTemplates
 
-__all__ = ["SqliteContacts", "SqliteDb", "SqliteLedger", "SqliteSendLog", "SqliteSequences", "SqliteTemplates"]
+__all__ = [
+    "SqliteContacts", "SqliteDb", "SqliteLedger", "SqlitePeople", "SqliteSendLog", "SqliteSequences", "SqliteTemplates",
+]
 
 
 class SqliteLedger:
@@ -24,3 +28,4 @@ class SqliteLedger:
         self.sequences = SqliteSequences(self.db)
         self.templates = SqliteTemplates(self.db, templates_dir)
         self.sends = SqliteSendLog(self.db)
+        self.people = SqlitePeople(self.db)

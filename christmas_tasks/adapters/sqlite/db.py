@@ -76,6 +76,8 @@ _SCHEMA = (
         resend_id TEXT,
         error TEXT
     )""",
+    # a forgotten address's only trace: its mark (domain/holdings.py), so a later event from it starts nothing
+    "CREATE TABLE IF NOT EXISTS forgotten (mark TEXT PRIMARY KEY, at TEXT NOT NULL)",
 )
 
 

@@ -57,6 +57,9 @@ class Event(BaseModel, ABC):
     booking_status: ClassVar[BookingStatus | None] = None
     # Fields that default to the event's arrival (`arrived`): every stored event has them.
     filled_on_arrival: ClassVar[tuple[str, ...]] = ()
+    # The person comes back (a signup, an assessment): a forgotten address's mark is cleared (SPEC §11); any other
+    # kind from a forgotten address starts nothing.
+    rejoins: ClassVar[bool] = False
 
     email: Email
 

@@ -42,6 +42,7 @@ class SignupEvent(Event):
     sample: ClassVar[str | None] = "signup.json"
     webhook_key: ClassVar[str] = "WEBHOOK_KEY_SIGNUP"
     sender: ClassVar[str] = "the website, on a signup (tracking only: it records the contact)"
+    rejoins: ClassVar[bool] = True
 
     first_name: Name
     business_name: OptionalShortText = None
@@ -56,6 +57,7 @@ class AssessmentEvent(StartsSequence):
     sample: ClassVar[str | None] = "assessment.json"
     webhook_key: ClassVar[str] = "WEBHOOK_KEY_ASSESSMENT"
     sender: ClassVar[str] = "the website, after it sent email 1 of the nurture (with email_1_sent_at)"
+    rejoins: ClassVar[bool] = True
     starts: ClassVar[str] = NURTURE
     filled_on_arrival: ClassVar[tuple[str, ...]] = ("email_1_sent_at",)
 
