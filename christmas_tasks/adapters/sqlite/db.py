@@ -76,6 +76,14 @@ _SCHEMA = (
         resend_id TEXT,
         error TEXT
     )""",
+    # The campaign's state (paused or running): one row per campaign, none while it was never paused.
+    """CREATE TABLE IF NOT EXISTS campaign_state (
+        campaign TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL,
+        reason TEXT,
+        changed_at TEXT,
+        changed_by TEXT
+    )""",
 )
 
 
