@@ -99,6 +99,8 @@ def build_funnel(settings: Settings, ledger: Ledger | None = None, mailer: Maile
         window=settings.send_window,
         alerter=build_alerter(settings),
         reply_inbox=settings.reply_inbox,
+        send_cap=settings.send_cap,
+        guard=settings.guard,
     )
 
 

@@ -14,43 +14,20 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from christmas_tasks.adapters.secret import Secret
+from christmas_tasks.domain.deliverability import Thresholds
 from christmas_tasks.domain.errors import ConfigError
 from christmas_tasks.domain.planning import SendWindow
 from christmas_tasks.domain.records import OPTION_MAX
+from christmas_tasks.domain.resuming import DEFAULT_SEND_CAP, parse_send_cap
 from christmas_tasks.domain.variables import Campaign
-
-# Who reads a setting: the package's commands, so the Kestra step (Settings.from_env; flows/step.yml writes each),
-# or the public edge (`christmas-tasks serve`: EdgeSettings.from_env, from its own environment), or both.
-STEP = "step"
-EDGE = "edge"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting the package reads, who reads it, and how it reaches a Kestra step (flows/step.yml writes every
-    setting the step reads; the edge's own are never passed to Kestra)."""
-
-    name: str
-    about: str
-    secret: bool = False  # a Kestra secret (`secret('NAME')`, a SECRET_NAME variable): never a plain setting
-    credential: bool = False  # a secret that must never be shown: scrubbed from every output
-    live: bool = False  # required by the live backend: it fails at once, naming each one missing
-    local: str | None = None  # what the local backends use when it is unset (never the live backend)
-    generated: bool = False  # a random key no person chooses (`christmas-tasks secrets init` makes one)
-    kestra: str | None = None  # where step.yml reads it, when not ENV_<NAME> (`envs.<name>`) or secret('<NAME>')
-    read_by: tuple[str, ...] = (STEP,)  # STEP, EDGE or both
-
-    def __post_init__(self) -> None:
-        if not self.read_by or set(self.read_by) - {STEP, EDGE}:
-            raise ValueError(f"setting {self.name}: read_by must name {STEP!r}, {EDGE!r} or both")
-        if STEP not in self.read_by and (self.secret or self.kestra or self.live or self.local is not None):
-            raise ValueError(f"setting {self.name}: only a setting the step reads can be a Kestra one")
-
+from christmas_tasks.entrypoints.setting_row import EDGE as EDGE  # a row of the table: its own module
+from christmas_tasks.entrypoints.setting_row import STEP as STEP
+from christmas_tasks.entrypoints.setting_row import Setting as Setting
 
 # Every setting, in one table: the settings file of flows/step.yml names each one the step reads (tests/flows checks
 # it both ways), the docs list them all (docs/operating.md), Settings.from_env reads nothing else, and the edge's
@@ -71,6 +48,11 @@ SETTINGS: tuple[Setting, ...] = (
         "SEND_BLACKOUT", "days closed all day, in the contact's zone: MM-DD (every year), YYYY-MM-DD, and a country "
         "code for its public holidays (CA, CA-ON); none: no day (default: 12-24,12-25,12-26,01-01)",
     ),
+    Setting("SEND_CAP", "at most this many emails an hour when a resume plans the held ones again (default 100)"),
+    Setting("GUARD_WINDOW", "the deliverability guard judges the last N emails sent, at least 50 (default 200)"),
+    Setting("GUARD_COMPLAINT_WARNING", "the complaint rate, in percent, the report warns at (default 0.1)"),
+    Setting("GUARD_COMPLAINT_CRITICAL", "the complaint rate, in percent, that pauses the campaign (default 0.3)"),
+    Setting("GUARD_BOUNCE_CRITICAL", "a bounce rate, in percent, over which the campaign pauses (default 4)"),
     Setting(
         "EMAIL_FROM", "the sender: Name <address>", live=True, local="Christmas Campaign <hello@example.com>",
         read_by=(STEP, EDGE),
@@ -305,6 +287,8 @@ class Settings:
     template_cache_seconds: float = 300.0
     reply_address: str | None = None  # on a Resend receiving domain: replies arrive as email.received
     reply_inbox: str | None = None  # where replies are forwarded
+    send_cap: int = DEFAULT_SEND_CAP  # emails an hour a resume plans, at most
+    guard: Thresholds = field(default_factory=Thresholds)  # the deliverability guard's marks and window
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -394,6 +378,8 @@ class Settings:
             template_cache_seconds=template_ttl,
             reply_address=reply_address,
             reply_inbox=reply_inbox,
+            send_cap=parse_send_cap(values.get("SEND_CAP", "")),
+            guard=Thresholds.from_settings(values),
         )
 
     def secret_values(self) -> list[str]:
