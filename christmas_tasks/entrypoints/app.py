@@ -115,6 +115,7 @@ def campaign_report(settings: Settings, now: datetime, since: date | None = None
         now=now,
         since=since,
         source="Notion" if settings.backend == "live" else "the local SQLite ledger",
+        thresholds=settings.guard,
     )
 
 
