@@ -130,7 +130,7 @@ class Verdict:
         if self.thresholds.bounce_mark(self.bounce_rate) is Mark.CRITICAL:
             marks.append(f"bounce rate {self.bounce_rate:.2%} ({self.bounces} of the last {self.sent} emails) is "
                          f"over {self.thresholds.bounce_critical:.1%}")
-        return "deliverability guard: " + "; ".join(marks) if marks else None
+        return "; ".join(marks) if marks else None
 
     def as_json(self) -> dict[str, object]:
         def rate(value: float | None) -> float | None:

@@ -53,10 +53,10 @@ def check(funnel: Funnel, handled: Handled, status: EmailStatus, now: datetime) 
     outcome = pause(funnel, now, why, GUARD)
     if outcome.action is not CampaignAction.PAUSED:
         return handled  # a person (or the guard) paused it already: its reason stands, no second alert
-    log.warning("%s: the campaign is paused: %s", funnel.campaign.name, why)
+    log.warning("%s: the deliverability guard paused the campaign: %s", funnel.campaign.name, why)
     text = (
-        f"{funnel.campaign.name}: the campaign paused itself. {why}. Nothing is sent until a person resumes it "
-        "(christmas-tasks campaign status; the campaign flow, action resume)."
+        f"{funnel.campaign.name}: the deliverability guard paused the campaign: {why}. Nothing is sent until a person "
+        "resumes it (christmas-tasks campaign status; the campaign flow, action resume)."
     )
     return replace(handled, campaign_paused=why, alert=_alert(funnel, text))
 

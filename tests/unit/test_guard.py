@@ -62,12 +62,12 @@ def test_a_complaint_past_the_critical_mark_pauses_the_campaign_says_why_and_ale
     alerts = Alerts()
     funnel, plans = campaign(30, alerts)  # 60 emails sent
     handled = handle(funnel, "email-status", status_event("complained", "lead3@example.com"), LATER)
-    why = "deliverability guard: complaint rate 1.67% (1 of the last 60 emails) is at or over 0.3%"
+    why = "complaint rate 1.67% (1 of the last 60 emails) is at or over 0.3%"
     assert (handled.campaign_paused, handled.alert) == (why, AlertStatus.SENT)
     assert handled.as_json()["campaign_paused"] == why and handled.stopped == (plans[3][0].sequence_key,)
     (text,) = alerts.texts
-    assert text == (f"Christmas 2025: the campaign paused itself. {why}. Nothing is sent until a person resumes it "
-                    "(christmas-tasks campaign status; the campaign flow, action resume).")
+    assert text == (f"Christmas 2025: the deliverability guard paused the campaign: {why}. Nothing is sent until a "
+                    "person resumes it (christmas-tasks campaign status; the campaign flow, action resume).")
     status = funnel.status(LATER)
     assert (status.state.paused, status.state.reason) == (True, why)
     assert status.state.changed_by == "the deliverability guard"
@@ -105,7 +105,7 @@ def test_bounces_pause_the_campaign_over_4_percent_not_at_it() -> None:
         assert handled.campaign_paused is None, f"{n + 1} bounces in 100"
     handled = handle(funnel, "email-status", status_event("bounced", "lead4@example.com"), LATER)
     assert handled.campaign_paused == (
-        "deliverability guard: bounce rate 5.00% (5 of the last 100 emails) is over 4.0%"
+        "bounce rate 5.00% (5 of the last 100 emails) is over 4.0%"
     )
 
 

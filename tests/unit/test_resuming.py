@@ -121,6 +121,6 @@ def test_the_verdict_counts_each_complaining_or_bouncing_address_once_over_the_l
     found = judge(Thresholds(window=60), sends, statuses)
     assert (found.sent, found.complaints, found.bounces, found.judged) == (60, 2, 1, True)
     assert found.critical == (
-        "deliverability guard: complaint rate 3.33% (2 of the last 60 emails) is at or over 0.3%"
+        "complaint rate 3.33% (2 of the last 60 emails) is at or over 0.3%"
     ), "one bounce in 60 (1.7%) is under 4%"
     assert judge(Thresholds(), sends[:49], statuses).critical is None, "fewer than 50 emails: no rate to judge"
