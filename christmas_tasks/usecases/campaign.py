@@ -108,7 +108,8 @@ def status(funnel: Funnel, now: datetime) -> CampaignOutcome:
         text = f"the campaign is paused{_since(state)}: {state.reason}; {held} email(s) held, planned again at a resume"
     else:
         text = f"the campaign is running{_since(state)}"
-        text += f"; {held} email(s) still held: a resume plans them" if held else ""
+        # planned by a resume and waiting for their time, or never planned (the command line's resume schedules none)
+        text += f"; {held} email(s) still held, waiting for their planned time or for a resume" if held else ""
     return CampaignOutcome(CampaignAction.STATUS, state, text, held=held, deliverability=found)
 
 

@@ -217,7 +217,9 @@ def test_campaign_pause_status_and_resume_on_the_local_backend(
     assert [item["email_number"] for item in resumed["plan"]] == [1]
     assert err.startswith("note: the command line schedules nothing: the 1 email(s) planned above stay held")
     code, out, _ = run(capsys, "campaign", "status")
-    assert (json.loads(out)["paused"], json.loads(out)["held"]) == (False, 1), "held until the flow's resume"
+    status = json.loads(out)
+    assert (status["paused"], status["held"]) == (False, 1), "held until the flow's resume"
+    assert status["reason"].endswith("; 1 email(s) still held, waiting for their planned time or for a resume")
 
 
 def test_campaign_on_the_live_backend_names_each_missing_setting(
