@@ -19,7 +19,7 @@ from christmas_tasks.domain.errors import ConfigError
 from christmas_tasks.domain.planning import SendWindow, require_aware
 
 DEFAULT_SEND_CAP = 100  # emails an hour: one every 36 s, so 1,000 held emails take ten hours
-MAX_SEND_CAP = 3600  # one a second: Notion (about 3 requests a second, 2 a send) allows no more
+MAX_SEND_CAP = 3600  # one a second: under the 1.5 sends a second Notion allows (3 requests a second, 2 a send)
 
 
 def parse_send_cap(raw: str) -> int:
