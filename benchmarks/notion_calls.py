@@ -1,4 +1,5 @@
-"""Notion API calls per handled event and per sent email, for each sequence (issue 7).
+"""Notion API calls per handled event and per sent email, for each sequence (issue 7), and while the campaign is
+paused: a held email, pause, status and resume (issue 23).
 
 Each operation runs in a fresh NotionLedger, as each Kestra task is a new process, against the in-process
 fake of the Notion API (tests/fakes/fake_notion.py, Notion's published 2025-09-03 shapes), which counts
@@ -95,15 +96,27 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
         result, calls, detail = counted.count(lambda ledger, k=kind, b=body: handle(funnel(ledger), k, b, NOW))
         events[kind] = {"calls": calls, "requests": dict(detail)}
         if result.plan:
-            plans[str(result.sequence)] = result.plan[0]
+            plans[str(result.sequence)] = result.plan
     emails: dict[str, dict[str, Any]] = {}
     at = NOW + timedelta(minutes=5)
-    for sequence, item in plans.items():
+    for sequence, plan in plans.items():
         result, calls, detail = counted.count(
-            lambda ledger, i=item: funnel(ledger).send(i.sequence_key, i.email_number, at, at)
+            lambda ledger, i=plan[0]: funnel(ledger).send(i.sequence_key, i.email_number, at, at)
         )
         emails[sequence] = {"calls": calls, "status": str(result.status), "requests": dict(detail)}
-    return {"events": events, "emails": emails}
+    paused: dict[str, dict[str, Any]] = {}
+
+    def campaign(name: str, operation: Any) -> None:
+        result, calls, detail = counted.count(operation)
+        paused[name] = {"calls": calls, "status": str(getattr(result, "status", "")), "requests": dict(detail)}
+
+    campaign("campaign pause", lambda ledger: funnel(ledger).pause(at, "benchmark", "benchmark"))
+    for sequence, plan in plans.items():
+        item = plan[1]
+        campaign(f"held {sequence}", lambda ledger, i=item: funnel(ledger).send(i.sequence_key, i.email_number, at, at))
+    campaign("campaign status", lambda ledger: funnel(ledger).status(at))
+    campaign(f"resume ({len(plans)} held)", lambda ledger: funnel(ledger).resume(at, "benchmark"))
+    return {"events": events, "emails": emails, "paused": paused}
 
 
 def main() -> None:
@@ -127,6 +140,9 @@ def main() -> None:
         print(f"{'sent email':<16}{'calls':>6}")
         for sequence, row in data["emails"].items():
             print(f"{sequence:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
+        print(f"{'campaign paused':<16}{'calls':>6}")
+        for name, row in data["paused"].items():
+            print(f"{name:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
         print()
 
 

@@ -112,6 +112,9 @@ class SequenceRecord:
     contact_ref: str | None = None
     # The contact's status as of the read, where the backend reads it with the record (None: read the contact).
     contact: ContactStatus | None = None
+    # The campaign's state as of the read, where the backend reads it with the record (Notion: in the same query);
+    # None: read it from the campaign store. Not part of the record: two reads of one record compare equal.
+    campaign_state: CampaignState | None = field(default=None, compare=False)
 
     @property
     def running(self) -> bool:
@@ -119,6 +122,18 @@ class SequenceRecord:
 
     def sent_numbers(self) -> set[int]:
         return {n for n, e in self.emails.items() if e.sent_at is not None}
+
+
+@dataclass(frozen=True)
+class CampaignState:
+    """Whether the campaign sends (SPEC §11): paused or running, and the last change: why, when and by whom. A
+    campaign never paused is running (`changed_at` None)."""
+
+    campaign: str
+    paused: bool = False
+    reason: str | None = None
+    changed_at: datetime | None = None
+    changed_by: str | None = None  # "the command line", "Kestra execution <id>", "the deliverability guard"
 
 
 @dataclass(frozen=True)

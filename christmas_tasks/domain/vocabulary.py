@@ -75,6 +75,15 @@ class Bounce(StrEnum):
     UNDETERMINED = "undetermined"
 
 
+class LedgerStatus(StrEnum):
+    """An email's `Email {n} Status` in the ledger: sent; or, never sent, held while the campaign was paused (a
+    resume plans it again), then skipped when it ran and was not sent after all."""
+
+    SENT = "sent"
+    HELD = "held"
+    SKIPPED = "skipped"
+
+
 class ReplyStatus(StrEnum):
     """A reply, as the send log records it (its `status`, beside sent, skipped and failed): the report counts them."""
 

@@ -99,6 +99,8 @@ def build_funnel(settings: Settings, ledger: Ledger | None = None, mailer: Maile
         window=settings.send_window,
         alerter=build_alerter(settings),
         reply_inbox=settings.reply_inbox,
+        send_cap=settings.send_cap,
+        guard=settings.guard,
     )
 
 
@@ -113,6 +115,7 @@ def campaign_report(settings: Settings, now: datetime, since: date | None = None
         now=now,
         since=since,
         source="Notion" if settings.backend == "live" else "the local SQLite ledger",
+        thresholds=settings.guard,
     )
 
 

@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email-number", type=int, required=True)
     p.add_argument("--scheduled-for", type=timestamp, help="the planned send time (keeps a retry's payload identical)")
 
+    p = add(
+        "campaign",
+        "pause the campaign (nothing is sent; due emails are held), resume it (the held emails planned again), or show "
+        "its status (held emails, the deliverability guard's rates)",
+    )
+    p.add_argument("action", choices=("status", "pause", "resume"))
+    p.add_argument("--reason", help="why (required to pause: status shows it)")
+
     p = add("events", "list the event kinds: who sends each, its flow, webhook key, sample, what it starts")
     p.add_argument("--format", choices=("text", "json"), default="text")
 

@@ -174,6 +174,30 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_campaign(args: argparse.Namespace) -> int:
+    """Pause, resume or show the campaign. The command line schedules nothing: its resume prints the plan and leaves
+    the held emails held (the campaign flow's resume, in Kestra, plans them again and schedules them)."""
+    from christmas_tasks.entrypoints.app import build_funnel
+    from christmas_tasks.usecases.campaign import COMMAND_LINE
+
+    settings = _settings()
+    funnel = build_funnel(settings)
+    now = _now()
+    if args.action == "pause":
+        outcome = funnel.pause(now, args.reason, COMMAND_LINE)
+    elif args.action == "resume":
+        outcome = funnel.resume(now, COMMAND_LINE, args.reason)
+    else:
+        outcome = funnel.status(now)
+    result = outcome.as_json()
+    if outcome.plan:
+        result["scheduled"] = False
+        print(f"note: the command line schedules nothing: the {len(outcome.plan)} email(s) planned above stay held "
+              "until the campaign flow's resume (action resume, in Kestra's UI) schedules them", file=sys.stderr)
+    _print(result, settings)
+    return 0
+
+
 def cmd_step(args: argparse.Namespace) -> int:
     from christmas_tasks.domain.errors import ChristmasError
     from christmas_tasks.entrypoints import kestra_step

@@ -2,12 +2,13 @@
 
 Kestra's `step` flow writes two files and runs this with nothing else of the server's environment:
 
-- REQUEST: `{"command": "handle"|"send"|"health"|"report"|"contact"|"alert-failure"|"alert-summary", "event": ...,
-  "payload": ..., "run_id": ...}`, where the payload is the webhook body (handle), the send-email inputs (send),
-  `{"backend": ...}` (health), `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts its
-  summary to Discord), `{"email": ..., "action": "story"|"forget"}` (contact: christmas_tasks/entrypoints/contact.py),
-  or a failed execution and a summary's window (the failure-alert flow: failure_alert.py). Values from outside
-  arrive here as data in a file, never in a place Kestra renders as a template.
+- REQUEST: `{"command": "handle"|"send"|"health"|"report"|"campaign"|"contact"|"alert-failure"|"alert-summary",
+  "event": ..., "payload": ..., "run_id": ...}`, where the payload is the webhook body (handle), the send-email inputs
+  (send), `{"backend": ...}` (health), `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts
+  its summary to Discord), `{"action": "status"|"pause"|"resume", "reason": ...}` (campaign), `{"email": ...,
+  "action": "story"|"forget"}` (contact: christmas_tasks/entrypoints/contact.py), or a failed execution and a
+  summary's window (the failure-alert flow: failure_alert.py). Values from outside arrive here as data in a file,
+  never in a place Kestra renders as a template.
 - SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
 
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
@@ -15,8 +16,9 @@ setting, an unknown sequence record, an unusable template) is reported, not rais
 package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. Provider
 failures and crashes still exit non-zero, and Kestra's retries take them; their outputs carry their first error line
 (`error`: Kestra keeps a failed task's outputs, and failure-alert reads them). A handled event's plan is
-`result.plan`, which handle-event hands to schedule-plan whole; `labels` (handle, send, contact) is what the calling
-flow's Labels task sets on its execution: the contact's address, the event, the sequence, the email number.
+`result.plan`, which handle-event hands to schedule-plan whole; so is a resume's, which the campaign flow hands on the
+same way; `labels` (handle, send, contact) is what the calling flow's Labels task sets on its execution: the
+contact's address, the event, the sequence, the email number.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Problem,
 if TYPE_CHECKING:
     from christmas_tasks.entrypoints.settings import Settings
 
-COMMANDS = ("handle", "send", "health", "report", "contact", "alert-failure", "alert-summary")
+COMMANDS = ("handle", "send", "health", "report", "campaign", "contact", "alert-failure", "alert-summary")
+CAMPAIGN_ACTIONS = ("status", "pause", "resume")
 REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
 
 
@@ -147,6 +150,8 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
     from christmas_tasks.entrypoints.app import build_funnel
 
     settings = Settings.from_env(values)
+    if command == "campaign":
+        return _campaign(payload, request.get("run_id"), settings, now)
     funnel = build_funnel(settings)
     if command == "handle":
         event = request.get("event")
@@ -198,6 +203,27 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         "result": outcome.as_json(), "status": outcome.status.value,
         "labels": contact.labels(contact=email, sequence=sequence, email_number=outcome.email_number),
     }
+
+
+def _campaign(payload: Any, run_id: Any, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Pause, resume or show the campaign (the `campaign` flow); a resume's plan is `result.plan`, for schedule-plan."""
+    action = payload.get("action") if isinstance(payload, dict) else None
+    if action not in CAMPAIGN_ACTIONS:
+        raise _invalid("payload.action", f"must be one of {', '.join(CAMPAIGN_ACTIONS)}, not {action!r}")
+    reason = payload.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise _invalid("payload.reason", "must be text")
+    from christmas_tasks.entrypoints.app import build_funnel
+
+    funnel = build_funnel(settings)
+    by = f"Kestra execution {run_id}" if isinstance(run_id, str) and run_id else "Kestra"
+    if action == "pause":
+        outcome = funnel.pause(now, reason, by)
+    elif action == "resume":
+        outcome = funnel.resume(now, by, reason)
+    else:
+        outcome = funnel.status(now)
+    return {"result": outcome.as_json(), "planned": len(outcome.plan)}
 
 
 def _report(settings: Settings, payload: Any, now: datetime) -> dict[str, Any]:

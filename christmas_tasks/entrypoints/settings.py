@@ -16,14 +16,16 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from christmas_tasks.adapters.secret import Secret
+from christmas_tasks.domain.deliverability import Thresholds
 from christmas_tasks.domain.errors import ConfigError
 from christmas_tasks.domain.planning import SendWindow
 from christmas_tasks.domain.records import OPTION_MAX
+from christmas_tasks.domain.resuming import DEFAULT_SEND_CAP, parse_send_cap
 from christmas_tasks.domain.variables import Campaign
 from christmas_tasks.entrypoints.settings_table import (
     CREDENTIALS,
@@ -152,6 +154,8 @@ class Settings:
     template_cache_seconds: float = 300.0
     reply_address: str | None = None  # on a Resend receiving domain: replies arrive as email.received
     reply_inbox: str | None = None  # where replies are forwarded
+    send_cap: int = DEFAULT_SEND_CAP  # emails an hour a resume plans, at most
+    guard: Thresholds = field(default_factory=Thresholds)  # the deliverability guard's marks and window
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -241,6 +245,8 @@ class Settings:
             template_cache_seconds=template_ttl,
             reply_address=reply_address,
             reply_inbox=reply_inbox,
+            send_cap=parse_send_cap(values.get("SEND_CAP", "")),
+            guard=Thresholds.from_settings(values),
         )
 
     def secret_values(self) -> list[str]:

@@ -1,22 +1,25 @@
-"""The funnel: the ports and the campaign's configuration, and its two use cases (SPEC §2, §6): handle one event
-(christmas_tasks/usecases/handlers.py, one handler per event class) and send one scheduled email
-(christmas_tasks/usecases/sending.py). They return typed results (christmas_tasks/usecases/outcomes.py); the clock is
-an argument.
+"""The funnel: the ports and the campaign's configuration, and its use cases (SPEC §2, §6, §11): handle one event
+(christmas_tasks/usecases/handlers.py, one handler per event class), send one scheduled email
+(christmas_tasks/usecases/sending.py), and pause, resume or show the campaign (christmas_tasks/usecases/campaign.py).
+They return typed results (christmas_tasks/usecases/outcomes.py); the clock is an argument.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from christmas_tasks.domain.catalogue import Catalogue
+from christmas_tasks.domain.deliverability import Thresholds
 from christmas_tasks.domain.events import Event
 from christmas_tasks.domain.planning import SendWindow, require_aware
 from christmas_tasks.domain.records import SequenceRecord
+from christmas_tasks.domain.resuming import DEFAULT_SEND_CAP
 from christmas_tasks.domain.variables import Campaign
+from christmas_tasks.usecases import campaign
 from christmas_tasks.usecases.erasure import check_forgotten
 from christmas_tasks.usecases.handlers import handler_for
-from christmas_tasks.usecases.outcomes import EmailOutcome, Handled
+from christmas_tasks.usecases.outcomes import CampaignOutcome, EmailOutcome, Handled
 from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer
 from christmas_tasks.usecases.sending import send_email
 
@@ -36,6 +39,8 @@ class Funnel:
     alerter: Alerter | None = None
     sent_by: str = "kestra"
     reply_inbox: str | None = None  # where a reply is forwarded (REPLY_INBOX); None: a reply cannot be handled
+    send_cap: int = DEFAULT_SEND_CAP  # emails an hour a resume plans, at most (SEND_CAP)
+    guard: Thresholds = field(default_factory=Thresholds)  # the deliverability guard's marks (GUARD_*)
 
     def handle(self, event: Event, now: datetime, run_id: str | None = None) -> Handled:
         """Apply one validated event (christmas_tasks/entrypoints/inbound/ reads a webhook body into one).
@@ -52,6 +57,17 @@ class Funnel:
     def send(self, key: str, number: int, now: datetime, scheduled_for: datetime | None = None) -> EmailOutcome:
         """Send email `number` of the sequence `key`, with every check of SPEC §6, in order."""
         return send_email(self, key, number, now, scheduled_for)
+
+    def pause(self, now: datetime, reason: str | None, by: str) -> CampaignOutcome:
+        """Pause the campaign (SPEC §11): nothing is sent, due emails are held (usecases/campaign.py)."""
+        return campaign.pause(self, now, reason, by)
+
+    def resume(self, now: datetime, by: str, reason: str | None = None) -> CampaignOutcome:
+        """Run the campaign again; the plan of every email still held, for the caller to schedule."""
+        return campaign.resume(self, now, by, reason)
+
+    def status(self, now: datetime) -> CampaignOutcome:
+        return campaign.status(self, now)
 
     def records(self, email: str, sequences: tuple[str, ...] | None = None) -> list[SequenceRecord]:
         """The contact's records of those sequences (default: every sequence of the catalogue) in this campaign:

@@ -29,7 +29,7 @@ from christmas_tasks.domain.keys import sequence_key
 from christmas_tasks.domain.planning import plan
 from christmas_tasks.domain.records import ContactUpdate, SequenceRecord
 from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, CampaignStatus, EmailStatus
-from christmas_tasks.usecases import replies
+from christmas_tasks.usecases import guard, replies
 from christmas_tasks.usecases.outcomes import Action, AlertStatus, Handled, ScheduledEmail
 
 if TYPE_CHECKING:
@@ -179,8 +179,8 @@ def record_mail_event(funnel: Funnel, event: EmailStatusEvent, now: datetime, ru
         "mail_event": event.type, "bounce": event.bounce, "provider_id": event.email_id, "detail": event.detail
     }
     status = event.suppression
-    if status is not None:
-        return replace(suppress(funnel, event, status), **reported)
+    if status is not None:  # a bounce or a complaint may pause the campaign (the deliverability guard)
+        return guard.check(funnel, replace(suppress(funnel, event, status), **reported), status, now)
     what = f"{event.type} ({event.bounce} bounce)" if event.bounce else str(event.type)
     if event.type != "delivered":
         log.warning(

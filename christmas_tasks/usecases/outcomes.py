@@ -9,7 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from christmas_tasks.domain.deliverability import Verdict
 from christmas_tasks.domain.planning import iso_utc
+from christmas_tasks.domain.records import CampaignState
 from christmas_tasks.domain.routing import Route
 from christmas_tasks.domain.vocabulary import Bounce, EmailStatus, MailEvent
 
@@ -80,6 +82,7 @@ class Handled:
     last_email: str | None = None  # the last email a replying contact was sent ("5day #3")
     forwarded_to: str | None = None  # where a reply was forwarded (REPLY_INBOX)
     forward_id: str | None = None  # the mail provider's id of that forward
+    campaign_paused: str | None = None  # why the deliverability guard paused the campaign on this event
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -105,6 +108,7 @@ class Handled:
             "last_email": self.last_email,
             "forwarded_to": self.forwarded_to,
             "forward_id": self.forward_id,
+            "campaign_paused": self.campaign_paused,
         }
         out.update({key: str(value) if isinstance(value, StrEnum) else value for key, value in optional.items()
                     if value is not None})
@@ -117,6 +121,7 @@ class Handled:
 class SendStatus(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
+    HELD = "held"  # the campaign is paused: not sent, planned again at the resume (detail: the pause's reason)
 
 
 class SkipReason(StrEnum):
@@ -131,21 +136,23 @@ class SkipReason(StrEnum):
 
 @dataclass(frozen=True)
 class EmailOutcome:
-    """One scheduled email: sent, or skipped and why."""
+    """One scheduled email: sent, skipped and why, or held while the campaign is paused."""
 
     sequence_key: str
     email_number: int
     template: str
     status: SendStatus
     skip: SkipReason | None = None
-    detail: str | None = None  # the email status, or the stop reason, behind a skip
+    detail: str | None = None  # the email status, or the stop reason, behind a skip; the pause's reason (held)
     resend_id: str | None = None
     duplicate: bool = False
     sent_at: datetime | None = None
 
     @property
     def reason(self) -> str | None:
-        """The skip in words, as the ledger's analytics log keeps it ("sequence stopped: paid")."""
+        """The skip in words, as the ledger's analytics log keeps it ("sequence stopped: paid"); a hold's pause."""
+        if self.status is SendStatus.HELD:
+            return f"campaign paused: {self.detail or 'no reason given'}"
         if self.skip is None:
             return None
         words = {
@@ -166,7 +173,50 @@ class EmailOutcome:
         }
         if self.skip is not None:
             out.update(skip=self.skip.value, reason=self.reason)
+        elif self.status is SendStatus.HELD:
+            out.update(reason=self.reason)
         else:
             sent_at = iso_utc(self.sent_at) if self.sent_at is not None else None
             out.update(resend_id=self.resend_id, duplicate=self.duplicate, sent_at=sent_at)
         return out
+
+
+class CampaignAction(StrEnum):
+    """What a campaign command did."""
+
+    STATUS = "status"
+    PAUSED = "paused"
+    ALREADY_PAUSED = "already_paused"  # nothing changed: the first pause and its reason stand
+    RESUMED = "resumed"  # running again; every email still held is planned again
+    REPLANNED = "replanned"  # a resume of a running campaign: only the emails still held are planned again
+
+
+@dataclass(frozen=True)
+class CampaignOutcome:
+    """A campaign command's result: the state as it is now, the emails held, the plan a resume made, and the
+    deliverability guard's view (status)."""
+
+    action: CampaignAction
+    state: CampaignState
+    reason: str  # what was done, in one sentence for people
+    held: int | None = None  # emails held now (before the resume's plan sends them); None: not counted
+    plan: tuple[ScheduledEmail, ...] = ()
+    deliverability: Verdict | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "campaign": state.campaign,
+            "action": self.action.value,
+            "paused": state.paused,
+            "state": {
+                "paused": state.paused,
+                "reason": state.reason,
+                "since": iso_utc(state.changed_at) if state.changed_at else None,
+                "by": state.changed_by,
+            },
+            "held": self.held,
+            "plan": [item.as_json() for item in self.plan],
+            "deliverability": self.deliverability.as_json() if self.deliverability else None,
+            "reason": self.reason,
+        }

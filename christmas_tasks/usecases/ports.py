@@ -1,11 +1,12 @@
 """Ports: what the use cases need from the world, one narrow store per concern (Cosmic Python's repositories).
 
-The ledger is four stores: contacts, sequences (each record with the ledger of its emails), templates, and the
-send log (every attempt, for the report). Notion implements them in production (christmas_tasks/adapters/notion/),
-a SQLite file locally (christmas_tasks/adapters/sqlite/), dicts in the tests (tests/fakes/memory.py); `Mailer` is
-Resend or an outbox folder. One contract suite per port runs against every implementation (tests/contract/), so
-they cannot drift apart. The records that cross them are the domain's (christmas_tasks/domain/records.py).
-`PersonalData` is what a backend holds about one person across its stores (SPEC §11: a story, an export, erasure).
+The ledger is five stores: contacts, sequences (each record with the ledger of its emails), templates, the send log
+(every attempt, for the report), and the campaign's state (paused or running). Notion implements them in production
+(christmas_tasks/adapters/notion/), a SQLite file locally (christmas_tasks/adapters/sqlite/), dicts in the tests
+(tests/fakes/memory.py); `Mailer` is Resend or an outbox folder. One contract suite per port runs against every
+implementation (tests/contract/), so they cannot drift apart. The records that cross them are the domain's
+(christmas_tasks/domain/records.py). `PersonalData` is what a backend holds about one person across its stores
+(SPEC §11: a story, an export, erasure).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from christmas_tasks.domain.holdings import Holdings
 from christmas_tasks.domain.records import (
     AnalyticsEntry,
+    CampaignState,
     Contact,
     ContactUpdate,
     OutgoingEmail,
@@ -58,6 +60,11 @@ class SequenceStore(Protocol):
     def mark_sent(self, record: SequenceRecord, mark: SentMark) -> SequenceRecord: ...
 
     def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord: ...
+
+    def mark_status(self, record: SequenceRecord, number: int, status: str) -> SequenceRecord:
+        """Email `number`'s status alone (`Email {n} Status`), for an email not sent: held while the campaign is
+        paused, skipped when a held one ran and was not sent. A sent email's status is never changed."""
+        ...
 
     def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:
         """Every record of the campaign, oldest first: the report's read."""
@@ -113,6 +120,17 @@ class PersonalData(Protocol):
 
 
 @runtime_checkable
+class CampaignStore(Protocol):
+    """The campaign's state (SPEC §11: paused or running), kept in the ledger beside its records."""
+
+    def state(self, campaign: str) -> CampaignState:
+        """As it is now; a campaign never paused is running."""
+        ...
+
+    def set_state(self, state: CampaignState) -> CampaignState: ...
+
+
+@runtime_checkable
 class Ledger(Protocol):
     """One backend's stores: what the funnel and the report read and write."""
 
@@ -130,6 +148,9 @@ class Ledger(Protocol):
 
     @property
     def people(self) -> PersonalData: ...
+
+    @property
+    def campaigns(self) -> CampaignStore: ...
 
 
 # How long a Mailer is trusted to remember an idempotency key: Resend keeps them 24 hours (the outbox, forever).

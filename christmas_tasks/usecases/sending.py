@@ -1,5 +1,6 @@
-"""Sending one scheduled email (SPEC §6), every check in order: the record, the reasons not to send (recorded),
-the template, the send with its idempotency key, the ledger, the send log."""
+"""Sending one scheduled email (SPEC §6), every check in order: the record, the reasons not to send (recorded), the
+campaign's pause (the email held: christmas_tasks/usecases/campaign.py), the template, the send with its idempotency
+key, the ledger, the send log."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, OutgoingEmail, SentMark, SequenceRecord
 from christmas_tasks.domain.rendering import check_template, render
 from christmas_tasks.domain.variables import build_variables, sequence_variables, stored_values
-from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, BookingStatus, EmailStatus, StopReason
+from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, BookingStatus, EmailStatus, LedgerStatus, StopReason
 from christmas_tasks.usecases.outcomes import EmailOutcome, SendStatus, SkipReason
 from christmas_tasks.usecases.ports import IDEMPOTENCY_WINDOW
 
@@ -46,8 +47,14 @@ def send_email(
         stop = _stop_reason_of(skipped)
         if stop is not None and record.running:
             ledger.sequences.stop_sequence(record, stop)
+        if _held(record, number):  # held while paused and planned again: it waits no more
+            ledger.sequences.mark_status(record, number, LedgerStatus.SKIPPED)
         _log(funnel, record, item.template, number, "skipped", now, error=skipped.reason)
         return skipped
+    # ... and the campaign paused: the email is held, for the resume to plan again
+    held = _hold(funnel, record, number, key, item.template, now)
+    if held is not None:
+        return held
     # 3. render (a missing/inactive template, an unknown placeholder, or one with neither a value nor a
     # fallback stops here, before sending)
     try:
@@ -123,6 +130,32 @@ def _skip(funnel: Funnel, record: SequenceRecord, number: int, key: str, templat
     if record.completed:
         return skip(SkipReason.COMPLETED)
     return None
+
+
+def _held(record: SequenceRecord, number: int) -> bool:
+    entry = record.emails.get(number)
+    return entry is not None and entry.sent_at is None and entry.status == LedgerStatus.HELD
+
+
+def _hold(
+    funnel: Funnel, record: SequenceRecord, number: int, key: str, template: str, now: datetime
+) -> EmailOutcome | None:
+    """While the campaign is paused: the email marked held in the ledger (where a resume finds it) and logged as
+    held; None when the campaign runs. The state comes with the record where the backend reads it so (Notion: in the
+    same query); after the mark it is read again, and a resume in between lets the email go now."""
+    campaigns = funnel.ledger.campaigns
+    state = record.campaign_state or campaigns.state(funnel.campaign.name)
+    if not state.paused:
+        return None
+    if not _held(record, number):
+        funnel.ledger.sequences.mark_status(record, number, LedgerStatus.HELD)
+    state = campaigns.state(funnel.campaign.name)
+    if not state.paused:
+        log.info("email %d of %s: the campaign was resumed as it was held; it is sent now", number, key)
+        return None
+    outcome = EmailOutcome(key, number, template, SendStatus.HELD, detail=state.reason)
+    _log(funnel, record, template, number, "held", now, error=outcome.reason)
+    return outcome
 
 
 def _stop_reason_of(skipped: EmailOutcome) -> StopReason | None:

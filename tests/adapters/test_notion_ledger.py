@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +24,14 @@ from christmas_tasks.adapters.notion.schema import KINDS, NOTION_VERSION, SCHEMA
 from christmas_tasks.adapters.notion.workspace import check_workspace
 from christmas_tasks.adapters.retry import RetryPolicy
 from christmas_tasks.domain.errors import ConfigError, ProviderError, TemplateError
-from christmas_tasks.domain.records import AnalyticsEntry, ContactUpdate, EmailLedger, SentMark, SequenceRecord
+from christmas_tasks.domain.records import (
+    AnalyticsEntry,
+    CampaignState,
+    ContactUpdate,
+    EmailLedger,
+    SentMark,
+    SequenceRecord,
+)
 from christmas_tasks.domain.rendering import Template
 from christmas_tasks.entrypoints.settings import NotionSettings, Secret
 from tests.fakes.fake_notion import (
@@ -62,6 +70,11 @@ CALLS = {
     "mark_sent": 1,
     "stop_sequence, running": 2,
     "stop_sequence, already stopped": 0,
+    "mark_status": 1,
+    "mark_status, a sent email": 0,
+    "campaign state": 1,
+    "set campaign state, the first time": 2,
+    "set campaign state": 2,
     "get_template": 1,
     "list_templates (per 100 templates)": 1,
     "put_template, created or updated": 2,
@@ -286,16 +299,20 @@ def test_each_data_source_is_resolved_once(ledger: NotionLedger, vcr: Any) -> No
 
 @pytest.mark.vcr
 def test_a_sequence_lookup_filters_by_email_campaign_type_and_key(ledger: NotionLedger, vcr: Any) -> None:
+    """...or asks for the campaign's state page (its own key) in the same query: a send reads both in one request."""
     ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", KEY)
     query, _ = interactions(vcr)[-1]
     assert json.loads(query.body) == {
-        "filter": {"and": [
-            {"property": "Email", "email": {"equals": JANE}},
-            {"property": "Campaign", "select": {"equals": CAMPAIGN}},
-            {"property": "Sequence Type", "select": {"equals": "5day"}},
-            {"property": "Sequence Key", "rich_text": {"equals": KEY}},
+        "filter": {"or": [
+            {"and": [
+                {"property": "Email", "email": {"equals": JANE}},
+                {"property": "Campaign", "select": {"equals": CAMPAIGN}},
+                {"property": "Sequence Type", "select": {"equals": "5day"}},
+                {"property": "Sequence Key", "rich_text": {"equals": KEY}},
+            ]},
+            {"property": "Sequence Key", "rich_text": {"equals": "christmas-2025|campaign-state"}},
         ]},
-        "page_size": 2,
+        "page_size": 3,
     }
 
 
@@ -401,6 +418,12 @@ def test_the_http_calls_each_operation_costs(fake: FakeNotion, request: Any, vcr
     record = cost("mark_sent", lambda: ledger.sequences.mark_sent(record, SentMark(2, T0 + timedelta(days=1), "re_2")))
     stopped = cost("stop_sequence, running", lambda: ledger.sequences.stop_sequence(record, "booked"))
     cost("stop_sequence, already stopped", lambda: ledger.sequences.stop_sequence(stopped, "paid"))
+    held = cost("mark_status", lambda: ledger.sequences.mark_status(stopped, 3, "held"))
+    cost("mark_status, a sent email", lambda: ledger.sequences.mark_status(held, 2, "held"))
+    cost("campaign state", lambda: ledger.campaigns.state(CAMPAIGN))
+    paused = CampaignState(CAMPAIGN, True, "a pause", T0, "the command line")
+    cost("set campaign state, the first time", lambda: ledger.campaigns.set_state(paused))
+    cost("set campaign state", lambda: ledger.campaigns.set_state(replace(paused, paused=False)))
     template = Template("5-Day E2", "Hi {{first_name}}", "<p>Hi</p>" + FOOTER)
     cost("put_template, created or updated", lambda: ledger.templates.put_template(template))
     cost("put_template, unchanged", lambda: ledger.templates.put_template(template))

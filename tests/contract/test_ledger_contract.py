@@ -17,6 +17,7 @@ from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Template
 from christmas_tasks.domain.holdings import forget_mark
 from christmas_tasks.domain.records import (
     AnalyticsEntry,
+    CampaignState,
     ContactStatus,
     ContactUpdate,
     EmailLedger,
@@ -24,7 +25,14 @@ from christmas_tasks.domain.records import (
     SequenceRecord,
 )
 from christmas_tasks.domain.rendering import Template
-from christmas_tasks.usecases.ports import ContactStore, Ledger, SendLog, SequenceStore, TemplateStore
+from christmas_tasks.usecases.ports import (
+    CampaignStore,
+    ContactStore,
+    Ledger,
+    SendLog,
+    SequenceStore,
+    TemplateStore,
+)
 from tests.fakes.fake_notion import CASSETTE_DIR
 from tests.fakes.fake_notion import vcr_config as notion_vcr_config
 
@@ -225,6 +233,51 @@ def test_sequences_for_lists_one_contacts_runs_of_one_type_oldest_first(ledger: 
     ledger.sequences.create_sequence(record(sequence="noshow", event="call-1", campaign="Christmas 2024"))
     assert ledger.sequences.sequences_for(JANE, CAMPAIGN, "noshow") == [earlier, later]
     assert ledger.sequences.sequences_for("nobody@example.com", CAMPAIGN, "noshow") == []
+
+
+def test_mark_status_holds_an_unsent_email_and_leaves_a_sent_one_as_it_is(ledger: Ledger) -> None:
+    stored, _ = ledger.sequences.create_sequence(record())
+    held = ledger.sequences.mark_status(stored, 2, "held")
+    assert held.emails[2] == EmailLedger(2, None, "held", None, None)
+    assert held.sent_numbers() == {1} and held.running, "held is not sent"
+    assert ledger.sequences.mark_status(held, 1, "held").emails[1] == stored.emails[1], "a sent email keeps its status"
+    skipped = ledger.sequences.mark_status(held, 2, "skipped")
+    assert skipped.emails[2].status == "skipped"
+    sent = ledger.sequences.mark_sent(skipped, SentMark(2, T0 + 24 * H, "re_2"))
+    assert sent.emails[2] == EmailLedger(2, T0 + 24 * H, "sent", "re_2", "kestra")
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key) == sent
+    with pytest.raises(InvalidInput, match="1 to 5"):
+        ledger.sequences.mark_status(sent, 6, "held")
+
+
+# ---------------------------------------------------------------------- the campaign's state
+
+
+def test_a_campaign_runs_until_paused_and_its_state_comes_back_exactly(ledger: Ledger) -> None:
+    assert isinstance(ledger.campaigns, CampaignStore)
+    assert ledger.campaigns.state(CAMPAIGN) == CampaignState(CAMPAIGN), "never paused: running"
+    paused = CampaignState(CAMPAIGN, True, "complaints to look at", T0, "the command line")
+    assert ledger.campaigns.set_state(paused) == paused
+    assert ledger.campaigns.state(CAMPAIGN) == paused
+    assert ledger.campaigns.state("Christmas 2024") == CampaignState("Christmas 2024"), "one campaign's alone"
+    running = CampaignState(CAMPAIGN, False, None, T0 + H, "Kestra execution 7")
+    assert ledger.campaigns.set_state(running) == running
+    assert ledger.campaigns.state(CAMPAIGN) == running
+    # the state is no record: no lookup or read of the campaign's records sees it
+    assert ledger.sequences.campaign_sequences(CAMPAIGN) == []
+    assert ledger.sequences.sequences_for(JANE, CAMPAIGN, ("5day", "noshow")) == []
+
+
+def test_find_sequence_brings_the_campaigns_state_as_it_is_now(ledger: Ledger) -> None:
+    """Every backend reads the state with the record (Notion in the same query), so a send costs no request more."""
+    stored, _ = ledger.sequences.create_sequence(record())
+    found = ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key)
+    assert found is not None and found.campaign_state == CampaignState(CAMPAIGN)
+    paused = ledger.campaigns.set_state(CampaignState(CAMPAIGN, True, "a pause", T0, "the command line"))
+    found = ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key)
+    assert found is not None and found.campaign_state == paused
+    assert found == stored, "the state is read with the record, not part of it"
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "noshow", stored.key) is None
 
 
 # ---------------------------------------------------------------------- templates

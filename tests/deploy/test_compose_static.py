@@ -478,6 +478,9 @@ def test_every_setting_the_flows_read_is_given(kind: str) -> None:
     # with defaults: a deployment may add ENV_CHRISTMAS_CACHE_DIR or ENV_CHRISTMAS_TEMPLATE_CACHE_SECONDS)
     optional = {"christmas_catalogue", "christmas_templates_dir", "notion_api_url", "resend_api_url",
                 "christmas_cache_dir", "christmas_template_cache_seconds"}
+    # the resume's send cap and the guard's thresholds: tunables with defaults (ENV_SEND_CAP, ENV_GUARD_*)
+    optional |= {"send_cap", "guard_window", "guard_complaint_warning", "guard_complaint_critical",
+                 "guard_bounce_critical"}
     optional |= {"christmas_local_dir"} if kind in SERVER_FILES else set()
     assert flow_envs() - optional <= given, f"missing: {sorted(flow_envs() - optional - given)}"
     assert "christmas_backend" in given

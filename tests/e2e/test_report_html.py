@@ -73,7 +73,7 @@ def test_the_charts_and_numbers_of_a_real_ledger(page: Page) -> None:
         "bounce rate": "12.5%",
         "unsubscribe rate": "12.5%",
     }
-    assert view.table_row("emails", "5day #2") == ["5day #2", "5-Day E2", "5", "1", "1", "1"]
+    assert view.table_row("emails", "5day #2") == ["5day #2", "5-Day E2", "5", "1", "0", "1", "1"]  # held 0
     stopped = "booked 2, bounced 1, complained 1, replied 1, unsubscribed 1"
     assert view.table_row("sequences", "5day") == ["5day", "7", "1", "0", stopped]
     expect(page.get_by_text("Duplicate sends stopped by the ledger: 1")).to_be_visible()

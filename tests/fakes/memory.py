@@ -20,6 +20,7 @@ from christmas_tasks.domain.holdings import Holdings, Stored
 from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import (
     AnalyticsEntry,
+    CampaignState,
     Contact,
     ContactStatus,
     ContactUpdate,
@@ -70,11 +71,27 @@ class InMemoryContacts:
         return [self.contacts[email] for email in sorted(self.contacts)]
 
 
-class InMemorySequences:
-    """The records, with the contact's status read from the contacts as the backends read it with a record."""
+class InMemoryCampaigns:
+    def __init__(self) -> None:
+        self.states: dict[str, CampaignState] = {}
 
-    def __init__(self, contacts: InMemoryContacts) -> None:
+    def state(self, campaign: str) -> CampaignState:
+        return self.states.get(campaign) or CampaignState(campaign)
+
+    def set_state(self, state: CampaignState) -> CampaignState:
+        if state.changed_at is not None:
+            require_aware(state.changed_at, "changed_at")
+        self.states[state.campaign] = state
+        return state
+
+
+class InMemorySequences:
+    """The records, with the contact's status and the campaign's state read as the backends read them with a
+    record."""
+
+    def __init__(self, contacts: InMemoryContacts, campaigns: InMemoryCampaigns | None = None) -> None:
         self.contacts = contacts
+        self.campaigns = campaigns or InMemoryCampaigns()
         self.records: dict[str, SequenceRecord] = {}
         self._created = 0
 
@@ -84,7 +101,7 @@ class InMemorySequences:
             return None
         contact = self.contacts.get_contact(email)
         status = ContactStatus(contact.email_status, contact.booking_status) if contact is not None else None
-        return replace(record, contact=status)
+        return replace(record, contact=status, campaign_state=self.campaigns.state(campaign))
 
     def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
         require_aware(record.anchor, "anchor")
@@ -126,6 +143,16 @@ class InMemorySequences:
         updated = replace(stored, emails=dict(sorted(emails.items())), completed=stored.completed or mark.completes)
         self.records[record.key] = updated
         return updated
+
+    def mark_status(self, record: SequenceRecord, number: int, status: str) -> SequenceRecord:
+        check_ledger_number(number)
+        stored = self._require(record)
+        current = stored.emails.get(number, EmailLedger(number))
+        if current.sent_at is None:  # a sent email keeps its status
+            emails = {**stored.emails, number: replace(current, status=status)}
+            stored = replace(stored, emails=dict(sorted(emails.items())))
+            self.records[record.key] = stored
+        return stored
 
     def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord:
         stored = self._require(record)
@@ -222,12 +249,13 @@ def _plain(item: Any) -> dict[str, Any]:
 
 
 class InMemoryLedger:
-    """The four stores in memory, and what they hold about one address. With `templates_dir`, that folder seeds the
+    """The stores in memory, and what they hold about one address. With `templates_dir`, that folder seeds the
     template store."""
 
     def __init__(self, templates_dir: Path | None = None) -> None:
         self.contacts = InMemoryContacts()
-        self.sequences = InMemorySequences(self.contacts)
+        self.campaigns = InMemoryCampaigns()
+        self.sequences = InMemorySequences(self.contacts, self.campaigns)
         self.templates = InMemoryTemplates(templates_dir)
         self.sends = InMemorySendLog()
         self.people = InMemoryPeople(self.contacts, self.sequences, self.sends)

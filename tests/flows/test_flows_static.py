@@ -3,10 +3,10 @@
 What the flows do is proven on Kestra's engine (kestra/engine, the engine suite); these guard the shape: one flow
 per event kind, each of one shape, derived from the kinds (christmas_tasks/domain/events/); one Python step in one
 flow (`step`), which alone fails on a rejection and logs failures, called as a Subflow by `handle-event` (every
-handler's one queue), `send-email`, `health-check` and `report`; one place that schedules a plan, whatever its
-length (`schedule-plan`, a loop); every setting of the settings table wired in `step`; values from outside only in
-files, never in `env` (which Kestra renders twice); secrets through secret(); nothing Kestra 2.0 removes; no block
-repeated, flows/ under 500 lines; one pinned version everywhere.
+handler's one queue), `send-email`, `health-check`, `report` and `campaign`; one place that schedules a plan,
+whatever its length (`schedule-plan`, a loop); every setting of the settings table wired in `step`; values from
+outside only in files, never in `env` (which Kestra renders twice); secrets through secret(); nothing Kestra 2.0
+removes; no block repeated, flows/ under 500 lines; one pinned version everywhere.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ CLI = "{{ envs.christmas_cli ?? 'christmas-tasks' }}"
 FAIL = "io.kestra.plugin.core.execution.Fail"
 # One handler flow per event kind, named after it (the kinds are the list).
 HANDLERS = {kind: kind for kind in KINDS}
-SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "contact", "step", "failure-alert"}
+SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "campaign", "contact", "step",
+          "failure-alert"}
 # Values that must only ever come from secret(): credentials and the workspace's identifiers.
 SECRET_SETTINGS = {setting.name for setting in SETTINGS if setting.secret and setting.kestra is None}
 # Removed in Kestra 2.0: a flow using one would break on the version bump.
@@ -257,12 +258,14 @@ def test_no_secret_value_is_committed() -> None:
 # The flows whose Python work is a `step` Subflow, with that task's id and the command it runs.
 STEP_CALLERS = {
     "handle-event": ("handle", "handle"), "send-email": ("send", "send"), "health-check": ("health", "health"),
-    "report": ("report", "report"), "contact": ("contact", "contact"), "failure-alert": ("alert", "alert-failure"),
+    "report": ("report", "report"), "campaign": ("campaign", "campaign"), "contact": ("contact", "contact"),
+    "failure-alert": ("alert", "alert-failure"),
 }
 # The flows a person (or a webhook) starts: each fails once, with the package's message, on a rejection.
 ENTRY_FLOWS = {
     **{name: "handle" for name in HANDLERS}, "send-email": "send", "health-check": "health", "report": "report",
     "contact": "contact",
+    "campaign": "campaign",
 }
 
 
@@ -382,6 +385,30 @@ def test_a_contacts_flow_passes_the_address_on_as_data() -> None:
     assert step_call("contact")["inputs"]["payload"] == payload
     assert "triggers" not in flow, "a person runs it from Kestra's UI"
     assert "contact" in STEP["inputs"][0]["values"]
+
+
+def test_the_campaign_flow_runs_the_package_and_hands_a_resumes_plan_to_schedule_plan() -> None:
+    """Pause, resume and status from Kestra's UI: the step's `campaign` command with the action and reason as data,
+    one at a time; a resume's plan (the held emails) scheduled as a handler's is, by schedule-plan, fire and forget."""
+    from christmas_tasks.entrypoints.kestra_step import CAMPAIGN_ACTIONS, COMMANDS
+
+    (command,) = [i for i in STEP["inputs"] if i["id"] == "command"]
+    assert command["values"] == list(COMMANDS), "the step offers every command the package's step runs"
+    flow = ALL["campaign"]
+    assert flow["concurrency"] == {"limit": 1, "behavior": "QUEUE"}, "two resumes at once would plan twice"
+    assert "triggers" not in flow, "a person starts it"
+    assert [(i["id"], i["type"]) for i in flow["inputs"]] == [("action", "SELECT"), ("reason", "STRING")]
+    assert flow["inputs"][0]["values"] == list(CAMPAIGN_ACTIONS) and flow["inputs"][1]["required"] is False
+    assert step_call("campaign")["inputs"] == {
+        "command": "campaign", "payload": "{{ {'action': inputs.action, 'reason': inputs.reason ?? null} | toJson }}",
+        "run_id": "{{ execution.id }}", "timeout": step_call("campaign")["inputs"]["timeout"],
+    }
+    schedule = call_in("campaign", "schedule")
+    assert (schedule["type"], schedule["flowId"], schedule["wait"]) == (SUBFLOW, "schedule-plan", False)
+    assert schedule["transmitFailed"] is False
+    assert schedule["inputs"] == {"plan": "{{ outputs.campaign.outputs.result.result.plan | toJson }}"}, "as data, once"
+    assert schedule["runIf"] == "{{ (outputs.campaign.outputs.result.result.plan ?? []) | length > 0 }}"
+    assert [t["id"] for t in flow["tasks"]] == ["campaign", "schedule"]
 
 
 def test_the_health_check_does_not_catch_up_missed_hours() -> None:

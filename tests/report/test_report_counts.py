@@ -17,7 +17,8 @@ from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.errors import InvalidInput
 from christmas_tasks.domain.records import AnalyticsEntry, Contact
 from christmas_tasks.domain.vocabulary import CampaignStatus
-from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
+from christmas_tasks.entrypoints.app import build_funnel
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases.ports import Ledger
 from christmas_tasks.usecases.report import (
     CampaignReport,
@@ -29,8 +30,8 @@ from christmas_tasks.usecases.report import (
 )
 from christmas_tasks.usecases.report.counts import EmailCounts
 from tests.conftest import NOW
-from tests.fakes.memory import InMemoryLedger
-from tests.report.ledger import DAY, build_ledger
+from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
+from tests.report.ledger import DAY, body, build_ledger
 
 CAMPAIGN = "Christmas 2025"
 LATER = NOW + 3 * DAY
@@ -180,7 +181,7 @@ def test_a_partial_ledger_is_counted_with_notes_not_an_error(ledger: InMemoryLed
         "1 duplicate contact page(s) counted once (merged at the address's next event)",
         "attempts of templates the catalogue does not name: Old template",
         "1 send attempt(s) without an address, template or email number were left out",
-        "1 send attempt(s) with a status other than sent, skipped or failed were left out",
+        "1 send attempt(s) with a status other than sent, skipped, held or failed were left out",
     )
 
 
@@ -222,6 +223,7 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
         "attempts_recorded",
         "sent",
         "skipped",
+        "held",
         "failed",
         "replied",
         "auto_replied",
@@ -233,9 +235,9 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
     ]
     assert data["deliverability"] == {
         "emailed": 8,
-        "bounced": {"count": 1, "rate": 0.125},
-        "complained": {"count": 1, "rate": 0.125},
-        "unsubscribed": {"count": 1, "rate": 0.125},
+        "bounced": {"count": 1, "rate": 0.125, "mark": "critical"},
+        "complained": {"count": 1, "rate": 0.125, "mark": "critical"},
+        "unsubscribed": {"count": 1, "rate": 0.125, "mark": None},
     }
     assert data["emails"]["by_email"][1] == {
         "sequence": "5day",
@@ -243,6 +245,7 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
         "template": "5-Day E2",
         "sent": 5,
         "skipped": 1,
+        "held": 0,
         "failed": 1,
         "replied": 1,
     }
@@ -259,11 +262,37 @@ def test_the_text_report_is_a_readable_table(ledger: InMemoryLedger) -> None:
         "  5day               7        1          0        6  (booked 2 · bounced 1 · complained 1 · replied 1 · "
         "unsubscribed 1)" in lines
     )
-    assert "  5day #2        5-Day E2                        5        1       1        1" in lines
+    assert "  5day #2        5-Day E2                        5        1     0       1        1" in lines
     assert "  Replies: 2 from people (1 to no email of this campaign); 1 automatic, counted apart" in lines
-    assert "  bounced          1   12.5%" in lines
+    assert "  bounced          1   12.5%  critical: over 4.0%" in lines
+    assert "  complained       1   12.5%  critical: at or over 0.3%" in lines
+    assert "  unsubscribed     1   12.5%" in lines
     summary = render_summary(report_of(ledger))
-    assert "Emails in all: 14 sent · 6 skipped · 1 failed · 2 replied" in summary and len(summary) < 2000
+    assert "Emails in all: 14 sent · 6 skipped · 0 held · 1 failed · 2 replied" in summary and len(summary) < 2000
+    assert "complained 1 (12.5%, critical: at or over 0.3%)" in summary
+
+
+def test_held_emails_are_counted_until_they_are_sent_or_skipped() -> None:
+    """While the campaign is paused a due email is held (the send log says so); once planned again and run it counts
+    as what it became: sent, or skipped (its sequence stopped meanwhile)."""
+    ledger = InMemoryLedger(SAMPLE_TEMPLATES)
+    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=InMemoryMailer())
+    plans = [handle(funnel, "assessment", body("assessment.json", f"{name}@example.com"), NOW).plan
+             for name in ("ann", "bob")]
+    funnel.pause(NOW, "a pause", "the command line")
+    for plan in plans:
+        funnel.send(plan[0].sequence_key, 2, plan[0].send_at, plan[0].send_at)
+    report = report_of(ledger)
+    assert (rows_of(report)["5day #2"].held, report.held, by_email(report)["5day #2"]) == (2, 2, (0, 0, 0))
+    text = render(report, "text")
+    assert "  5day #2        5-Day E2                        0        0     2       0        0" in text
+    assert report.as_json()["emails"]["held"] == 2 and "2 held" in render_summary(report)
+    handle(funnel, "booking", body("booking-calendly.json", "bob@example.com"), NOW + DAY)
+    for item in funnel.resume(NOW + DAY, "the command line").plan:
+        funnel.send(item.sequence_key, item.email_number, item.send_at, item.send_at)
+    report = report_of(ledger)
+    assert (rows_of(report)["5day #2"].held, by_email(report)["5day #2"]) == (0, (1, 1, 0))
+    assert report.skip_reasons == {"sequence stopped: booked": 1} and report.duplicates_stopped == 0
 
 
 def test_contact_values_are_escaped_in_the_html(ledger: InMemoryLedger) -> None:

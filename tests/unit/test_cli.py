@@ -31,7 +31,7 @@ def test_help_lists_the_commands_and_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     for command in ("validate", "plan", "preview", "handle", "send", "report", "templates", "notion", "secrets",
-                    "deploy", "serve"):
+                    "deploy", "serve", "campaign"):
         assert command in done.stdout
     assert done.stderr.strip() == "[]"
 
@@ -189,3 +189,43 @@ def test_the_commands_take_their_words_from_the_event_kinds_and_the_catalogue(
                           env={**os.environ, "CHRISTMAS_CLI": str(Path(sys.executable).parent / "christmas-tasks")})
     assert done.returncode == 2
     assert "one of " + ", ".join(k["kind"] for k in listed if k["sample"]) in done.stderr
+
+
+def test_campaign_pause_status_and_resume_on_the_local_backend(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "campaign", "pause")
+    assert (code, out) == (2, "")
+    assert err == "error: campaign pause: reason: is required: say why (campaign status shows it)\n"
+    code, out, _ = run(capsys, "campaign", "status")
+    assert code == 0 and json.loads(out)["paused"] is False, "the refused pause wrote nothing"
+
+    code, out, _ = run(capsys, "handle", "noshow", str(EXAMPLES / "noshow.json"))
+    first = json.loads(out)["plan"][0]
+    code, out, _ = run(capsys, "campaign", "pause", "--reason", "complaints to look at")
+    paused = json.loads(out)
+    assert code == 0 and (paused["action"], paused["state"]["by"]) == ("paused", "the command line")
+    code, out, _ = run(capsys, "send", "--sequence-key", first["sequence_key"], "--email-number", "1")
+    assert json.loads(out)["status"] == "held"
+    code, out, _ = run(capsys, "campaign", "status")
+    status = json.loads(out)
+    assert (status["paused"], status["held"], status["state"]["reason"]) == (True, 1, "complaints to look at")
+
+    code, out, err = run(capsys, "campaign", "resume", "--reason", "looked at")
+    resumed = json.loads(out)
+    assert code == 0 and resumed["action"] == "resumed" and resumed["scheduled"] is False
+    assert [item["email_number"] for item in resumed["plan"]] == [1]
+    assert err.startswith("note: the command line schedules nothing: the 1 email(s) planned above stay held")
+    code, out, _ = run(capsys, "campaign", "status")
+    status = json.loads(out)
+    assert (status["paused"], status["held"]) == (False, 1), "held until the flow's resume"
+    assert status["reason"].endswith("; 1 email(s) still held, waiting for their planned time or for a resume")
+
+
+def test_campaign_on_the_live_backend_names_each_missing_setting(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHRISTMAS_BACKEND", "live")
+    code, out, err = run(capsys, "campaign", "pause", "--reason", "x")
+    assert (code, out) == (2, "") and err.startswith("error: live backend: missing setting(s) CAMPAIGN_DEADLINE")
+    assert "NOTION_TOKEN" in err and "RESEND_API_KEY" in err

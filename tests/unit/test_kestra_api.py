@@ -484,11 +484,11 @@ def test_a_dry_run_validates_and_reports_but_changes_nothing(
 ) -> None:
     client.deploy_flows(flows)
     (flows / "report.yml").unlink()
-    before, count = dict(fake.flows), len(writes(fake))
+    before, count, asked = dict(fake.flows), len(writes(fake)), len(fake.requests)
     report = {r["id"]: r["status"] for r in client.deploy_flows(flows, dry_run=True)}
     assert report.pop("report") == "deleted" and set(report.values()) == {"unchanged"}
     assert fake.flows == before and len(writes(fake)) == count
-    assert any(r.url.path.endswith("/flows/validate") for r in fake.requests[-20:]), "validated all the same"
+    assert any(r.url.path.endswith("/flows/validate") for r in fake.requests[asked:]), "validated all the same"
 
 
 def test_a_flow_holding_the_document_separator_is_refused_before_anything_is_sent(

@@ -237,3 +237,54 @@ def test_report_with_a_bad_since_is_rejected_naming_it(
     code, outputs, _ = step(capsys, files, {"command": "report", "payload": {"since": since}})
     assert code == 0 and outputs["rejected"] is True
     assert outputs["message"].startswith("error: ") and "payload.since" in outputs["message"]
+
+
+def test_the_campaign_command_pauses_holds_and_resumes_with_a_plan_for_schedule_plan(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any]
+) -> None:
+    _, outputs, _ = step(capsys, files, {"command": "handle", "event": "noshow", "payload": body("noshow.json"),
+                                         "run_id": "run-1"})
+    first = outputs["result"]["plan"][0]
+    _, outputs, _ = step(capsys, files, {"command": "campaign", "payload": {"action": "pause", "reason": "a pause"},
+                                         "run_id": "exec-9"})
+    assert outputs["rejected"] is False and outputs["planned"] == 0
+    assert outputs["result"]["action"] == "paused" and outputs["result"]["state"]["by"] == "Kestra execution exec-9"
+    send = {"sequence_key": first["sequence_key"], "email_number": 1, "scheduled_for": first["send_at"]}
+    _, outputs, _ = step(capsys, files, {"command": "send", "payload": send})
+    assert outputs["status"] == "held" and outputs["result"]["reason"] == "campaign paused: a pause"
+    _, outputs, _ = step(capsys, files, {"command": "campaign", "payload": {"action": "status"}})
+    assert (outputs["result"]["paused"], outputs["result"]["held"]) == (True, 1)
+    _, outputs, _ = step(capsys, files, {"command": "campaign", "payload": {"action": "resume"}, "run_id": "exec-10"})
+    assert outputs["result"]["action"] == "resumed" and outputs["planned"] == 1
+    (again,) = outputs["result"]["plan"]  # what the campaign flow hands to schedule-plan
+    assert (again["sequence_key"], again["email_number"]) == (first["sequence_key"], 1) and again["send_at"]
+    send = {"sequence_key": again["sequence_key"], "email_number": 1, "scheduled_for": again["send_at"]}
+    _, outputs, _ = step(capsys, files, {"command": "send", "payload": send})
+    assert outputs["status"] == "sent"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"action": "stop"}, "error: step request: payload.action: must be one of status, pause, resume, not 'stop'"),
+        (None, "error: step request: payload.action: must be one of status, pause, resume, not None"),
+        ({"action": "pause"}, "error: campaign pause: reason: is required: say why (campaign status shows it)"),
+        ({"action": "pause", "reason": 7}, "error: step request: payload.reason: must be text"),
+    ],
+)
+def test_a_campaign_request_that_cannot_succeed_names_why_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], payload: Any, message: str
+) -> None:
+    code, outputs, _ = step(capsys, files, {"command": "campaign", "payload": payload})
+    assert code == 0 and outputs["rejected"] is True and outputs["message"] == message
+    _, outputs, _ = step(capsys, files, {"command": "campaign", "payload": {"action": "status"}})
+    assert outputs["result"]["paused"] is False and outputs["result"]["state"]["since"] is None, "nothing written"
+
+
+def test_a_campaign_command_on_the_live_backend_names_each_missing_setting_first(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any]
+) -> None:
+    (files["dir"] / "settings.json").write_text(json.dumps({**files["settings"], "CHRISTMAS_BACKEND": "live"}))
+    code, outputs, _ = step(capsys, files, {"command": "campaign", "payload": {"action": "pause", "reason": "x"}})
+    assert code == 0 and outputs["rejected"] is True
+    assert outputs["message"].startswith("error: live backend: missing setting(s) CAMPAIGN_DEADLINE, EMAIL_FROM")

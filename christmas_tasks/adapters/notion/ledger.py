@@ -1,6 +1,7 @@
-"""`NotionLedger`: the four Notion stores (contacts, sequences, templates, the send log) on one `NotionApi`, which
-they share (one HTTP client, one retry policy, one data-source cache, one request count). `connect` builds it from
-the adapter's configuration; `on` builds it on a client of the caller's (the tests' fakes, the schema check)."""
+"""`NotionLedger`: the Notion stores (contacts, sequences, templates, the send log, the campaign's state) on one
+`NotionApi`, which they share (one HTTP client, one retry policy, one data-source cache, one request count).
+`connect` builds it from the adapter's configuration; `on` builds it on a client of the caller's (the tests' fakes,
+the schema check)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from notion_client import Client
 
 from christmas_tasks.adapters.cache import DiskCache
 from christmas_tasks.adapters.notion.api import NotionApi, NotionConfig
+from christmas_tasks.adapters.notion.campaigns import NotionCampaigns
 from christmas_tasks.adapters.notion.contacts import NotionContacts
 from christmas_tasks.adapters.notion.people import NotionPeople
 from christmas_tasks.adapters.notion.schema import NOTION_VERSION
@@ -32,6 +34,7 @@ class NotionLedger:
         self.templates = NotionTemplates(api, template_ttl)
         self.sends = NotionSendLog(api)
         self.people = NotionPeople(api)
+        self.campaigns = NotionCampaigns(api)
 
     @classmethod
     def on(

@@ -82,6 +82,19 @@ class Sequences:
         return f"Email {n} Sent By"
 
 
+class CampaignStatePage:
+    """The campaign's state (paused or running): one page of the email sequence database that is no sequence
+    (christmas_tasks/adapters/notion/campaigns.py). It is written with these properties of that database (checked
+    there by SCHEMA) and none other: no Email, Campaign or Sequence Type, so no lookup of records and no report finds
+    it. Its Sequence Key is `<campaign slug>|campaign-state`."""
+
+    TITLE = Sequences.FIRST_NAME  # what the state is, for a person
+    KEY = Sequences.SEQUENCE_KEY
+    DATA = Sequences.EVENT_DATA  # the state as JSON: what the package reads
+    PROPERTIES = (TITLE, KEY, DATA)
+    KEY_SUFFIX = "campaign-state"
+
+
 class Templates:
     NAME = "Template Name"
     SUBJECT = "Subject Line"

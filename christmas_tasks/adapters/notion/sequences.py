@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from christmas_tasks.adapters.notion.api import NotionApi
+from christmas_tasks.adapters.notion.api import AmbiguousRecord, NotionApi
+from christmas_tasks.adapters.notion.campaigns import state_filter, state_key, state_of
 from christmas_tasks.adapters.notion.encoding import (
     NUMBER_VARIABLES,
     Page,
@@ -14,8 +16,10 @@ from christmas_tasks.adapters.notion.encoding import (
     filter_on,
     new_page,
     number_or_none,
+    pages_in,
     record_of,
     sequence_filter,
+    text_of,
 )
 from christmas_tasks.adapters.notion.schema import Sequences
 from christmas_tasks.domain.errors import NotFound
@@ -29,14 +33,27 @@ class NotionSequences:
         self.api = api
 
     def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
-        """1 query (Email, Campaign, Sequence Type and Sequence Key equal)."""
-        page = self.api.lookup(
-            "sequences",
-            f"look up the sequence {key}",
-            sequence_filter(email, campaign, sequence, key),
-            f"Sequence Key {key!r}",
+        """1 query: the record (Email, Campaign, Sequence Type and Sequence Key equal) or the campaign's state page
+        (its own Sequence Key), so the record comes with the campaign's state for no request more."""
+        what = f"look up the sequence {key}"
+        flt = {"or": [sequence_filter(email, campaign, sequence, key), state_filter(campaign)]}
+        # page size 3: the record and the state page, and one more to tell a duplicate of either
+        result = self.api.on_source(
+            "sequences", lambda source: self.api.retrying(what, lambda: self.api.query_once(source, what, flt, 3, None))
         )
-        return record_of(page) if page is not None else None
+        pages = pages_in(result)
+        records = [page for page in pages if text_of(page, Sequences.SEQUENCE_KEY) == key]
+        states = [page for page in pages if text_of(page, Sequences.SEQUENCE_KEY) == state_key(campaign)]
+        for found, name in ((records, f"Sequence Key {key!r}"), (states, f"the campaign state of {campaign!r}")):
+            if len(found) > 1:
+                raise AmbiguousRecord(f"{len(found)} pages in the Notion email sequence database match {name}; remove "
+                                      "the duplicates")
+        if result.get("has_more"):
+            raise AmbiguousRecord(f"more than 3 pages in the Notion email sequence database match Sequence Key {key!r} "
+                                  f"or the campaign state of {campaign!r}; remove the duplicates")
+        if not records:
+            return None
+        return replace(record_of(records[0]), campaign_state=state_of(states[0] if states else None, campaign))
 
     def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
         """Create the record unless its key exists; (the stored record, created?).
@@ -142,6 +159,16 @@ class NotionSequences:
         what = f"mark email {mark.number} of {record.key} sent"
         page = self.api.update("sequences", what, self._page_of(record), values)
         return record_of(page)
+
+    def mark_status(self, record: SequenceRecord, number: int, status: str) -> SequenceRecord:
+        """Email n's Status alone: 1 pages.update (+1 query when the record has no page id); 0 requests when the
+        record shows the email sent. Notion cannot make the write conditional: the caller has just read the record."""
+        check_ledger_number(number)
+        entry = record.emails.get(number)
+        if entry is not None and entry.sent_at is not None:
+            return record
+        what = f"mark email {number} of {record.key} {status}"
+        return record_of(self.api.update("sequences", what, self._page_of(record), {Sequences.status(number): status}))
 
     def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord:
         """Record why the sequence stopped; one already stopped keeps its first reason.

@@ -78,6 +78,14 @@ _SCHEMA = (
     )""",
     # a forgotten address's only trace: its mark (domain/holdings.py), so a later event from it starts nothing
     "CREATE TABLE IF NOT EXISTS forgotten (mark TEXT PRIMARY KEY, at TEXT NOT NULL)",
+    # The campaign's state (paused or running): one row per campaign, none while it was never paused.
+    """CREATE TABLE IF NOT EXISTS campaign_state (
+        campaign TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL,
+        reason TEXT,
+        changed_at TEXT,
+        changed_by TEXT
+    )""",
 )
 
 

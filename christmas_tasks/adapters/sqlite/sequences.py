@@ -8,6 +8,7 @@ import json
 import sqlite3
 from dataclasses import replace
 
+from christmas_tasks.adapters.sqlite.campaigns import read_state
 from christmas_tasks.adapters.sqlite.db import SqliteDb, dt, optional_text, ts
 from christmas_tasks.domain.errors import InvalidInput, NotFound, Problem
 from christmas_tasks.domain.records import (
@@ -25,14 +26,15 @@ class SqliteSequences:
         self.db = db
 
     def find_sequence(self, email: str, campaign: str, sequence: str, key: str) -> SequenceRecord | None:
-        """The record, with its contact's status as it is now (the contact of the same address)."""
+        """The record, with its contact's status as it is now (the contact of the same address) and the campaign's
+        state."""
         with self.db.connect() as db:
             row = _locate(db, email, campaign, sequence, key)
             if row is None:
                 return None
             found = db.execute("SELECT email_status, booking_status FROM contacts WHERE email = ?", (email,)).fetchone()
             contact = ContactStatus(found[0] or EmailStatus.OK, found[1]) if found is not None else None
-            return replace(_record(db, row), contact=contact)
+            return replace(_record(db, row), contact=contact, campaign_state=read_state(db, campaign))
 
     def create_sequence(self, record: SequenceRecord, *, absent: bool = False) -> tuple[SequenceRecord, bool]:
         """Create the record unless its key exists; (the stored record, created?). Safe under races (so
@@ -117,6 +119,19 @@ class SqliteSequences:
                 """UPDATE sequences SET last_email_sent = ?, last_email_sent_at = ?, completed = MAX(completed, ?)
                    WHERE id = ?""",
                 (mark.number, sent_at, int(mark.completes), row["id"]),
+            )
+            return _record(db, _require(db, record))
+
+    def mark_status(self, record: SequenceRecord, number: int, status: str) -> SequenceRecord:
+        """Email n's status alone, unless it was sent."""
+        check_ledger_number(number)
+        with self.db.write() as db:
+            row = _require(db, record)
+            db.execute(
+                """INSERT INTO sequence_emails (sequence_id, number, status) VALUES (?, ?, ?)
+                   ON CONFLICT (sequence_id, number) DO UPDATE SET status = excluded.status
+                   WHERE sequence_emails.sent_at IS NULL""",
+                (row["id"], number, status),
             )
             return _record(db, _require(db, record))
 

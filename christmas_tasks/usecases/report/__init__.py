@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from christmas_tasks.domain.catalogue import Catalogue
+from christmas_tasks.domain.deliverability import Thresholds
 from christmas_tasks.domain.errors import InvalidInput, Problem
 from christmas_tasks.usecases.ports import Ledger
 from christmas_tasks.usecases.report.counts import CampaignReport, build_report, start_of
@@ -63,8 +64,10 @@ def read_report(
     now: datetime,
     since: date | None = None,
     source: str = "the ledger",
+    thresholds: Thresholds | None = None,
 ) -> CampaignReport:
-    """Read the campaign's ledger (3 reads: contacts, sequences, attempts) and count it."""
+    """Read the campaign's ledger (3 reads: contacts, sequences, attempts) and count it; `thresholds`: the
+    deliverability marks (default: the guard's defaults)."""
     start = start_of(since)
     contacts = ledger.contacts.all_contacts()
     sequences = ledger.sequences.campaign_sequences(campaign)
@@ -80,4 +83,5 @@ def read_report(
         since=since,
         source=source,
         requests=requests if isinstance(requests, int) else None,
+        thresholds=thresholds,
     )

@@ -3,17 +3,17 @@
 Where each number comes from:
 - contacts (by campaign status, segment, email status): the contacts as they are now;
 - sequences (running, completed, stopped by reason): the campaign's sequence records, started since `since`;
-- sent: the ledger (`Email {n} Sent`), the record of truth; skipped and failed: the analytics log of send attempts,
+- sent: the ledger (`Email {n} Sent`), the record of truth; skipped, held and failed: the send log of attempts,
   which the Notion backend keeps only when an analytics database is configured (else they are "not recorded");
 - bounce, complaint and unsubscribe rates: of the addresses emailed (sent at least one email) since `since`, the
-  share whose email status is now that;
+  share whose email status is now that, marked against the deliverability guard's thresholds (a warning, critical);
 - replies: the send log's replies (status replied, or auto-replied for an out-of-office), each counted once (by its
   sender and reference: a redelivered or retried reply is recorded again). A person's reply counts for the last
   email the ledger shows sent to its sender before it; one from an address sent none is counted apart.
 
 One email (an address, a sequence, an email number) counts once: sent when the ledger says so (then its failed
-attempts were retried, and its "already sent" skips are duplicates the ledger stopped), else skipped when it was
-skipped, else failed.
+attempts were retried, and its "already sent" skips are duplicates the ledger stopped), else skipped or held as its
+last attempt was (held while paused, then skipped when planned again: skipped), else failed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from christmas_tasks.domain.catalogue import Catalogue
+from christmas_tasks.domain.deliverability import Mark, Thresholds
 from christmas_tasks.domain.planning import iso_utc, require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
 from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
@@ -61,12 +62,15 @@ class EmailCounts:
     skipped: int | None
     failed: int | None
     replied: int | None = None
+    held: int | None = None  # held while the campaign is paused, not sent or skipped since
 
 
 @dataclass(frozen=True)
 class Share:
     count: int
     rate: float | None  # of the addresses emailed; None when none were
+    mark: Mark | None = None  # against the deliverability guard's thresholds
+    why: str | None = None  # the mark in words: "critical: at or over 0.3%"
 
     @property
     def percent(self) -> str:
@@ -123,6 +127,10 @@ class CampaignReport:
         return sum(row.skipped or 0 for row in self.emails) if self.attempts_recorded else None
 
     @property
+    def held(self) -> int | None:
+        return sum(row.held or 0 for row in self.emails) if self.attempts_recorded else None
+
+    @property
     def failed(self) -> int | None:
         return sum(row.failed or 0 for row in self.emails) if self.attempts_recorded else None
 
@@ -135,7 +143,8 @@ class CampaignReport:
         """Stable keys for machines: every section always present, counts as integers, rates as fractions."""
 
         def share(value: Share) -> dict[str, Any]:
-            return {"count": value.count, "rate": None if value.rate is None else round(value.rate, 4)}
+            rate = None if value.rate is None else round(value.rate, 4)
+            return {"count": value.count, "rate": rate, "mark": str(value.mark) if value.mark else None}
 
         return {
             "campaign": self.campaign,
@@ -163,6 +172,7 @@ class CampaignReport:
                 "attempts_recorded": self.attempts_recorded,
                 "sent": self.sent,
                 "skipped": self.skipped,
+                "held": self.held,
                 "failed": self.failed,
                 "replied": self.replies,
                 "auto_replied": self.auto_replies,
@@ -176,6 +186,7 @@ class CampaignReport:
                         "template": row.template,
                         "sent": row.sent,
                         "skipped": row.skipped,
+                        "held": row.held,
                         "failed": row.failed,
                         "replied": row.replied,
                     }
@@ -204,9 +215,10 @@ def build_report(
     since: date | None = None,
     source: str = "the ledger",
     requests: int | None = None,
+    thresholds: Thresholds | None = None,
 ) -> CampaignReport:
     """The report of one campaign's ledger. `since`: sequences started and emails attempted on or after that UTC
-    day (the contacts are always as they are now)."""
+    day (the contacts are always as they are now). `thresholds`: the deliverability marks (default: the guard's)."""
     now = require_aware(now, "now")
     start = start_of(since)
     notes: list[str] = []
@@ -232,6 +244,7 @@ def build_report(
 
     templates = {e.template: (str(s.name), e.number) for s in catalogue.sequences.values() for e in s.emails}
     skipped: Counter[tuple[str, int]] = Counter()
+    held: Counter[tuple[str, int]] = Counter()
     failed: Counter[tuple[str, int]] = Counter()
     reasons: Counter[str] = Counter()
     duplicates = 0
@@ -241,6 +254,8 @@ def build_report(
             if status == "skipped":
                 skipped[(sequence, number)] += 1
                 reasons[reason] += 1
+            elif status == "held":
+                held[(sequence, number)] += 1
             else:
                 failed[(sequence, number)] += 1
     else:
@@ -250,12 +265,16 @@ def build_report(
         )
 
     replies = count_replies(attempts, campaign, start, records) if attempts is not None else None
-    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies)
+    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies, held)
     status_of = {c.email: c.email_status for c in people}
+
+    marks = thresholds or Thresholds()
 
     def share(status: EmailStatus) -> Share:
         count = sum(1 for address in emailed if status_of.get(address) == status)
-        return Share(count, count / len(emailed) if emailed else None)
+        rate = count / len(emailed) if emailed else None
+        mark = marks.mark(status, rate)
+        return Share(count, rate, mark, marks.why(status, mark) if mark else None)
 
     if not people and not records:
         notes.append("the ledger is empty: no contact and no sequence yet")
@@ -309,13 +328,14 @@ def _email_rows(
     skipped: Counter[tuple[str, int]],
     failed: Counter[tuple[str, int]],
     recorded: bool,
-    replies: Replies | None = None,
+    replies: Replies | None,
+    held: Counter[tuple[str, int]],
 ) -> tuple[EmailCounts, ...]:
     """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen."""
     names = {(sequence, number): template for template, (sequence, number) in templates.items()}
     order = list(catalogue.sequences)
     replied = replies.by_email if replies is not None else Counter()
-    seen = set(names) | set(sent) | set(skipped) | set(failed) | set(replied)
+    seen = set(names) | set(sent) | set(skipped) | set(failed) | set(replied) | set(held)
 
     def position(key: tuple[str, int]) -> tuple[int, str, int]:
         sequence, number = key
@@ -330,6 +350,7 @@ def _email_rows(
             skipped=skipped[key] if recorded else None,
             failed=failed[key] if recorded else None,
             replied=replied[key] if recorded else None,
+            held=held[key] if recorded else None,
         )
         for key in sorted(seen, key=position)
     )

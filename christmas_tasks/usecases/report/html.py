@@ -108,6 +108,7 @@ def render_html(report: CampaignReport) -> str:
         ("contacts", str(report.contacts)),
         ("emails sent", str(report.sent)),
         ("skipped", shown(report.skipped)),
+        ("held", shown(report.held)),
         ("failed", shown(report.failed)),
         ("replies", shown(report.replies)),
         ("bounce rate", report.bounced.percent),
@@ -129,14 +130,15 @@ def render_html(report: CampaignReport) -> str:
         for row in report.sequences
     ]
     emails = [
-        [f"{row.sequence} #{row.number}", row.template, str(row.sent), shown(row.skipped), shown(row.failed),
-         shown(row.replied)]
+        [f"{row.sequence} #{row.number}", row.template, str(row.sent), shown(row.skipped), shown(row.held),
+         shown(row.failed), shown(row.replied)]
         for row in report.emails
     ]
     emails.append(
-        ["total", "", str(report.sent), shown(report.skipped), shown(report.failed), shown(report.replied_emails)]
+        ["total", "", str(report.sent), shown(report.skipped), shown(report.held), shown(report.failed),
+         shown(report.replied_emails)]
     )
-    deliverability = [[name, str(share.count), share.percent] for name, share in report.deliverability]
+    deliverability = [[name, str(share.count), share.percent, share.why or ""] for name, share in report.deliverability]
     reasons = ""
     if report.attempts_recorded:
         listed = ", ".join(f"{escape(reason)} {count}" for reason, count in report.skip_reasons.items()) or "none"
@@ -169,10 +171,10 @@ def render_html(report: CampaignReport) -> str:
 <h2>Sequences started {escape(period)}</h2>
 {_table(["sequence", "started", "running", "completed", "stopped (by reason)"], sequences, "sequences")}
 <h2>Emails</h2>
-{_table(["email", "template", "sent", "skipped", "failed", "replied"], emails, "emails")}
+{_table(["email", "template", "sent", "skipped", "held", "failed", "replied"], emails, "emails")}
 {reasons}
 <h2>Deliverability, of the {report.emailed} addresses emailed</h2>
-{_table(["", "addresses", "rate"], deliverability, "deliverability")}
+{_table(["", "addresses", "rate", "mark"], deliverability, "deliverability")}
 {notes}
 </body>
 </html>

@@ -24,8 +24,8 @@ def attempt_outcomes(
     ever_sent: set[tuple[str, str, int]],
     notes: list[str],
 ) -> tuple[dict[tuple[str, str, int], tuple[str, str]], int]:
-    """Each email not in the ledger as sent, with its last skip (and why) or else its failure; and how many skips
-    were of emails already sent (duplicates the ledger stopped)."""
+    """Each email not in the ledger as sent, with its last skip or hold (and why) or else its failure; and how many
+    skips were of emails already sent (duplicates the ledger stopped)."""
     outcome: dict[tuple[str, str, int], tuple[str, str]] = {}
     duplicates = 0
     unnamed: set[str] = set()
@@ -44,14 +44,14 @@ def attempt_outcomes(
         key = (entry.email, sequence, number)
         if entry.status == "sent":
             continue  # the ledger is the record of sends
-        if entry.status not in ("skipped", "failed"):
+        if entry.status not in ("skipped", "held", "failed"):
             unknown_status += 1
             continue
         if key in ever_sent:
             duplicates += entry.status == "skipped"
             continue
-        if entry.status == "skipped":
-            outcome[key] = ("skipped", entry.error or "no reason recorded")
+        if entry.status in ("skipped", "held"):  # the later decides: held, then skipped when planned again
+            outcome[key] = (entry.status, entry.error or "no reason recorded")
         elif outcome.get(key, ("failed", ""))[0] == "failed":
             outcome[key] = ("failed", entry.error or "")
     if unnamed:
@@ -59,7 +59,9 @@ def attempt_outcomes(
     if malformed:
         notes.append(f"{malformed} send attempt(s) without an address, template or email number were left out")
     if unknown_status:
-        notes.append(f"{unknown_status} send attempt(s) with a status other than sent, skipped or failed were left out")
+        notes.append(
+            f"{unknown_status} send attempt(s) with a status other than sent, skipped, held or failed were left out"
+        )
     return outcome, duplicates
 
 

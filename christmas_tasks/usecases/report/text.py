@@ -44,11 +44,12 @@ def render_text(report: CampaignReport) -> str:
     lines.append("")
 
     template_width = max([len("template"), *(len(row.template) for row in report.emails)])
-    header = f"  {'Email':<{NAME_WIDTH}}{'template':<{template_width}}  {'sent':>6}{'skipped':>9}{'failed':>8}"
-    lines.append(f"{header}{'replied':>9}")
+    header = f"  {'Email':<{NAME_WIDTH}}{'template':<{template_width}}  {'sent':>6}{'skipped':>9}{'held':>6}"
+    lines.append(f"{header}{'failed':>8}{'replied':>9}")
     lines += [_email_line(email, template_width) for email in report.emails]
     total = f"  {'total':<{NAME_WIDTH}}{'':<{template_width}}  {report.sent:>6}"
-    lines.append(f"{total}{shown(report.skipped):>9}{shown(report.failed):>8}{shown(report.replied_emails):>9}")
+    lines.append(f"{total}{shown(report.skipped):>9}{shown(report.held):>6}{shown(report.failed):>8}"
+                 f"{shown(report.replied_emails):>9}")
     if report.attempts_recorded:
         lines.append(f"  Skipped, by reason: {_inline(report.skip_reasons)}")
         lines.append(f"  Duplicate sends stopped by the ledger: {report.duplicates_stopped}")
@@ -57,7 +58,7 @@ def render_text(report: CampaignReport) -> str:
 
     lines.append(f"Deliverability, of the {report.emailed} address{'es' if report.emailed != 1 else ''} emailed:")
     for name, share in report.deliverability:
-        lines.append(f"  {name:<13}{share.count:>5}{share.percent:>8}")
+        lines.append(f"  {name:<13}{share.count:>5}{share.percent:>8}" + (f"  {share.why}" if share.why else ""))
 
     days = report.sends_per_day[-TEXT_DAYS:]
     if days:
@@ -75,7 +76,7 @@ def render_text(report: CampaignReport) -> str:
 
 def _email_line(row: EmailCounts, template_width: int) -> str:
     name = f"{row.sequence} #{row.number}"
-    counts = f"{row.sent:>6}{shown(row.skipped):>9}{shown(row.failed):>8}{shown(row.replied):>9}"
+    counts = f"{row.sent:>6}{shown(row.skipped):>9}{shown(row.held):>6}{shown(row.failed):>8}{shown(row.replied):>9}"
     return f"  {name:<{NAME_WIDTH}}{row.template:<{template_width}}  {counts}"
 
 
@@ -95,10 +96,12 @@ def render_summary(report: CampaignReport) -> str:
     completed = sum(row.completed for row in report.sequences)
     emails = f"{report.sent} sent"
     if report.attempts_recorded:
-        emails += f" · {report.skipped} skipped · {report.failed} failed · {report.replies} replied"
+        emails += f" · {report.skipped} skipped · {report.held} held · {report.failed} failed"
+        emails += f" · {report.replies} replied"
     else:
         emails += " (skipped and failed not recorded)"
-    rates = " · ".join(f"{name} {share.count} ({share.percent})" for name, share in report.deliverability)
+    rates = " · ".join(f"{name} {share.count} ({share.percent}{', ' + share.why if share.why else ''})"
+                       for name, share in report.deliverability)
     lines = [
         f"{report.campaign}: daily report, {report.generated_at:%Y-%m-%d %H:%M} UTC",
         f"Contacts {report.contacts}: {_inline(report.by_campaign_status)}",

@@ -95,6 +95,8 @@ final class Funnel {
             "ENV_TESTING_MODE", "true",
             "ENV_CHRISTMAS_LOCAL_DIR", localDir.toString(),
             "ENV_CHRISTMAS_CATALOGUE", catalogue.toString(),
+            // a resume spreads held emails one a second (not the default 36 s), so a test waits seconds
+            "ENV_SEND_CAP", "3600",
             "ENV_CHRISTMAS_CLI", CLI.toString());
         settings.forEach(System::setProperty);
         Engine engine = Engine.start(base.resolve("kestra"), "http://127.0.0.1:0/");
