@@ -283,6 +283,10 @@ def own_engine(base: Path) -> Iterator[Harness]:
         "ENV_CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
         # every email links to the public edge's unsubscribe page, as on a server
         "ENV_EDGE_PUBLIC_URL": f"http://127.0.0.1:{edge_port}",
+        # the suite bounces addresses on purpose: the deliverability guard (tests/unit/test_guard.py) must not pause
+        # the stack's campaign under the tests that follow
+        "ENV_GUARD_BOUNCE_CRITICAL": "100",
+        "ENV_GUARD_COMPLAINT_CRITICAL": "100",
     }
     try:
         with (

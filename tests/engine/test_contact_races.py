@@ -68,7 +68,10 @@ def race(base: Path, flows: Path) -> Race:
     base.mkdir(parents=True, exist_ok=True)
     with fakes_and_engine(base, flows) as (notion, kestra):
         source = next(sid for sid, s in notion.sources.items() if s["kind"] == "contacts")
-        meeting = notion.rendezvous("POST", f"^/v1/data_sources/{source}/query$", wait=OVERLAP_WAIT)
+        # the contact look-ups by address (each event also asks whether the address was forgotten, by its title)
+        meeting = notion.rendezvous(
+            "POST", f"^/v1/data_sources/{source}/query$", wait=OVERLAP_WAIT, body=r'"property": ?"email"'
+        )
         with httpx.Client(timeout=30) as http:
             ids = {}
             for flow in ("signup", "assessment"):  # a webhook answers once its execution exists: ~ms apart

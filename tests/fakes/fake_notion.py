@@ -147,8 +147,8 @@ class Fault:
 class Rendezvous:
     """Matching requests wait, after their answer is computed, until `parties` of them have been answered."""
 
-    def __init__(self, method: str, path: str, parties: int, wait: float) -> None:
-        self.method, self.path, self.parties, self.wait = method, path, parties, wait
+    def __init__(self, method: str, path: str, parties: int, wait: float, body: str | None = None) -> None:
+        self.method, self.path, self.parties, self.wait, self.body = method, path, parties, wait, body
         self.arrived = 0
         self.missed = False  # a party gave up waiting: the requests did not overlap
         self._arrival = threading.Condition()
@@ -158,9 +158,12 @@ class Rendezvous:
         """Every party was answered while the others waited: the requests really overlapped."""
         return self.arrived >= self.parties and not self.missed
 
-    def takes(self, method: str, path: str) -> bool:
-        """Whether this request is one of the parties (called under the fake's lock)."""
+    def takes(self, method: str, path: str, raw: bytes = b"") -> bool:
+        """Whether this request is one of the parties (called under the fake's lock): its method, its path and, when
+        the meeting names one, a pattern its body holds."""
         if self.arrived >= self.parties or method != self.method or re.search(self.path, path) is None:
+            return False
+        if self.body is not None and re.search(self.body, raw.decode("utf-8", "replace")) is None:
             return False
         with self._arrival:
             self.arrived += 1
@@ -341,11 +344,14 @@ class FakeNotion:
     def pages_of(self, kind: str) -> list[dict[str, Any]]:
         return [p for pid in self._order if (p := self.pages[pid])["_kind"] == kind]
 
-    def rendezvous(self, method: str, path: str, *, parties: int = 2, wait: float = 5.0) -> Rendezvous:
-        """Hold the answers to the next `parties` matching requests until all of them have been answered (or
-        `wait` seconds pass): writers that look something up at the same moment all see the state before any
-        of them writes, as on Notion, which serialises nothing (two look-ups, then two creates)."""
-        meeting = Rendezvous(method, path, parties, wait)
+    def rendezvous(
+        self, method: str, path: str, *, parties: int = 2, wait: float = 5.0, body: str | None = None
+    ) -> Rendezvous:
+        """Hold the answers to the next `parties` matching requests (`body`: a pattern the request's body holds)
+        until all of them have been answered (or `wait` seconds pass): writers that look something up at the same
+        moment all see the state before any of them writes, as on Notion, which serialises nothing (two look-ups,
+        then two creates)."""
+        meeting = Rendezvous(method, path, parties, wait, body)
         self.meetings.append(meeting)
         return meeting
 
@@ -359,7 +365,7 @@ class FakeNotion:
         with self._lock:  # one request at a time inside, whatever the number of clients or server threads
             self.requests.append((method, path))
             status, payload, headers = self.handle(method, path, environ, raw)
-            meeting = next((m for m in self.meetings if m.takes(method, path)), None)
+            meeting = next((m for m in self.meetings if m.takes(method, path, raw)), None)
         if meeting is not None:
             meeting.meet()
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

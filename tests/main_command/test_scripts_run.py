@@ -124,8 +124,10 @@ def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the
         cli = subprocess.run([str(ROOT / ".venv" / "bin" / "christmas-tasks"), "report"], env=env,
                              capture_output=True, text=True, timeout=60)
         assert cli.returncode == 0, cli.stderr
-        # sent 1, skipped 0, failed 0, replied 0
-        assert "  5day #2        5-Day E2                        1        0       0        0" in cli.stdout.splitlines()
+        # sent 1, skipped 0, held 0, failed 0, replied 0
+        assert "  5day #2        5-Day E2                        1        0     0       0        0" in (
+            cli.stdout.splitlines()
+        )
     finally:
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C in its terminal
         status = run.wait(timeout=60)

@@ -97,6 +97,10 @@ final class Funnel {
             "ENV_CHRISTMAS_CATALOGUE", catalogue.toString(),
             // a resume spreads held emails one a second (not the default 36 s), so a test waits seconds
             "ENV_SEND_CAP", "3600",
+            // the suite bounces addresses on purpose, tests side by side: the deliverability guard (its own tests are
+            // tests/unit/test_guard.py) must not pause the shared engine's campaign under the others
+            "ENV_GUARD_BOUNCE_CRITICAL", "100",
+            "ENV_GUARD_COMPLAINT_CRITICAL", "100",
             "ENV_CHRISTMAS_CLI", CLI.toString());
         settings.forEach(System::setProperty);
         Engine engine = Engine.start(base.resolve("kestra"), "http://127.0.0.1:0/");
