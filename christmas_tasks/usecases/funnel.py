@@ -6,6 +6,7 @@ They return typed results (christmas_tasks/usecases/outcomes.py); the clock is a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,9 +20,11 @@ from christmas_tasks.domain.variables import Campaign
 from christmas_tasks.usecases import campaign
 from christmas_tasks.usecases.erasure import check_forgotten
 from christmas_tasks.usecases.handlers import handler_for
-from christmas_tasks.usecases.outcomes import CampaignOutcome, EmailOutcome, Handled
+from christmas_tasks.usecases.outcomes import AlertStatus, CampaignOutcome, EmailOutcome, Handled
 from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer
 from christmas_tasks.usecases.sending import send_email
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,6 +71,16 @@ class Funnel:
 
     def status(self, now: datetime) -> CampaignOutcome:
         return campaign.status(self, now)
+
+    def alert(self, text: str) -> AlertStatus:
+        """Post `text` to the Alerter, when one is configured: whether it went. An alert never fails the funnel."""
+        if self.alerter is None:
+            return AlertStatus.NOT_CONFIGURED
+        try:
+            return AlertStatus.SENT if self.alerter.alert(text) else AlertStatus.FAILED
+        except Exception:
+            log.warning("the alert raised; ignored", exc_info=True)
+            return AlertStatus.FAILED
 
     def records(self, email: str, sequences: tuple[str, ...] | None = None) -> list[SequenceRecord]:
         """The contact's records of those sequences (default: every sequence of the catalogue) in this campaign:

@@ -19,7 +19,7 @@ from christmas_tasks.domain.deliverability import Verdict, judge
 from christmas_tasks.domain.records import SequenceRecord
 from christmas_tasks.domain.vocabulary import EmailStatus
 from christmas_tasks.usecases.campaign import pause
-from christmas_tasks.usecases.outcomes import AlertStatus, CampaignAction, Handled
+from christmas_tasks.usecases.outcomes import CampaignAction, Handled
 
 if TYPE_CHECKING:
     from christmas_tasks.usecases.funnel import Funnel
@@ -58,14 +58,5 @@ def check(funnel: Funnel, handled: Handled, status: EmailStatus, now: datetime) 
         f"{funnel.campaign.name}: the deliverability guard paused the campaign: {why}. Nothing is sent until a person "
         "resumes it (christmas-tasks campaign status; the campaign flow, action resume)."
     )
-    return replace(handled, campaign_paused=why, alert=_alert(funnel, text))
+    return replace(handled, campaign_paused=why, alert=funnel.alert(text))
 
-
-def _alert(funnel: Funnel, text: str) -> AlertStatus:
-    if funnel.alerter is None:
-        return AlertStatus.NOT_CONFIGURED
-    try:
-        return AlertStatus.SENT if funnel.alerter.alert(text) else AlertStatus.FAILED
-    except Exception:  # an alert never fails the funnel
-        log.warning("the alert raised; ignored", exc_info=True)
-        return AlertStatus.FAILED

@@ -30,7 +30,7 @@ from christmas_tasks.domain.planning import plan
 from christmas_tasks.domain.records import ContactUpdate, SequenceRecord
 from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, CampaignStatus, EmailStatus
 from christmas_tasks.usecases import guard, replies
-from christmas_tasks.usecases.outcomes import Action, AlertStatus, Handled, ScheduledEmail
+from christmas_tasks.usecases.outcomes import Action, Handled, ScheduledEmail
 
 if TYPE_CHECKING:
     from christmas_tasks.usecases.funnel import Funnel
@@ -141,7 +141,7 @@ def start_sequence(funnel: Funnel, event: StartsSequence, now: datetime, run_id:
     )
     schedule = tuple(ScheduledEmail(key, item.email_number, item.template, item.send_at) for item in planned)
     text = event.alert(key) if created else None
-    alert = _raise_alert(funnel, text) if text else None
+    alert = funnel.alert(text) if text else None
     action, reason = (
         (Action.SEQUENCE_STARTED, f"the {sequence} sequence starts")
         if created
@@ -195,7 +195,7 @@ def record_mail_event(funnel: Funnel, event: EmailStatusEvent, now: datetime, ru
 
 def forward_reply(funnel: Funnel, event: ReplyEvent, now: datetime, run_id: str | None) -> Handled:
     """A reply (SPEC §2): christmas_tasks/usecases/replies.py; its alert raised as every alert is (never failing)."""
-    return replies.forward(funnel, event, now, lambda text: _raise_alert(funnel, text))
+    return replies.forward(funnel, event, now, funnel.alert)
 
 
 def suppress(funnel: Funnel, event: Event, status: EmailStatus) -> Handled:
@@ -235,15 +235,6 @@ def _stop(funnel: Funnel, event: Event, records: list[SequenceRecord]) -> tuple[
                 stopped.append(funnel.ledger.sequences.stop_sequence(record, stop.reason).key)
     return tuple(stopped)
 
-
-def _raise_alert(funnel: Funnel, text: str) -> AlertStatus:
-    if funnel.alerter is None:
-        return AlertStatus.NOT_CONFIGURED
-    try:
-        return AlertStatus.SENT if funnel.alerter.alert(text) else AlertStatus.FAILED
-    except Exception:  # an alert never fails the funnel
-        log.warning("the alert raised; ignored", exc_info=True)
-        return AlertStatus.FAILED
 
 
 # One handler per event class; a kind is served by the handler of its nearest class here.
