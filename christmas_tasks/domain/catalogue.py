@@ -27,11 +27,17 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+MAX_DELAY = timedelta(days=366)  # a delay or gap past a year is a typo, and past timedelta's range a crash
+
+
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(str(text))
     if not match:
         raise ValueError(f"{text!r} is not a duration such as '90s', '5m', '24h' or '2d'")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_DELAY.total_seconds():
+        raise ValueError(f"{text!r} is longer than {MAX_DELAY.days} days")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from christmas_tasks.domain.errors import InvalidInput, Problem
-from christmas_tasks.domain.planning import parse_timestamp
+from christmas_tasks.domain.planning import check_funnel_year, parse_timestamp
 from christmas_tasks.domain.records import EMAIL_MAX
 
 NAME_MAX = 200
@@ -51,14 +51,24 @@ def checked_email(value: Any, what: str = "contact", field: str = "email") -> st
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def _event_time(value: Any) -> datetime:
+    """An aware timestamp (UTC) in a year a funnel can use (planning.FUNNEL_YEARS)."""
+    moment = parse_timestamp(value)
+    check_funnel_year(moment)
+    return moment
+
+
 def _date_or_timestamp(value: Any) -> str:
-    """A calendar date (`2025-12-03`) or an aware timestamp; kept as a normalised ISO string."""
+    """A calendar date (`2025-12-03`) or an aware timestamp, in a year a funnel can use; kept as a normalised ISO
+    string."""
     if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
         try:
-            return date.fromisoformat(value.strip()).isoformat()
+            day = date.fromisoformat(value.strip())
         except ValueError:
             raise ValueError("is not a valid date") from None
-    return parse_timestamp(value).isoformat().replace("+00:00", "Z")
+        check_funnel_year(day)
+        return day.isoformat()
+    return _event_time(value).isoformat().replace("+00:00", "Z")
 
 
 def _no_bool(value: Any) -> Any:
@@ -111,7 +121,7 @@ TimeZone = Annotated[str | None, BeforeValidator(_time_zone)]
 SelectOption = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_comma)
 ]
-Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
+Timestamp = Annotated[datetime, BeforeValidator(_event_time)]
 DateOrTimestamp = Annotated[str, BeforeValidator(_date_or_timestamp)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)]

@@ -34,6 +34,8 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 END_OF_DAY = time(23, 59, 59, 999999)  # a window's 24:00
 # How many days ahead the next open slot is looked for: a week of window days past a year of blackout dates.
 SEARCH_DAYS = 400
+# The years an event's date may be in (a sender's 9999 or 0001 is refused by name, never an overflow in the plan).
+FUNNEL_YEARS = range(2000, 2100)
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,21 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("must be an ISO 8601 timestamp string")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("has no time zone; add `Z` or an offset such as +01:00")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first instant Python can hold in UTC
+        raise ValueError("is outside the range of dates (years 1 to 9999 in UTC)") from None
+
+
+def check_funnel_year(moment: date) -> None:
+    """A date the funnel can use: in FUNNEL_YEARS (else ValueError, which the caller words with the field's name).
+    Every time the planner places is an event's date or the clock plus at most MAX_DELAY and a year of the window's
+    search, so an event whose dates pass this can never overflow a plan."""
+    if moment.year not in FUNNEL_YEARS:
+        raise ValueError(
+            f"is in the year {moment.year}; a funnel's dates are in the years {FUNNEL_YEARS.start} to "
+            f"{FUNNEL_YEARS.stop - 1}"
+        )
 
 
 def iso_utc(moment: datetime) -> str:
@@ -284,9 +300,15 @@ def plan(
     contact_timezone: str | None = None,
 ) -> list[PlannedEmail]:
     """Each unsent email of `sequence` with its send time, by the catch-up and window rules above; an email the
-    window (its hours or a blackout day) moved says from when, and why."""
+    window (its hours or a blackout day) moved says from when, and why. An anchor or a clock outside FUNNEL_YEARS
+    is refused by name (InvalidInput), before any arithmetic could overflow."""
     anchor = require_aware(anchor, "anchor")
     now = require_aware(now, "now")
+    for name, moment in ((sequence.anchor, anchor), ("now", now)):
+        try:
+            check_funnel_year(moment)
+        except ValueError as exc:
+            raise InvalidInput("plan", [Problem(name, str(exc))]) from None
     sent = set(already_sent)
     gap = sequence.testing_catch_up_gap if testing else sequence.catch_up_gap
     planned: list[PlannedEmail] = []

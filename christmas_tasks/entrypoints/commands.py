@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -210,11 +211,17 @@ def cmd_step(args: argparse.Namespace) -> int:
         request = _read_json(args.request)
         outputs = kestra_step.run(request, values, _now())
     except Exception as exc:
-        if not isinstance(exc, ChristmasError) or not kestra_step.is_rejection(exc):
-            # a crash or an outage still says what failed: Kestra keeps a failed task's outputs (failure-alert reads
-            # them); the exit status stays the failure Kestra retries
+        if kestra_step.is_transient(exc):
+            # an outage says what failed too: Kestra keeps a failed task's outputs (failure-alert reads them); the
+            # exit status is the failure Kestra's retries take
             Kestra.outputs(kestra_step.crash_outputs(exc, request, values))
             raise
+        if not isinstance(exc, ChristmasError) or not kestra_step.is_rejection(exc):
+            # a bug or a provider's refusal: the same request would fail the same way, so it is not retried (a retry
+            # would hold the caller's queue for minutes); the traceback goes to the log, the step flow fails at once
+            print(kestra_step.scrub(traceback.format_exc(), values), file=sys.stderr, end="")
+            Kestra.outputs(kestra_step.failure_outputs(exc, request, values))
+            return 0
         # reported, not printed: the step flow's Fail task logs the message, once, and fails its execution
         lines = kestra_step.scrub(kestra_step.rejection_lines(exc), values)
         Kestra.outputs({**kestra_step.rejection_outputs(exc, lines), **kestra_step.call_of(request)})

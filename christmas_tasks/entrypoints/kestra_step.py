@@ -13,9 +13,11 @@ Kestra's `step` flow writes two files and runs this with nothing else of the ser
 
 The result goes to Kestra as outputs. A request that cannot succeed as it is (a rejected event, a missing
 setting, an unknown sequence record, an unusable template) is reported, not raised: `rejected: true` and the
-package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. Provider
-failures and crashes still exit non-zero, and Kestra's retries take them; their outputs carry their first error line
-(`error`: Kestra keeps a failed task's outputs, and failure-alert reads them). A handled event's plan is
+package's message, which the step flow's Fail task logs as it fails, once, at once, instead of retrying it. So is a
+failure no retry can fix (a bug, a provider's 4xx): `failed: true`, its first error line and its traceback in the log.
+Only what a later try may fix (`is_transient`: an outage, 429 or 5xx, a timeout, a lost connection) exits non-zero,
+for Kestra's retries; its outputs carry its first error line too (`error`: Kestra keeps a failed task's outputs, and
+failure-alert reads them). A handled event's plan is
 `result.plan`, which handle-event hands to schedule-plan whole; so is a resume's, which the campaign flow hands on the
 same way; `labels` (handle, send, contact) is what the calling flow's Labels task sets on its execution: the
 contact's address, the event, the sequence, the email number.
@@ -112,6 +114,30 @@ def crash_outputs(error: BaseException, request: Any, values: Mapping[str, str])
 def is_rejection(error: ChristmasError) -> bool:
     """Everything deliberate but a provider's failure: retrying the same request cannot change the answer."""
     return not isinstance(error, ProviderError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """What a later try of the same request may fix, so Kestra's retries take it: a provider's outage, 429 or 5xx, a
+    timeout or a lost connection (the adapters mark them `retryable` once their own retries are spent), the same met
+    outside an adapter, or the local ledger busy. Anything else (a provider's 4xx, a bug) would fail the same way
+    again while the caller holds its queue's slot: it fails once, at once."""
+    import sqlite3
+
+    if isinstance(error, ProviderError):
+        return error.retryable
+    if isinstance(error, sqlite3.OperationalError):
+        return any(word in str(error).lower() for word in ("locked", "busy"))
+    return isinstance(error, TimeoutError | ConnectionError)
+
+
+def failure_outputs(error: BaseException, request: Any, values: Mapping[str, str]) -> dict[str, Any]:
+    """The outputs of a step that failed on what no retry can fix: the crash's outputs, `failed`, and the message the
+    step flow's Fail task logs as it fails the execution once, at once (the traceback is in the task's own log)."""
+    outputs = crash_outputs(error, request, values)
+    why = "a bug" if not isinstance(error, ChristmasError) else "a provider's refusal"
+    message = f"error: {outputs['error']} ({why}, not retried: the same request fails the same way; the traceback is " \
+        "in the run task's log)"
+    return {**outputs, "failed": True, "message": message}
 
 
 def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any]:

@@ -155,7 +155,7 @@ STEP = ALL["step"]
 def test_the_step_flow_holds_the_only_python_step() -> None:
     assert [name for name, flow in ALL.items() if python_tasks(flow)] == ["step"]
     (run,) = python_tasks(STEP)
-    assert run["id"] == "run" and STEP["tasks"][0] == run and len(STEP["tasks"]) == 2
+    assert run["id"] == "run" and STEP["tasks"][0] == run and len(STEP["tasks"]) == 3
     assert run.get("taskRunner") == {"type": PROCESS}
     # no dependency resolution at run time: uv (the plugin's default) would be downloaded when missing
     assert run.get("packageManager") == "PIP" and run.get("uvAutoInstallEnabled") is False
@@ -230,15 +230,17 @@ def test_the_step_passes_every_setting_and_secret_the_package_reads() -> None:
     assert settings["CHRISTMAS_BACKEND"] == "envs.christmas_backend"
 
 
-def test_the_step_retries_crashes_fails_once_on_a_rejection_and_logs_failures() -> None:
+def test_the_step_retries_outages_fails_once_on_a_rejection_or_a_bug_and_logs_failures() -> None:
     (run,) = python_tasks(STEP)
     retry = run["retry"]
     assert retry["type"] == "exponential" and int(retry["maxAttempts"]) >= 2
     assert retry.get("interval") and retry.get("maxInterval")
-    fail = STEP["tasks"][1]
-    assert fail["type"] == FAIL and "retry" not in fail, "a rejection fails at once, right after the call"
-    assert fail["runIf"] == "{{ outputs.run.vars.rejected ?? false }}"
-    assert fail["errorMessage"] == "{{ outputs.run.vars.message }}"
+    # the package reports a rejection (`rejected`) and what no retry can fix (`failed`: a bug, a provider's 4xx) and
+    # exits 0; each fails the execution at once, right after the call, with the package's message
+    for fail, flag in zip(STEP["tasks"][1:], ("rejected", "failed"), strict=True):
+        assert fail["id"] == flag and fail["type"] == FAIL and "retry" not in fail
+        assert fail["runIf"] == f"{{{{ outputs.run.vars.{flag} ?? false }}}}"
+        assert fail["errorMessage"] == "{{ outputs.run.vars.message }}"
     (log,) = STEP["errors"]
     assert log["type"] == "io.kestra.plugin.core.log.Log" and "errorLogs()" in log["message"]
     assert "{{ execution.id }}" in log["message"]

@@ -2,12 +2,14 @@
 
 Its contract with the flows: settings come from the file, not the environment; values from outside arrive as data
 and stay as they are; Kestra outputs always carry `rejected`; a request that cannot succeed is reported with the
-package's message and exit 0 (the caller fails once), a provider failure exits 1 (Kestra retries it).
+package's message and exit 0 (the caller fails once), and so is a bug or a provider's refusal (`failed`); only what a
+later try may fix (an outage, a timeout) exits 1, for Kestra's retries.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +159,11 @@ def test_a_provider_failure_exits_1_for_kestra_to_retry(
     }
 
 
-def test_a_crash_reports_its_first_line_scrubbed_and_still_fails(
+def test_a_crash_fails_once_at_once_with_its_first_line_and_traceback_scrubbed(
     capsys: pytest.CaptureFixture[str], files: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A bug fails the same way on every try: exit 0 with `failed` (the step flow's Fail task fails the execution
+    once, freeing the caller's queue), its first line for failure-alert, its traceback in the task's log."""
     token = "ntn_crash_token_0123456789"
 
     def crash(*_: Any, **__: Any) -> dict[str, Any]:
@@ -169,12 +173,55 @@ def test_a_crash_reports_its_first_line_scrubbed_and_still_fails(
     (files["dir"] / "settings.json").write_text(json.dumps({**files["settings"], "NOTION_TOKEN": token}))
     request = {"command": "handle", "event": "signup", "payload": {}}
     (files["dir"] / "request.json").write_text(json.dumps(request))
-    with pytest.raises(RuntimeError):
-        main(["step", str(files["dir"] / "request.json"), str(files["dir"] / "settings.json")])
-    (line,) = capsys.readouterr().out.splitlines()
-    assert json.loads(line[2:-2])["outputs"] == {
-        "rejected": False, "error": "RuntimeError: no such key: ***", "command": "handle", "event": "signup",
+    assert main(["step", str(files["dir"] / "request.json"), str(files["dir"] / "settings.json")]) == 0
+    out, err = capsys.readouterr()
+    (line,) = out.splitlines()
+    outputs = json.loads(line[2:-2])["outputs"]
+    assert outputs == {
+        "rejected": False, "failed": True, "error": "RuntimeError: no such key: ***", "command": "handle",
+        "event": "signup",
+        "message": "error: RuntimeError: no such key: *** (a bug, not retried: the same request fails the same way; "
+        "the traceback is in the run task's log)",
     }
+    assert err.startswith("Traceback (most recent call last):") and "in crash" in err, err
+    assert token not in err and "RuntimeError: no such key: ***" in err
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ProviderError("notion", 503, "unavailable", retryable=True), True),
+        (ProviderError("notion", 429, "rate limited", retryable=True), True),
+        (ProviderError("notion", None, "the connection failed", retryable=True), True),
+        (ProviderError("notion", 400, "validation_error"), False),
+        (ProviderError("resend", 403, "the domain is not verified"), False),
+        (TimeoutError("timed out"), True),
+        (ConnectionResetError("reset by peer"), True),
+        (sqlite3.OperationalError("database is locked"), True),
+        (sqlite3.OperationalError("no such table: contacts"), False),
+        (OverflowError("date value out of range"), False),
+        (KeyError("segment"), False),
+    ],
+)
+def test_only_what_a_later_try_may_fix_is_retried(error: BaseException, transient: bool) -> None:
+    assert kestra_step.is_transient(error) is transient
+
+
+def test_a_providers_refusal_fails_once_naming_it(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*_: Any, **__: Any) -> dict[str, Any]:
+        raise ProviderError("notion", 400, "body.properties.Segment: not a select option")
+
+    monkeypatch.setattr(kestra_step, "run", refused)
+    (files["dir"] / "request.json").write_text(json.dumps({"command": "send", "payload": {}}))
+    assert main(["step", str(files["dir"] / "request.json"), str(files["dir"] / "settings.json")]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    outputs = json.loads(line[2:-2])["outputs"]
+    assert outputs["failed"] is True and outputs["command"] == "send"
+    assert outputs["message"].startswith(
+        "error: notion answered 400: body.properties.Segment: not a select option (a provider's refusal, not retried"
+    )
 
 
 def test_secrets_of_the_settings_never_reach_the_outputs() -> None:

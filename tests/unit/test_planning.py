@@ -156,6 +156,27 @@ def test_durations() -> None:
     assert parse_duration("2d") == timedelta(days=2)
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("1.5h")
+    assert parse_duration("366d") == timedelta(days=366)
+    # past a year is a typo; past timedelta's range (999999999 days) it was an OverflowError at load
+    for text in ("367d", "9000h", "99999999999999d"):
+        with pytest.raises(ValueError, match="longer than 366 days"):
+            parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("anchor", "field"),
+    [
+        (datetime(9999, 12, 31, 23, 0, tzinfo=UTC), "email_1_sent_at"),
+        (datetime(1, 1, 1, 5, 0, tzinfo=UTC), "email_1_sent_at"),
+        (datetime(1999, 12, 31, 23, 59, tzinfo=UTC), "email_1_sent_at"),
+        (datetime(2100, 1, 1, tzinfo=UTC), "email_1_sent_at"),
+    ],
+)
+def test_an_anchor_the_planner_cannot_place_is_refused_by_name(anchor: datetime, field: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        plan(CATALOGUE.get("5day"), anchor, T0, testing=False, window=SendWindow.parse("mon-fri 09:00-18:00", "UTC"))
+    assert [problem.field for problem in refused.value.problems] == [field]
+    assert f"in the year {anchor.year}" in str(refused.value)
 
 
 def test_catalogue_file_errors_are_named(tmp_path: Path) -> None:

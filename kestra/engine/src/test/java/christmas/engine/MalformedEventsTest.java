@@ -28,6 +28,10 @@ class MalformedEventsTest {
         "assessment | {\"email\": \"not-an-email\", \"first_name\": \"X\", \"red_systems\": 9, \"orange_systems\": 0} | email red_systems",
         "noshow     | this is not json {                                                                            | object",
         "postcall   | {\"email\": \"a@example.com\", \"first_name\": \"A\"}                                         | call_date",
+        // dates the planner cannot place: once crashes retried for ~4 minutes while every other event waited
+        "assessment | {\"email\": \"y9999@example.com\", \"first_name\": \"Y\", \"red_systems\": 1, \"orange_systems\": 0, \"email_1_sent_at\": \"9999-12-31T23:59:59Z\"} | email_1_sent_at",
+        "assessment | {\"email\": \"y0001@example.com\", \"first_name\": \"Y\", \"red_systems\": 1, \"orange_systems\": 0, \"email_1_sent_at\": \"0001-01-01T00:00:00+05:00\"} | email_1_sent_at",
+        "noshow     | {\"email\": \"n9999@example.com\", \"first_name\": \"N\", \"scheduled_time\": \"9999-12-31T23:00:00Z\"} | scheduled_time",
     })
     void aRejectedEventFailsItsExecutionNamingEachFieldAndWritesNothing(String flow, String body, String fields)
         throws Exception {
