@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from christmas_tasks.domain.errors import InvalidInput, Problem
-from christmas_tasks.domain.vocabulary import EmailStatus
+from christmas_tasks.domain.vocabulary import EmailStatus, Engagement
 
 LEDGER_SIZE = 5
 LEDGER_NUMBERS = range(1, LEDGER_SIZE + 1)  # the ledger's emails: 1 to 5
@@ -39,6 +39,7 @@ class Contact:
     assessment_score: float | None = None
     timezone: str | None = None  # the contact's own IANA zone, from its events: the send window applies in it
     booked_call: str | None = None  # the Calendly event of the call booked last: a later cancellation of another
+    booked_at: datetime | None = None  # when the call booked last was booked: the report attributes it to an email
     ref: str | None = None  # the backend's own id (a Notion page id, a row id)
 
     @property
@@ -60,6 +61,7 @@ class ContactUpdate:
     assessment_score: float | None = None
     timezone: str | None = None
     booked_call: str | None = None
+    booked_at: datetime | None = None
     # Written only when the contact has no campaign status yet (a signup never moves a contact back).
     initial_campaign_status: str | None = None
 
@@ -73,6 +75,12 @@ class EmailLedger:
     status: str | None = None
     resend_id: str | None = None
     sent_by: str | None = None  # "kestra" or "website"
+    # What happened to it after it left (SPEC §9): the first time of each engagement kind, and the first link clicked
+    engaged: dict[Engagement, datetime] = field(default_factory=dict)
+    clicked_link: str | None = None
+
+    def engaged_at(self, kind: Engagement) -> datetime | None:
+        return self.engaged.get(kind)
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,16 @@ class SentMark:
     status: str = "sent"
     sent_by: str = "kestra"
     completes: bool = False  # the last email of the sequence also sets Sequence Completed
+
+
+@dataclass(frozen=True)
+class EngagementMark:
+    """One engagement of email `number` of a record, to record when its kind is not recorded yet (the first)."""
+
+    number: int
+    kind: Engagement
+    at: datetime
+    link: str | None = None  # a click's link
 
 
 @dataclass(frozen=True)

@@ -61,10 +61,24 @@ class MailEvent(StrEnum):
     """What the mail provider reports about a sent email (the `email-status` event)."""
 
     DELIVERED = "delivered"
+    DELIVERY_DELAYED = "delivery_delayed"  # the recipient's server deferred it; the provider keeps trying
+    OPENED = "opened"  # a weak signal: Apple Mail Privacy Protection opens every message it receives
+    CLICKED = "clicked"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     SUPPRESSED = "suppressed"  # not sent: the address is on the provider's suppression list
     FAILED = "failed"  # not sent: the provider could not (quota, domain, key)
+    UNKNOWN = "unknown"  # a type this project does not know: accepted and recorded, never refused (SPEC §2)
+
+
+class Engagement(StrEnum):
+    """What the ledger records of a sent email after it left (SPEC §9), each at most once per email: the first time
+    it happened (and, for a click, the link)."""
+
+    DELIVERED = "delivered"
+    DELIVERY_DELAYED = "delivery_delayed"
+    OPENED = "opened"
+    CLICKED = "clicked"
 
 
 class Bounce(StrEnum):

@@ -34,6 +34,8 @@ FORGOTTEN = (
 def check_forgotten(funnel: Funnel, event: Event) -> Handled | None:
     """Before any handler (1 look-up): a rejoining kind clears the address's mark and goes on; any other kind from a
     forgotten address is answered `forgotten`, with nothing written."""
+    if not event.checks_forgotten:
+        return None  # it writes only on a record the address has, and a forgotten address has none: no look-up
     people = funnel.ledger.people
     mark = forget_mark(funnel.campaign.unsubscribe_secret, event.email)
     if event.rejoins:

@@ -29,7 +29,7 @@ from christmas_tasks.domain.keys import sequence_key
 from christmas_tasks.domain.planning import plan
 from christmas_tasks.domain.records import ContactUpdate, SequenceRecord
 from christmas_tasks.domain.vocabulary import SUPPRESSION_STOPS, CampaignStatus, EmailStatus
-from christmas_tasks.usecases import guard, replies
+from christmas_tasks.usecases import engagement, guard, replies
 from christmas_tasks.usecases.outcomes import Action, Handled, ScheduledEmail
 
 if TYPE_CHECKING:
@@ -175,6 +175,8 @@ def unsubscribe_by_link(funnel: Funnel, event: UnsubscribeLinkEvent, now: dateti
 
 
 def record_mail_event(funnel: Funnel, event: EmailStatusEvent, now: datetime, run_id: str | None) -> Handled:
+    if engagement.is_engagement(event):  # delivered, delayed, opened, clicked, unknown: usecases/engagement.py
+        return engagement.record(funnel, event, now)
     reported: dict[str, Any] = {
         "mail_event": event.type, "bounce": event.bounce, "provider_id": event.email_id, "detail": event.detail
     }
@@ -182,14 +184,9 @@ def record_mail_event(funnel: Funnel, event: EmailStatusEvent, now: datetime, ru
     if status is not None:  # a bounce or a complaint may pause the campaign (the deliverability guard)
         return guard.check(funnel, replace(suppress(funnel, event, status), **reported), status, now)
     what = f"{event.type} ({event.bounce} bounce)" if event.bounce else str(event.type)
-    if event.type != "delivered":
-        log.warning(
-            "%s for %s (provider id %s): recorded, not suppressed: %s",
-            what,
-            event.email,
-            event.email_id,
-            event.detail or "no detail",
-        )
+    # a transient bounce, a failure: worth a look, not a suppression
+    log.warning("%s for %s (provider id %s): recorded, not suppressed: %s", what, event.email, event.email_id,
+                event.detail or "no detail")
     return Handled(event.kind, event.email, Action.RECORDED, f"{what}: the address is not suppressed", **reported)
 
 

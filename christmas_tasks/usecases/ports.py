@@ -21,6 +21,7 @@ from christmas_tasks.domain.records import (
     CampaignState,
     Contact,
     ContactUpdate,
+    EngagementMark,
     OutgoingEmail,
     SendResult,
     SentMark,
@@ -64,6 +65,12 @@ class SequenceStore(Protocol):
     def mark_status(self, record: SequenceRecord, number: int, status: str) -> SequenceRecord:
         """Email `number`'s status alone (`Email {n} Status`), for an email not sent: held while the campaign is
         paused, skipped when a held one ran and was not sent. A sent email's status is never changed."""
+        ...
+
+    def mark_engagement(self, record: SequenceRecord, mark: EngagementMark) -> SequenceRecord:
+        """Record the first engagement of its kind with email `mark.number` (its time, and a click's link): one
+        write, touching that email's engagement only (a send may be writing the record at the same time). The
+        caller checks the record first: a kind recorded already is never written again."""
         ...
 
     def campaign_sequences(self, campaign: str) -> list[SequenceRecord]:

@@ -25,6 +25,7 @@ from christmas_tasks.domain.records import (
     ContactStatus,
     ContactUpdate,
     EmailLedger,
+    EngagementMark,
     OutgoingEmail,
     SendResult,
     SentMark,
@@ -32,6 +33,7 @@ from christmas_tasks.domain.records import (
     check_ledger_number,
 )
 from christmas_tasks.domain.rendering import Template
+from christmas_tasks.domain.vocabulary import Engagement
 from christmas_tasks.entrypoints.inbound import read_event
 from christmas_tasks.usecases.funnel import Funnel
 from christmas_tasks.usecases.outcomes import Handled
@@ -52,7 +54,8 @@ class InMemoryContacts:
     def upsert_contact(self, update: ContactUpdate) -> Contact:
         current = self.contacts.get(update.email) or Contact(update.email, ref=update.email)
         changes: dict[str, object] = {}
-        for name in ("first_name", "campaign_status", "booking_status", "email_status", "assessment_score"):
+        for name in ("first_name", "campaign_status", "booking_status", "email_status", "assessment_score",
+                     "booked_at"):
             value = getattr(update, name)
             if value is not None:
                 changes[name] = value
@@ -138,8 +141,9 @@ class InMemorySequences:
         check_ledger_number(mark.number)
         require_aware(mark.sent_at, "sent_at")
         stored = self._require(record)
-        emails = {**stored.emails, mark.number: EmailLedger(mark.number, mark.sent_at, mark.status, mark.resend_id,
-                                                            mark.sent_by)}
+        current = stored.emails.get(mark.number, EmailLedger(mark.number))
+        emails = {**stored.emails, mark.number: replace(current, sent_at=mark.sent_at, status=mark.status,
+                                                        resend_id=mark.resend_id, sent_by=mark.sent_by)}
         updated = replace(stored, emails=dict(sorted(emails.items())), completed=stored.completed or mark.completes)
         self.records[record.key] = updated
         return updated
@@ -152,6 +156,19 @@ class InMemorySequences:
             emails = {**stored.emails, number: replace(current, status=status)}
             stored = replace(stored, emails=dict(sorted(emails.items())))
             self.records[record.key] = stored
+        return stored
+
+    def mark_engagement(self, record: SequenceRecord, mark: EngagementMark) -> SequenceRecord:
+        check_ledger_number(mark.number)
+        require_aware(mark.at, "at")
+        stored = self._require(record)
+        current = stored.emails.get(mark.number, EmailLedger(mark.number))
+        if current.engaged_at(mark.kind) is not None:  # the first keeps its time (and a click its link)
+            return stored
+        link = mark.link if mark.kind is Engagement.CLICKED else current.clicked_link
+        updated = replace(current, engaged={**current.engaged, mark.kind: mark.at}, clicked_link=link)
+        stored = replace(stored, emails=dict(sorted({**stored.emails, mark.number: updated}.items())))
+        self.records[record.key] = stored
         return stored
 
     def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from christmas_tasks.adapters.sqlite.db import SqliteDb, optional_text
+from christmas_tasks.adapters.sqlite.db import SqliteDb, dt, optional_text, ts
 from christmas_tasks.domain.records import Contact, ContactUpdate
 from christmas_tasks.domain.vocabulary import EmailStatus
 
@@ -30,6 +30,8 @@ class SqliteContacts:
             value = getattr(update, column)
             if value is not None:
                 changes[column] = optional_text(value)
+        if update.booked_at is not None:
+            changes["booked_at"] = ts(update.booked_at, "booked_at")
         with self.db.write() as db:
             exists = db.execute("SELECT campaign_status FROM contacts WHERE email = ?", (update.email,)).fetchone()
             if update.initial_campaign_status and update.campaign_status is None and not (exists and exists[0]):
@@ -65,5 +67,6 @@ def contact_of(row: sqlite3.Row) -> Contact:
         assessment_score=row["assessment_score"],
         timezone=row["timezone"],
         booked_call=row["booked_call"],
+        booked_at=dt(row["booked_at"]),
         ref=row["email"],
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import LEDGER_SIZE
+from christmas_tasks.domain.vocabulary import Engagement
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS contacts (
@@ -91,7 +92,16 @@ _SCHEMA = (
 
 # Columns added after a ledger file may have been made: each is added to an older file when it opens (the rows kept,
 # the new column empty), so a campaign's ledger survives an upgrade.
-_ADDED_COLUMNS = (("contacts", "timezone", "TEXT"), ("contacts", "booked_call", "TEXT"))
+_ADDED_COLUMNS = (
+    ("contacts", "timezone", "TEXT"),
+    ("contacts", "booked_call", "TEXT"),
+    ("contacts", "booked_at", "TEXT"),
+    # an email's engagement (SPEC §9): the first time of each kind (ENGAGEMENT_COLUMNS), a click's link
+    *(("sequence_emails", column, "TEXT") for column in ("delivered_at", "delivery_delayed_at", "opened_at",
+                                                         "clicked_at", "clicked_link")),
+)
+# The column of each engagement kind in sequence_emails.
+ENGAGEMENT_COLUMNS = {kind: f"{kind.value}_at" for kind in Engagement}
 
 
 def ts(moment: datetime, name: str) -> str:

@@ -9,16 +9,17 @@ import sqlite3
 from dataclasses import replace
 
 from christmas_tasks.adapters.sqlite.campaigns import read_state
-from christmas_tasks.adapters.sqlite.db import SqliteDb, dt, optional_text, ts
+from christmas_tasks.adapters.sqlite.db import ENGAGEMENT_COLUMNS, SqliteDb, dt, optional_text, ts
 from christmas_tasks.domain.errors import InvalidInput, NotFound, Problem
 from christmas_tasks.domain.records import (
     ContactStatus,
     EmailLedger,
+    EngagementMark,
     SentMark,
     SequenceRecord,
     check_ledger_number,
 )
-from christmas_tasks.domain.vocabulary import EmailStatus
+from christmas_tasks.domain.vocabulary import EmailStatus, Engagement
 
 
 class SqliteSequences:
@@ -135,6 +136,23 @@ class SqliteSequences:
             )
             return _record(db, _require(db, record))
 
+    def mark_engagement(self, record: SequenceRecord, mark: EngagementMark) -> SequenceRecord:
+        """The first engagement of its kind with email n (a click's link with it); a kind recorded keeps its first."""
+        check_ledger_number(mark.number)
+        at = ts(mark.at, "at")
+        column = ENGAGEMENT_COLUMNS[mark.kind]
+        link = mark.link if mark.kind is Engagement.CLICKED else None
+        with self.db.write() as db:
+            row = _require(db, record)
+            db.execute(
+                f"""INSERT INTO sequence_emails (sequence_id, number, {column}, clicked_link) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (sequence_id, number) DO UPDATE SET {column} = excluded.{column},
+                        clicked_link = COALESCE(excluded.clicked_link, sequence_emails.clicked_link)
+                    WHERE sequence_emails.{column} IS NULL""",  # noqa: S608 (the column is ours)
+                (row["id"], mark.number, at, link),
+            )
+            return _record(db, _require(db, record))
+
     def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord:
         """Record why the sequence stopped; a sequence already stopped keeps its first reason."""
         with self.db.write() as db:
@@ -178,6 +196,8 @@ def _record(db: sqlite3.Connection, row: sqlite3.Row) -> SequenceRecord:
             status=entry["status"],
             resend_id=entry["resend_id"],
             sent_by=entry["sent_by"],
+            engaged={kind: at for kind, column in ENGAGEMENT_COLUMNS.items() if (at := dt(entry[column]))},
+            clicked_link=entry["clicked_link"],
         )
     anchor = dt(row["anchor_at"])
     created_at = dt(row["created_at"])

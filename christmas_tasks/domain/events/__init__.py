@@ -32,15 +32,13 @@ from christmas_tasks.domain.events.kinds import (
     AssessmentEvent,
     BookingEvent,
     CancellationEvent,
-    EmailStatusEvent,
     NoShowEvent,
     OnboardingEvent,
     PostCallEvent,
-    ReplyEvent,
     SignupEvent,
     UnsubscribeEvent,
-    UnsubscribeLinkEvent,
 )
+from christmas_tasks.domain.events.mail import EmailStatusEvent, ReplyEvent, UnsubscribeLinkEvent
 
 __all__ = [
     "KINDS",

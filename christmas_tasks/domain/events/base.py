@@ -80,6 +80,12 @@ class Event(BaseModel, ABC):
             raise TypeError(f"event kind {cls.kind!r}: its webhook_key {cls.webhook_key!r} is not WEBHOOK_KEY_<NAME>")
         KINDS[cls.kind] = cls
 
+    @property
+    def checks_forgotten(self) -> bool:
+        """Whether a forgotten address's mark is looked up before this event is handled (1 query): False for what
+        writes only on a record the address already has (an email's engagement), which a forgotten one has not."""
+        return True
+
     @abstractmethod
     def occurrence(self) -> str:
         """What makes this event distinct among its kind's events for one contact."""

@@ -208,7 +208,13 @@ class Edge:
         data = json_object(body)
         if data is None:
             return _json({"error": "the body is not a JSON object"}, 400)
-        flow = REPLY if data.get("type") == RESEND_REPLY_TYPE else EMAIL_STATUS
+        kind = data.get("type")
+        if not isinstance(kind, str) or not kind.startswith("email."):
+            # a domain's or a contact's event (Resend sends them when subscribed): about no email, so nothing to
+            # record against one; accepted, never refused (a refusal makes Resend retry it for days)
+            log.info("edge: resend %r not forwarded: not an email's event", str(kind)[:80])
+            return _json({"forwarded": False, "reason": "not an email's event: recorded in this log only"}, 200)
+        flow = REPLY if kind == RESEND_REPLY_TYPE else EMAIL_STATUS
         return await self.once("resend", flow, body, message_id)
 
     async def posted(self, request: Request) -> Response:

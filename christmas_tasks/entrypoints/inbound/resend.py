@@ -21,16 +21,24 @@ from typing import Any, Protocol
 from christmas_tasks.domain.errors import ConfigError, InvalidInput, Problem, ProviderError
 from christmas_tasks.domain.vocabulary import Bounce, MailEvent
 
-# The types this project subscribes to (docs/deploy.md): any other is refused, naming these.
+# Resend's types this project reads (docs/deploy.md); any other (email.sent, email.scheduled, a type Resend adds
+# later) is accepted as `unknown` and recorded, never refused: a refusal makes Resend retry it for days (SPEC §2).
 TYPES = {
     "email.delivered": MailEvent.DELIVERED,
+    "email.delivery_delayed": MailEvent.DELIVERY_DELAYED,
+    "email.delivered_delayed": MailEvent.DELIVERY_DELAYED,  # the spelling of an example in Resend's docs
+    "email.opened": MailEvent.OPENED,
+    "email.clicked": MailEvent.CLICKED,
     "email.bounced": MailEvent.BOUNCED,
     "email.complained": MailEvent.COMPLAINED,
     "email.suppressed": MailEvent.SUPPRESSED,
     "email.failed": MailEvent.FAILED,
 }
 BOUNCES = {"Permanent": Bounce.PERMANENT, "Transient": Bounce.TRANSIENT, "Undetermined": Bounce.UNDETERMINED}
-PATHS = {"email": "data.to", "email_id": "data.email_id", "occurred_at": "created_at"}
+PATHS = {
+    "email": "data.to", "email_id": "data.email_id", "occurred_at": "created_at", "link": "data.click.link",
+    "provider_type": "type", "sequence_tag": "data.tags.sequence", "number_tag": "data.tags.email_number",
+}
 
 
 def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -39,12 +47,9 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
     data = body.get("data")
     if not isinstance(data, dict):
         raise InvalidInput(what, [Problem("data", "must be an object")])
-    mail_event = TYPES.get(str(body.get("type")))
-    if mail_event is None:
-        problem = f"is {body.get('type')!r}; one of {', '.join(TYPES)}"
-        if body.get("type") == RECEIVED:
-            problem += f" ({RECEIVED} is a reply: its own webhook, to the reply flow)"
-        raise InvalidInput(what, [Problem("type", problem)])
+    if body.get("type") == RECEIVED:
+        raise InvalidInput(what, [Problem("type", f"is {RECEIVED}: a reply, for the reply webhook (its own flow)")])
+    mail_event = TYPES.get(str(body.get("type")), MailEvent.UNKNOWN)
     to = data.get("to")
 
     def part(name: str) -> dict[str, Any]:
@@ -66,8 +71,26 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         "occurred_at": body.get("created_at") or data.get("created_at"),
         "bounce": bounce_kind,
         "detail": " / ".join(str(x) for x in (detail, bounce.get("subType") or suppressed.get("type")) if x) or None,
+        "link": part("click").get("link") if mail_event is MailEvent.CLICKED else None,
+        "provider_type": body.get("type") if mail_event is MailEvent.UNKNOWN else None,
+        **_tags(data.get("tags")),
     }
     return {k: v for k, v in fields.items() if v is not None}, PATHS
+
+
+def _tags(tags: Any) -> dict[str, Any]:
+    """The email's sequence and number from the tags it was sent with (christmas_tasks/usecases/sending.py), as
+    Resend gives them back: an object of names to values, or a list of `{"name", "value"}`. Anything else (another
+    sender's tags, none) gives nothing: the email is found by its id."""
+    if isinstance(tags, list):
+        tags = {t.get("name"): t.get("value") for t in tags if isinstance(t, dict)}
+    if not isinstance(tags, dict):
+        return {}
+    number = tags.get("email_number")
+    return {
+        "sequence_tag": tags.get("sequence") if isinstance(tags.get("sequence"), str) else None,
+        "number_tag": int(number) if isinstance(number, str) and number.isdigit() and len(number) < 4 else None,
+    }
 
 
 # ------------------------------------------------------------------------------------------- replies
