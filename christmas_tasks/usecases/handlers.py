@@ -69,6 +69,7 @@ def record_booking(funnel: Funnel, event: BookingEvent, now: datetime, run_id: s
             booking_status=event.booking_status,
             timezone=event.contact_timezone(),
             booked_call=event.calendly_event_uri,
+            booked_at=now,  # the report attributes the booking to the email that brought it (SPEC §9)
         )
     )
     stopped = _stop(funnel, event, funnel.records(event.email, _stopped_by(event)))

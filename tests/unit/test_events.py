@@ -217,8 +217,35 @@ def test_an_unknown_bounce_type_is_rejected_at_its_path() -> None:
     assert reject("email-status", body) == ["data.bounce.type"]
 
 
-def test_resend_other_types_are_rejected_by_name() -> None:
-    body = {**load("email-bounced.json"), "type": "email.clicked"}
+@pytest.mark.parametrize(
+    ("resend_type", "mail_event"),
+    [("email.delivered", "delivered"), ("email.delivery_delayed", "delivery_delayed"), ("email.opened", "opened"),
+     ("email.clicked", "clicked"), ("email.sent", "unknown"), ("email.scheduled", "unknown"),
+     ("email.something_new", "unknown")],
+)
+def test_every_resend_email_type_is_read_never_refused(resend_type: str, mail_event: str) -> None:
+    """A refusal makes Resend retry for days (SPEC §2): a type this project does not read is accepted as unknown."""
+    body = {**load("email-bounced.json"), "type": resend_type}
+    body["data"] = {**body["data"], "click": {"link": "https://example.com/book", "timestamp": "2025-12-02T09:01Z"},
+                    "tags": {"campaign": "christmas-2025", "sequence": "5day", "email_number": "3"}}
+    event = read_event("email-status", body, NOW)
+    assert isinstance(event, EmailStatusEvent) and event.type == mail_event
+    assert (event.sequence_tag, event.number_tag) == ("5day", 3)
+    assert event.link == ("https://example.com/book" if mail_event == "clicked" else None)
+    assert event.provider_type == (resend_type if mail_event == "unknown" else None)
+    assert event.checks_forgotten is False, "an engagement only writes on a record the address has"
+
+
+def test_resend_tags_as_a_list_of_names_and_values_are_read_too() -> None:
+    body = {**load("email-bounced.json"), "type": "email.opened"}
+    body["data"] = {**body["data"], "tags": [{"name": "sequence", "value": "noshow"}, {"name": "email_number",
+                                                                                    "value": "2"}]}
+    event = read_event("email-status", body, NOW)
+    assert isinstance(event, EmailStatusEvent) and (event.sequence_tag, event.number_tag) == ("noshow", 2)
+
+
+def test_a_received_email_posted_as_a_status_is_refused_naming_the_reply_webhook() -> None:
+    body = {**load("email-bounced.json"), "type": "email.received"}
     assert reject("email-status", body) == ["type"]
 
 

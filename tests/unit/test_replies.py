@@ -484,7 +484,7 @@ def test_resends_email_received_without_resend_fails_naming_what_it_needs() -> N
 
 
 def test_email_received_posted_to_the_email_status_flow_is_refused_pointing_at_the_reply_flow() -> None:
-    with pytest.raises(InvalidInput, match=r"email\.received is a reply: its own webhook, to the reply flow"):
+    with pytest.raises(InvalidInput, match=r"is email\.received: a reply, for the reply webhook \(its own flow\)"):
         read_event("email-status", resend_reply(), NOW)
 
 
