@@ -22,22 +22,30 @@ if TYPE_CHECKING:
 # Notion's documented limit is an average of three requests per second per integration: the report, which pages
 # through whole data sources one request after another, keeps under it instead of leaning on 429 retries.
 NOTION_REPORT_INTERVAL = 0.34
+NOTION_BUDGET_FILE = "notion-budget.json"  # the machine's shared Notion request budget, in CHRISTMAS_CACHE_DIR
 
 
-def build_ledger(settings: Settings, *, min_interval: float = 0.0) -> NotionLedger | SqliteLedger:
-    """The configured backend's four stores. `min_interval` paces Notion's requests (a reader making many in a
-    row)."""
+def build_ledger(
+    settings: Settings, *, min_interval: float = 0.0, background: bool = False
+) -> NotionLedger | SqliteLedger:
+    """The configured backend's stores. Notion's requests take from the machine's shared budget (in the cache
+    folder); `background` ones yield to the others' (an email's engagement to sends); `min_interval` paces them too
+    (a reader making many in a row)."""
     if settings.backend == "live":
         from christmas_tasks.adapters.cache import DiskCache
         from christmas_tasks.adapters.notion import NotionLedger
+        from christmas_tasks.adapters.notion.budget import RequestBudget
 
         assert settings.notion is not None
-        return NotionLedger.connect(
+        ledger = NotionLedger.connect(
             settings.notion,
             cache=DiskCache(settings.cache_dir),
             template_ttl=settings.template_cache_seconds,
             min_interval=min_interval,
         )
+        ledger.api.budget = RequestBudget(settings.cache_dir / NOTION_BUDGET_FILE)
+        ledger.api.background = background
+        return ledger
     from christmas_tasks.adapters.sqlite import SqliteLedger
 
     settings.local_dir.mkdir(parents=True, exist_ok=True)
@@ -87,9 +95,13 @@ def checked_catalogue(settings: Settings) -> Catalogue:
     return catalogue
 
 
-def build_funnel(settings: Settings, ledger: Ledger | None = None, mailer: Mailer | None = None) -> Funnel:
+def build_funnel(
+    settings: Settings, ledger: Ledger | None = None, mailer: Mailer | None = None, *, background: bool = False
+) -> Funnel:
+    """The funnel on the configured backends; `background`: its ledger's requests yield to other steps' (an email's
+    engagement yields to sends: SPEC §9)."""
     return Funnel(
-        ledger=ledger or build_ledger(settings),
+        ledger=ledger or build_ledger(settings, background=background),
         mailer=mailer or build_mailer(settings),
         campaign=settings.campaign,
         catalogue=checked_catalogue(settings),

@@ -178,7 +178,6 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
     settings = Settings.from_env(values)
     if command == "campaign":
         return _campaign(payload, request.get("run_id"), settings, now)
-    funnel = build_funnel(settings)
     if command == "handle":
         event = request.get("event")
         if not isinstance(event, str):
@@ -188,10 +187,10 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
         from christmas_tasks.entrypoints.inbound import read_event
 
         run_id = request.get("run_id")
-        handled = funnel.handle(
-            read_event(event, payload, now, build_received_emails(settings)), now,
-            run_id if isinstance(run_id, str) and run_id else None,
-        )
+        read = read_event(event, payload, now, build_received_emails(settings))
+        # an email's engagement yields Notion's budget to sends (SPEC §9)
+        funnel = build_funnel(settings, background=read.yields_to_sends)
+        handled = funnel.handle(read, now, run_id if isinstance(run_id, str) and run_id else None)
         # `result.plan` is what handle-event hands to schedule-plan: one send-email execution per planned email;
         # `labels`, what its Labels task sets on the execution (Kestra's UI filters a contact's executions by them)
         outputs: dict[str, Any] = {
@@ -206,6 +205,7 @@ def run(request: Any, values: Mapping[str, str], now: datetime) -> dict[str, Any
             )
         return outputs
 
+    funnel = build_funnel(settings)
     if not isinstance(payload, dict):
         raise _invalid("payload", "must hold sequence_key, email_number and scheduled_for to send")
     key, number, scheduled = payload.get("sequence_key"), payload.get("email_number"), payload.get("scheduled_for")

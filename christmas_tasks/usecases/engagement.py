@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from christmas_tasks.domain.events import EmailStatusEvent
 from christmas_tasks.domain.records import EngagementMark, SequenceRecord
-from christmas_tasks.domain.vocabulary import Engagement, MailEvent
+from christmas_tasks.domain.vocabulary import Engagement
 from christmas_tasks.usecases.outcomes import Action, Handled
 
 if TYPE_CHECKING:
@@ -74,7 +74,3 @@ def _find(records: list[SequenceRecord], event: EmailStatusEvent) -> tuple[Seque
                 return candidate, event.number_tag
     return None
 
-
-def is_engagement(event: EmailStatusEvent) -> bool:
-    """Recorded here (an engagement, or a type this project does not read), not by the status handler."""
-    return event.engagement is not None or event.type is MailEvent.UNKNOWN

@@ -176,7 +176,7 @@ def unsubscribe_by_link(funnel: Funnel, event: UnsubscribeLinkEvent, now: dateti
 
 
 def record_mail_event(funnel: Funnel, event: EmailStatusEvent, now: datetime, run_id: str | None) -> Handled:
-    if engagement.is_engagement(event):  # delivered, delayed, opened, clicked, unknown: usecases/engagement.py
+    if event.only_recorded:  # delivered, delayed, opened, clicked, unknown: usecases/engagement.py
         return engagement.record(funnel, event, now)
     reported: dict[str, Any] = {
         "mail_event": event.type, "bounce": event.bounce, "provider_id": event.email_id, "detail": event.detail

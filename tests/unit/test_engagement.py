@@ -99,7 +99,7 @@ def test_each_kind_is_recorded_once_the_first_time_with_one_query_and_one_write(
 
 
 def test_a_click_keeps_its_first_link_and_time(funnel: Funnel, ledger: Counted) -> None:
-    key, (email_2, email_3) = started(funnel, ledger)
+    key, (_email_2, email_3) = started(funnel, ledger)
     t = NOW + 5 * M
     handle(funnel, "email-status", resend("clicked", email_3, t, click={"link": "https://cal.example/book"}), t)
     handle(funnel, "email-status", resend("clicked", email_3, t + M, click={"link": "https://example.com/other"}),

@@ -19,6 +19,7 @@ from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from christmas_tasks.adapters.cache import DiskCache
+from christmas_tasks.adapters.notion.budget import RequestBudget
 from christmas_tasks.adapters.notion.encoding import Page, check_size, encode, pages_in
 from christmas_tasks.adapters.notion.schema import LABEL, NOTION_VERSION, QUERY_RESULT_LIMIT, SETTING
 from christmas_tasks.adapters.retry import RetryPolicy, call_with_retry, retry_after_seconds
@@ -139,12 +140,18 @@ class NotionApi:
         self.min_interval = min_interval
         self._last_request: float | None = None
         self.requests = 0  # HTTP requests made, retries included
+        # The machine's shared request budget (budget.py), set by the composition root; `background`: this process's
+        # requests yield to the others' (an email's engagement yields to sends)
+        self.budget: RequestBudget | None = None
+        self.background = False
 
     # ------------------------------------------------------------------ requests
 
     def raw(self, what: str, request: Callable[[], Any]) -> dict[str, Any]:
         """One request, its failures translated; no retry."""
         self._pace()
+        if self.budget is not None:
+            self.budget.take(background=self.background)
         self.requests += 1
         try:
             return as_dict(request(), what)

@@ -81,6 +81,12 @@ class Event(BaseModel, ABC):
         KINDS[cls.kind] = cls
 
     @property
+    def yields_to_sends(self) -> bool:
+        """Whether handling it may wait for the sends due at the same time (its ledger requests take Notion's
+        budget only when it has some to spare): an email's engagement (SPEC §9); never an event a person waits on."""
+        return False
+
+    @property
     def checks_forgotten(self) -> bool:
         """Whether a forgotten address's mark is looked up before this event is handled (1 query): False for what
         writes only on a record the address already has (an email's engagement), which a forgotten one has not."""

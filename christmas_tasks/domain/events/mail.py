@@ -60,8 +60,17 @@ class EmailStatusEvent(Event):
         return ENGAGEMENTS.get(self.type)
 
     @property
+    def only_recorded(self) -> bool:
+        """An engagement, or a type this project does not read: recorded against its email, never a suppression."""
+        return self.engagement is not None or self.type is MailEvent.UNKNOWN
+
+    @property
     def checks_forgotten(self) -> bool:
-        return self.engagement is None and self.type is not MailEvent.UNKNOWN
+        return not self.only_recorded
+
+    @property
+    def yields_to_sends(self) -> bool:
+        return self.only_recorded
 
     @property
     def suppression(self) -> EmailStatus | None:
