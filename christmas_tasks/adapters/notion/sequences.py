@@ -10,17 +10,15 @@ from typing import Any
 from christmas_tasks.adapters.notion.api import AmbiguousRecord, NotionApi
 from christmas_tasks.adapters.notion.campaigns import state_filter, state_key, state_of
 from christmas_tasks.adapters.notion.encoding import (
-    NUMBER_VARIABLES,
     Page,
-    event_data,
     filter_on,
     new_page,
     number_or_none,
     pages_in,
-    record_of,
     sequence_filter,
     text_of,
 )
+from christmas_tasks.adapters.notion.pages import NUMBER_VARIABLES, event_data, record_of
 from christmas_tasks.adapters.notion.schema import Sequences
 from christmas_tasks.domain.errors import NotFound
 from christmas_tasks.domain.records import SentMark, SequenceRecord, check_ledger_number
