@@ -20,6 +20,7 @@ from christmas_tasks.adapters.notion.schema import (
     RICH_TEXT_SEGMENTS,
     SCHEMA,
     SELECT_NAME_LIMIT,
+    URL_LIMIT,
     Sequences,
     type_of,
 )
@@ -96,6 +97,14 @@ def encode(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
                     [Problem(name, f"{len(str(value))} characters is more than Notion's email limit ({EMAIL_LIMIT})")],
                 )
             out[name] = {"email": value or None}
+        elif kind_of == "url":  # Notion counts a URL's characters as JavaScript does: in UTF-16 code units
+            width = len(str(value or "").encode("utf-16-le")) // 2
+            if width > URL_LIMIT:
+                raise InvalidInput(
+                    f"Notion {LABEL[kind]} property",
+                    [Problem(name, f"{width} characters is more than Notion's URL limit ({URL_LIMIT})")],
+                )
+            out[name] = {"url": str(value) if value else None}
         elif kind_of == "number":
             out[name] = {"number": value}
         elif kind_of == "select":

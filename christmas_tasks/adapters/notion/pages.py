@@ -29,7 +29,7 @@ from christmas_tasks.domain.records import (
     SequenceRecord,
 )
 from christmas_tasks.domain.rendering import Template
-from christmas_tasks.domain.vocabulary import EmailStatus
+from christmas_tasks.domain.vocabulary import EmailStatus, Engagement
 
 # Contact fields and the contacts-database property each is written to.
 CONTACT_FIELDS = (
@@ -42,6 +42,7 @@ CONTACT_FIELDS = (
     ("assessment_score", Contacts.ASSESSMENT_SCORE),
     ("timezone", Contacts.TIMEZONE),
     ("booked_call", Contacts.BOOKED_CALL),
+    ("booked_at", Contacts.BOOKED_AT),
 )
 # Assessment numbers copied from a record's variables to number columns, for people reading Notion.
 NUMBER_VARIABLES = (
@@ -79,6 +80,7 @@ def contact_of(page: Page) -> Contact:
         assessment_score=float(score) if score is not None else None,
         timezone=optional(page, Contacts.TIMEZONE),
         booked_call=optional(page, Contacts.BOOKED_CALL),
+        booked_at=date_of(page, Contacts.BOOKED_AT),
         ref=str(page.get("id")),
     )
 
@@ -113,8 +115,10 @@ def record_of(page: Page) -> SequenceRecord:
             status=optional(page, Sequences.status(n)),
             resend_id=optional(page, Sequences.resend_id(n)),
             sent_by=optional(page, Sequences.sent_by(n)),
+            engaged={kind: at for kind in Engagement if (at := date_of(page, Sequences.engaged(n, kind)))},
+            clicked_link=optional(page, Sequences.link(n)),
         )
-        if entry.sent_at or entry.status or entry.resend_id or entry.sent_by:
+        if entry != EmailLedger(number=n):  # anything known of email n
             emails[n] = entry
     return SequenceRecord(
         key=text_of(page, Sequences.SEQUENCE_KEY),
