@@ -1,5 +1,6 @@
 """A contact's story, access and erasure on Notion (SPEC §11): the requests each costs, counted from the cassettes; the
-forgotten mark as a contacts page no look-up by address finds; an event from a forgotten address on Notion.
+forgotten mark as a contacts page no look-up by address finds; an event from a forgotten address on Notion; what an
+email's engagement event costs (SPEC §9).
 
 Cassettes: cassettes/notion/notion-<test>.yaml, written against tests/fakes/fake_notion.py; re-record with
 `python -m tests.fakes.fake_notion record` (docs/recording.md).
@@ -17,6 +18,7 @@ from christmas_tasks.adapters.notion.encoding import text_of as prop
 from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.domain.holdings import forget_mark
 from christmas_tasks.domain.records import AnalyticsEntry, ContactUpdate, EmailLedger, SentMark, SequenceRecord
+from christmas_tasks.domain.vocabulary import Engagement
 from christmas_tasks.entrypoints.app import build_funnel
 from christmas_tasks.entrypoints.settings import Settings
 from christmas_tasks.usecases.erasure import forget
@@ -140,6 +142,27 @@ def test_an_event_from_a_forgotten_address_costs_one_query_and_writes_nothing(
     assert signup.action is Action.CONTACT_RECORDED, "a signup clears the mark"
     assert not ledger.people.is_forgotten(MARK)
     assert ledger.contacts.get_contact(JANE) is not None
+
+
+@pytest.mark.vcr
+def test_an_engagement_event_costs_one_query_and_one_write(fake: FakeNotion, request: Any, vcr: Any) -> None:
+    """Resend's email.opened for an email the ledger sent: the contact's records of the campaign (1 query, the email
+    found by its Resend id) and 1 pages.update; a second open the query alone; no forgotten-address look-up."""
+    ledger = resolved(notion_ledger(fake, request))
+    record = jane_in(ledger)
+    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=InMemoryMailer())
+    opened = {"type": "email.opened", "created_at": "2025-12-02T11:00:00.000Z",
+              "data": {"email_id": "re_2", "to": [JANE], "subject": "Jane, your assessment"}}
+    before = http_calls(vcr)
+    first = handle(funnel, "email-status", opened, T0 + 25 * H)
+    assert first.action is Action.RECORDED and first.reason == "opened of email 2 of 5day recorded"
+    assert [r.method for r, _ in interactions(vcr)[before:]] == ["POST", "PATCH"]
+    again = handle(funnel, "email-status", {**opened, "created_at": "2025-12-02T12:00:00.000Z"}, T0 + 26 * H)
+    assert "recorded already" in again.reason
+    assert [r.method for r, _ in interactions(vcr)[before:]] == ["POST", "PATCH", "POST"], "the query alone"
+    found = ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", record.key)
+    assert found is not None and found.emails[2].engaged == {Engagement.OPENED: T0 + 25 * H}
+    assert found.emails[2].sent_at == record.emails[2].sent_at and found.emails[1] == record.emails[1]
 
 
 @pytest.fixture

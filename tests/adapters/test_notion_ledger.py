@@ -29,10 +29,12 @@ from christmas_tasks.domain.records import (
     CampaignState,
     ContactUpdate,
     EmailLedger,
+    EngagementMark,
     SentMark,
     SequenceRecord,
 )
 from christmas_tasks.domain.rendering import Template
+from christmas_tasks.domain.vocabulary import Engagement
 from christmas_tasks.entrypoints.settings import NotionSettings, Secret
 from tests.fakes.fake_notion import (
     CASSETTE_DIR,
@@ -53,6 +55,7 @@ T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 JANE = "jane@example.com"
 CAMPAIGN = "Christmas 2025"
 KEY = "christmas-2025|5day|jane@example.com|assessment"
+H = timedelta(hours=1)
 FOOTER = "<p>123 Example Street</p><p>{{sender_address}} <a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>"
 
 # The HTTP requests each operation costs once its database's data source is resolved (that costs one
@@ -72,6 +75,8 @@ CALLS = {
     "stop_sequence, already stopped": 0,
     "mark_status": 1,
     "mark_status, a sent email": 0,
+    "mark_engagement": 1,
+    "mark_engagement, already recorded": 0,
     "campaign state": 1,
     "set campaign state, the first time": 2,
     "set campaign state": 2,
@@ -420,6 +425,9 @@ def test_the_http_calls_each_operation_costs(fake: FakeNotion, request: Any, vcr
     cost("stop_sequence, already stopped", lambda: ledger.sequences.stop_sequence(stopped, "paid"))
     held = cost("mark_status", lambda: ledger.sequences.mark_status(stopped, 3, "held"))
     cost("mark_status, a sent email", lambda: ledger.sequences.mark_status(held, 2, "held"))
+    opened = EngagementMark(2, Engagement.OPENED, T0 + timedelta(days=1, hours=1))
+    engaged = cost("mark_engagement", lambda: ledger.sequences.mark_engagement(held, opened))
+    cost("mark_engagement, already recorded", lambda: ledger.sequences.mark_engagement(engaged, opened))
     cost("campaign state", lambda: ledger.campaigns.state(CAMPAIGN))
     paused = CampaignState(CAMPAIGN, True, "a pause", T0, "the command line")
     cost("set campaign state, the first time", lambda: ledger.campaigns.set_state(paused))
@@ -434,6 +442,34 @@ def test_the_http_calls_each_operation_costs(fake: FakeNotion, request: Any, vcr
     without = notion_ledger(fake, request, analytics=False)
     cost("log_analytics, no analytics database", lambda: without.sends.log_attempt(entry))
     assert measured == CALLS
+
+
+@pytest.mark.vcr
+def test_an_engagement_writes_that_kinds_date_alone_and_a_click_its_link(ledger: NotionLedger, vcr: Any) -> None:
+    """One pages.update touching email n's engagement only (a send may be writing the same page at the same time),
+    and none for a kind the record shows recorded already."""
+    stored, _ = ledger.sequences.create_sequence(sequence())
+    link = "https://example.com/book?utm_content=5day-1"
+
+    def written(mark: EngagementMark, on: SequenceRecord) -> tuple[SequenceRecord, dict[str, Any]]:
+        before = len(interactions(vcr))
+        result = ledger.sequences.mark_engagement(on, mark)
+        sent = interactions(vcr)[before:]
+        assert [(r.method, r.uri.removeprefix("https://api.notion.com")) for r, _ in sent] == [
+            ("PATCH", f"/v1/pages/{stored.ref}")
+        ]
+        return result, json.loads(sent[0][0].body)["properties"]
+
+    clicked, body = written(EngagementMark(1, Engagement.CLICKED, T0 + timedelta(hours=2), link), stored)
+    assert body == {"Email 1 Clicked": {"date": {"start": "2025-12-01T12:00:00.000Z"}}, "Email 1 Link": {"url": link}}
+    assert (clicked.emails[1].engaged, clicked.emails[1].clicked_link) == ({Engagement.CLICKED: T0 + 2 * H}, link)
+    delivered, body = written(EngagementMark(1, Engagement.DELIVERED, T0 + timedelta(minutes=1), link), clicked)
+    assert body == {"Email 1 Delivered": {"date": {"start": "2025-12-01T10:01:00.000Z"}}}, "a link only with a click"
+    assert delivered.emails[1].clicked_link == link and len(delivered.emails[1].engaged) == 2
+    before = len(interactions(vcr))
+    again = EngagementMark(1, Engagement.CLICKED, T0 + timedelta(hours=3), "https://example.com/other")
+    assert ledger.sequences.mark_engagement(delivered, again) is delivered
+    assert len(interactions(vcr)) == before, "a kind recorded already: no request"
 
 
 @pytest.mark.vcr
@@ -481,6 +517,34 @@ def test_the_workspace_check_names_missing_and_mistyped_properties(sleeps: list[
     }
     assert databases["analytics"]["configured"] is False
     assert http_calls(vcr) == 6  # databases.retrieve + data_sources.retrieve for each of the 3 databases
+
+
+@live_only_fake
+@pytest.mark.vcr
+def test_a_workspace_made_before_engagement_is_named_by_the_check_and_still_read(request: Any, vcr: Any) -> None:
+    """The engagement properties and Booked At added to SCHEMA: a workspace without them is named by `notion check`,
+    its records are read as they are (no engagement), and a write of one fails with Notion's message naming it."""
+    engagement = {Sequences.engaged(n, kind) for n in range(1, 6) for kind in Engagement}
+    engagement |= {Sequences.link(n) for n in range(1, 6)}
+    assert len(engagement) == 25
+    contacts = {k: v for k, v in SCHEMA["contacts"].items() if k != "Booked At"}
+    sequences = {k: v for k, v in SCHEMA["sequences"].items() if k not in engagement}
+    ledger = notion_ledger(FakeNotion(schemas={"contacts": contacts, "sequences": sequences}), request, analytics=False)
+    problems = {kind: entry["problems"] for kind, entry in check_workspace(ledger.api)["databases"].items()}
+    assert problems["contacts"] == ["'Booked At': missing (expected a property of type date)"]
+    assert problems["sequences"][:5] == [
+        "'Email 1 Delivered': missing (expected a property of type date)",
+        "'Email 1 Delayed': missing (expected a property of type date)",
+        "'Email 1 Opened': missing (expected a property of type date)",
+        "'Email 1 Clicked': missing (expected a property of type date)",
+        "'Email 1 Link': missing (expected a property of type url)",
+    ]
+    assert len(problems["sequences"]) == 25
+    stored, _ = ledger.sequences.create_sequence(sequence())
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", KEY) == stored
+    assert stored.emails[1] == EmailLedger(1, T0, "sent", None, "website")
+    with pytest.raises(ProviderError, match="Email 1 Opened is not a property that exists"):
+        ledger.sequences.mark_engagement(stored, EngagementMark(1, Engagement.OPENED, T0 + H))
 
 
 def test_the_workspace_check_takes_a_client_and_the_database_ids() -> None:

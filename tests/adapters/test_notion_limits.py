@@ -6,6 +6,7 @@ a refused request is never sent."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,12 +18,15 @@ from christmas_tasks.adapters.notion.schema import (
     QUERY_RESULT_LIMIT,
     REQUEST_BODY_LIMIT,
     SELECT_NAME_LIMIT,
+    URL_LIMIT,
     Contacts,
+    Sequences,
     Templates,
 )
 from christmas_tasks.domain.errors import InvalidInput
-from christmas_tasks.domain.records import ContactUpdate
+from christmas_tasks.domain.records import ContactUpdate, EngagementMark, SequenceRecord
 from christmas_tasks.domain.rendering import Template
+from christmas_tasks.domain.vocabulary import Engagement
 from tests.fakes.fake_notion import NOTION_VERSION, TOKEN, FakeNotion, ledger_on_fake
 
 FOOTER = '<p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>'
@@ -66,6 +70,20 @@ def test_the_fake_refuses_an_email_over_200_characters() -> None:
     assert answer.status_code == 400 and answer.json()["code"] == "validation_error"
     assert answer.json()["message"] == (
         "body failed validation: body.properties.email.email.length should be ≤ `200`, instead was `201`."
+    )
+
+
+def test_the_fake_refuses_a_url_over_2000_characters_counted_as_notion_counts() -> None:
+    fake = FakeNotion()
+    source = next(sid for sid, source in fake.sources.items() if source["kind"] == "sequences")
+    page = raw_request(fake, "POST", "/v1/pages", {"parent": {"data_source_id": source}, "properties": {}}).json()
+    link = "https://example.com/" + "a" * (URL_LIMIT - len("https://example.com/"))
+    ok = raw_request(fake, "PATCH", f"/v1/pages/{page['id']}", {"properties": {Sequences.link(1): {"url": link}}})
+    assert ok.status_code == 200 and ok.json()["properties"]["Email 1 Link"]["url"] == link
+    longer = link[:-1] + "🎄"  # one character more in UTF-16 code units, as Notion counts
+    answer = raw_request(fake, "PATCH", f"/v1/pages/{page['id']}", {"properties": {Sequences.link(1): {"url": longer}}})
+    assert answer.status_code == 400 and answer.json()["message"] == (
+        "body failed validation: body.properties.Email 1 Link.url.length should be ≤ `2000`, instead was `2001`."
     )
 
 
@@ -118,6 +136,18 @@ def test_an_email_notion_cannot_hold_is_refused_before_any_request() -> None:
     with pytest.raises(InvalidInput, match=r"email: 201 characters is more than Notion's email limit \(200\)"):
         ledger.contacts.upsert_contact(ContactUpdate(address(EMAIL_LIMIT + 1), first_name="Long"))
     assert len(fake.requests) - before == 1  # the look-up only: nothing written
+
+
+def test_a_link_notion_cannot_hold_is_refused_before_any_request() -> None:
+    fake = FakeNotion()
+    ledger = ledger_on_fake(fake)
+    moment = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+    record = SequenceRecord("k", "jane@example.com", "Christmas 2025", "5day", "e", "Jane", moment, moment, ref="p-1")
+    before = len(fake.requests)
+    mark = EngagementMark(1, Engagement.CLICKED, moment, "https://example.com/" + "a" * URL_LIMIT)
+    with pytest.raises(InvalidInput, match=r"Email 1 Link: 2020 characters is more than Notion's URL limit \(2000\)"):
+        ledger.sequences.mark_engagement(record, mark)
+    assert len(fake.requests) == before
 
 
 @pytest.mark.parametrize(

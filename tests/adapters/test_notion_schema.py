@@ -54,7 +54,10 @@ def test_the_schema_is_the_one_the_spec_lists() -> None:
     for n in range(1, 6):
         assert (sequences[f"Email {n} Sent"], sequences[f"Email {n} Status"]) == ("date", "select")
         assert (sequences[f"Email {n} Resend ID"], sequences[f"Email {n} Sent By"]) == ("rich_text", "select")
-    assert "Email 6 Sent" not in sequences
+        engagement = [sequences[f"Email {n} {kind}"] for kind in ("Delivered", "Delayed", "Opened", "Clicked")]
+        assert engagement == ["date"] * 4 and sequences[f"Email {n} Link"] == "url"
+    assert "Email 6 Sent" not in sequences and "Email 6 Opened" not in sequences
+    assert SCHEMA["contacts"]["Booked At"] == "date" and SCHEMA["contacts"]["Booked Call"] == "rich_text"
     assert sequences["Sequence Key"] == "rich_text" and sequences["Event Data"] == "rich_text"
     assert SCHEMA["contacts"]["email"] == "email" and SCHEMA["contacts"]["first_name"] == "title"
     assert SCHEMA["templates"]["Template Name"] == "title" and SCHEMA["analytics"]["Template ID"] == "title"

@@ -21,10 +21,12 @@ from christmas_tasks.domain.records import (
     ContactStatus,
     ContactUpdate,
     EmailLedger,
+    EngagementMark,
     SentMark,
     SequenceRecord,
 )
 from christmas_tasks.domain.rendering import Template
+from christmas_tasks.domain.vocabulary import Engagement
 from christmas_tasks.usecases.ports import (
     CampaignStore,
     ContactStore,
@@ -38,6 +40,8 @@ from tests.fakes.fake_notion import vcr_config as notion_vcr_config
 
 T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 H = timedelta(hours=1)
+M = timedelta(minutes=1)
+BOOK = "https://example.com/book?utm_source=christmas&utm_content=5day-2"
 CAMPAIGN = "Christmas 2025"
 JANE = "jane@example.com"
 FOOTER = "<p>Example Consulting, 123 Example Street, Toronto</p><p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>"
@@ -122,6 +126,22 @@ def test_the_contacts_time_zone_is_kept_until_an_event_says_another(ledger: Ledg
     assert ledger.contacts.upsert_contact(ContactUpdate(JANE, campaign_status="Pre-Call Prep")).timezone == "Asia/Tokyo"
     assert ledger.contacts.upsert_contact(ContactUpdate(JANE, timezone="Europe/Paris")).timezone == "Europe/Paris"
     assert ledger.contacts.get_contact(JANE).timezone == "Europe/Paris"  # type: ignore[union-attr]
+
+
+def test_the_time_a_call_was_booked_is_kept_until_another_booking(ledger: Ledger) -> None:
+    assert ledger.contacts.upsert_contact(ContactUpdate(JANE, first_name="Jane")).booked_at is None
+    booked = ledger.contacts.upsert_contact(
+        ContactUpdate(JANE, booking_status="Booked", booked_call="call-1", booked_at=T0 + H)
+    )
+    assert (booked.booked_at, booked.booked_call, booked.first_name) == (T0 + H, "call-1", "Jane")
+    assert ledger.contacts.upsert_contact(ContactUpdate(JANE, campaign_status="Pre-Call Prep")).booked_at == T0 + H, (
+        "None leaves it"
+    )
+    rebooked = ledger.contacts.upsert_contact(ContactUpdate(JANE, booked_call="call-2", booked_at=T0 + 26 * H))
+    assert rebooked.booked_at == T0 + 26 * H and ledger.contacts.get_contact(JANE) == rebooked
+    new = ledger.contacts.upsert_contact(ContactUpdate("john@example.com", first_name="John", booked_at=T0))
+    assert new.booked_at == T0, "a contact created with it"
+    assert {c.email: c.booked_at for c in ledger.contacts.all_contacts()} == {JANE: T0 + 26 * H, new.email: T0}
 
 
 # ---------------------------------------------------------------------- sequences
@@ -248,6 +268,59 @@ def test_mark_status_holds_an_unsent_email_and_leaves_a_sent_one_as_it_is(ledger
     assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key) == sent
     with pytest.raises(InvalidInput, match="1 to 5"):
         ledger.sequences.mark_status(sent, 6, "held")
+
+
+def test_an_emails_engagement_is_recorded_once_per_kind_and_keeps_its_first(ledger: Ledger) -> None:
+    stored, _ = ledger.sequences.create_sequence(record())
+    sent = ledger.sequences.mark_sent(stored, SentMark(2, T0 + 24 * H, "re_2"))
+    delivered = ledger.sequences.mark_engagement(sent, EngagementMark(2, Engagement.DELIVERED, T0 + 24 * H + M))
+    assert delivered.emails[2] == EmailLedger(2, T0 + 24 * H, "sent", "re_2", "kestra",
+                                              {Engagement.DELIVERED: T0 + 24 * H + M})
+    assert delivered.emails[1] == stored.emails[1], "another email is left as it is"
+    opened = ledger.sequences.mark_engagement(delivered, EngagementMark(2, Engagement.OPENED, T0 + 25 * H))
+    clicked = ledger.sequences.mark_engagement(opened, EngagementMark(2, Engagement.CLICKED, T0 + 26 * H, BOOK))
+    first = {Engagement.DELIVERED: T0 + 24 * H + M, Engagement.OPENED: T0 + 25 * H, Engagement.CLICKED: T0 + 26 * H}
+    assert clicked.emails[2] == EmailLedger(2, T0 + 24 * H, "sent", "re_2", "kestra", first, BOOK)
+    assert clicked.emails[2].engaged_at(Engagement.DELIVERY_DELAYED) is None
+    # a second of each kind, later (a redelivered webhook, another open, a click on another link): the first stays
+    again = ledger.sequences.mark_engagement(
+        clicked, EngagementMark(2, Engagement.CLICKED, T0 + 30 * H, "https://example.com/other")
+    )
+    again = ledger.sequences.mark_engagement(again, EngagementMark(2, Engagement.OPENED, T0 + 30 * H))
+    again = ledger.sequences.mark_engagement(again, EngagementMark(2, Engagement.DELIVERED, T0 + 30 * H))
+    assert again == clicked
+    # every read brings it
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key) == clicked
+    assert ledger.sequences.sequences_for(JANE, CAMPAIGN, "5day") == [clicked]
+    assert ledger.sequences.campaign_sequences(CAMPAIGN) == [clicked]
+
+
+def test_a_send_and_an_engagement_leave_each_other_as_they_are(ledger: Ledger) -> None:
+    stored, _ = ledger.sequences.create_sequence(record())
+    delayed = ledger.sequences.mark_engagement(stored, EngagementMark(1, Engagement.DELIVERY_DELAYED, T0 + M))
+    assert delayed.emails[1] == EmailLedger(1, T0, "sent", None, "website", {Engagement.DELIVERY_DELAYED: T0 + M})
+    sent = ledger.sequences.mark_sent(delayed, SentMark(2, T0 + 24 * H, "re_2"))
+    assert sent.emails[1] == delayed.emails[1], "a send after an engagement keeps it"
+    delivered = ledger.sequences.mark_engagement(sent, EngagementMark(1, Engagement.DELIVERED, T0 + 2 * M))
+    assert delivered.emails[1].engaged == {Engagement.DELIVERY_DELAYED: T0 + M, Engagement.DELIVERED: T0 + 2 * M}
+    assert delivered.emails[2] == sent.emails[2], "an engagement leaves the send's properties"
+    # a send written from a copy read before the engagement (the two at the same time) keeps it too
+    third = ledger.sequences.mark_sent(sent, SentMark(3, T0 + 48 * H, "re_3"))
+    assert third.emails[1] == delivered.emails[1] and third.sent_numbers() == {1, 2, 3}
+    # an email engaged before the ledger shows it sent (a held one, then sent): the send keeps its engagement
+    held = ledger.sequences.mark_status(third, 4, "held")
+    early = ledger.sequences.mark_engagement(held, EngagementMark(4, Engagement.OPENED, T0 + 72 * H))
+    assert early.emails[4] == EmailLedger(4, None, "held", engaged={Engagement.OPENED: T0 + 72 * H})
+    last = ledger.sequences.mark_sent(early, SentMark(4, T0 + 71 * H, "re_4"))
+    assert last.emails[4] == EmailLedger(4, T0 + 71 * H, "sent", "re_4", "kestra", {Engagement.OPENED: T0 + 72 * H})
+    assert ledger.sequences.stop_sequence(last, "booked").emails == last.emails
+    found = ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key)
+    assert found is not None and found.emails == last.emails and found.stopped_reason == "booked"
+    with pytest.raises(InvalidInput, match="1 to 5"):
+        ledger.sequences.mark_engagement(last, EngagementMark(6, Engagement.OPENED, T0))
+    with pytest.raises(InvalidInput):
+        ledger.sequences.mark_engagement(last, EngagementMark(2, Engagement.OPENED, datetime(2025, 12, 2, 10, 0)))
+    assert ledger.sequences.find_sequence(JANE, CAMPAIGN, "5day", stored.key) == found, "nothing written"
 
 
 # ---------------------------------------------------------------------- the campaign's state

@@ -14,8 +14,16 @@ import pytest
 from christmas_tasks.adapters.sqlite import SqliteLedger
 from christmas_tasks.adapters.template_files import format_template_file
 from christmas_tasks.domain.errors import InvalidInput, TemplateError
-from christmas_tasks.domain.records import AnalyticsEntry, ContactUpdate, SentMark, SequenceRecord
+from christmas_tasks.domain.records import (
+    AnalyticsEntry,
+    ContactUpdate,
+    EmailLedger,
+    EngagementMark,
+    SentMark,
+    SequenceRecord,
+)
 from christmas_tasks.domain.rendering import Template
+from christmas_tasks.domain.vocabulary import Engagement
 
 T0 = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 KEYS = 25
@@ -118,7 +126,8 @@ def test_a_key_taken_by_another_contact_is_refused(tmp_path: Path) -> None:
 
 
 # A ledger file made by the code before contacts had a time zone (commit d12eeb0: two contacts, five sequence records,
-# three emails in the ledger), as a campaign's file would be on the day of the upgrade.
+# three emails in the ledger), as a campaign's file would be on the day of the upgrade: it has none of the columns
+# added since (the contact's timezone, booked_call and booked_at; each email's engagement).
 BEFORE_TIMEZONE = Path(__file__).parent / "data" / "ledger-before-timezone.sqlite3"
 
 
@@ -130,7 +139,7 @@ def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
-def test_an_older_ledger_gains_the_new_contact_columns_without_losing_a_row(tmp_path: Path) -> None:
+def test_an_older_ledger_gains_the_new_columns_without_losing_a_row(tmp_path: Path) -> None:
     path = tmp_path / "crm.sqlite3"
     path.write_bytes(BEFORE_TIMEZONE.read_bytes())
     before = _rows(path)
@@ -141,11 +150,26 @@ def test_an_older_ledger_gains_the_new_contact_columns_without_losing_a_row(tmp_
     assert {table: [row[: len(before[table][0])] for row in rows] for table, rows in after.items() if rows} == {
         table: rows for table, rows in before.items() if rows
     }, "every row and value kept"
-    assert all(row[-2:] == (None, None) for row in after["contacts"]), "the new columns (timezone, booked_call) empty"
+    assert all(row[-3:] == (None, None, None) for row in after["contacts"]), (
+        "the new columns (timezone, booked_call, booked_at) empty"
+    )
+    assert all(row[-5:] == (None,) * 5 for row in after["sequence_emails"]), "each email's engagement empty"
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(sequence_emails)")]
+    assert columns[-5:] == ["delivered_at", "delivery_delayed_at", "opened_at", "clicked_at", "clicked_link"]
     jane = ledger.contacts.get_contact("jane.doe@example.com")
     assert jane is not None and jane.timezone is None and jane.first_name == "Jane"
     assert ledger.contacts.upsert_contact(ContactUpdate("jane.doe@example.com", timezone="Asia/Tokyo")).timezone == (
         "Asia/Tokyo"
     )
     assert SqliteLedger(path).contacts.get_contact("jane.doe@example.com").timezone == "Asia/Tokyo"  # type: ignore[union-attr]
-    assert ledger.sequences.sequences_for("sam@example.com", "Christmas 2025", ("5day",))[0].sent_numbers() == {1, 2}
+    (sam,) = ledger.sequences.sequences_for("sam@example.com", "Christmas 2025", ("5day",))
+    assert sam.sent_numbers() == {1, 2} and all(not e.engaged and e.clicked_link is None for e in sam.emails.values())
+    # an email sent before the upgrade records its engagement, and a booking its time
+    link = "https://example.com/book"
+    clicked = ledger.sequences.mark_engagement(sam, EngagementMark(2, Engagement.CLICKED, T0, link))
+    assert clicked.emails[2] == EmailLedger(2, sam.emails[2].sent_at, "sent", sam.emails[2].resend_id, "kestra",
+                                            {Engagement.CLICKED: T0}, link)
+    assert clicked.emails[1] == sam.emails[1]
+    booked = ledger.contacts.upsert_contact(ContactUpdate("sam@example.com", booked_at=T0))
+    assert SqliteLedger(path).contacts.get_contact("sam@example.com") == booked and booked.booked_at == T0

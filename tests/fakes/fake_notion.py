@@ -17,8 +17,8 @@ It serves only what `NotionLedger` uses, answering with Notion's published shape
 It checks the bearer token and the Notion-Version header, validates property names and types against
 the data source's schema (a typo in the adapter is a 400 as on Notion, "X is not a property that
 exists."), enforces Notion's request limits (2,000 characters per rich-text segment and 100 segments,
-200 per email, 100 per select option and no comma, 500 KB per request body, 10,000 results per query
-with `request_status: incomplete`), and can inject faults (429 with Retry-After, 5xx, or a 5xx
+200 per email, 2,000 per URL, 100 per select option and no comma, 500 KB per request body, 10,000 results per
+query with `request_status: incomplete`), and can inject faults (429 with Retry-After, 5xx, or a 5xx
 returned after the write happened).
 
 Like Notion, it has no uniqueness constraint and no transaction: it is thread-safe (one request at a time
@@ -69,6 +69,7 @@ from christmas_tasks.adapters.notion.schema import (
     RICH_TEXT_SEGMENTS,
     SCHEMA,
     SELECT_NAME_LIMIT,
+    URL_LIMIT,
     PropertySpec,
     Relation,
     Rollup,
@@ -662,6 +663,13 @@ class FakeNotion:
                 raise _invalid(f"{where} should be a string or `null`.")
             if raw and len(raw) > EMAIL_LIMIT:
                 raise _invalid(f"{where}.length should be ≤ `{EMAIL_LIMIT}`, instead was `{len(raw)}`.")
+            return raw or None
+        if kind == "url":  # any text (Notion does not check it is a URL), counted in UTF-16 code units
+            if raw is not None and not isinstance(raw, str):
+                raise _invalid(f"{where} should be a string or `null`.")
+            length = len(raw.encode("utf-16-le")) // 2 if raw else 0
+            if length > URL_LIMIT:
+                raise _invalid(f"{where}.length should be ≤ `{URL_LIMIT}`, instead was `{length}`.")
             return raw or None
         if kind == "number":
             if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int | float)):

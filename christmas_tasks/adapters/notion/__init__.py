@@ -1,7 +1,8 @@
 """Notion, the CRM and the template store, in parts (as django-anymail keeps one folder per provider):
 
 - `api`: the HTTP layer: notion-client, Notion's errors, the retry policy, data sources resolved and cached;
-- `encoding`: pages <-> records, and Notion's request limits checked before anything is sent;
+- `encoding`: property values <-> Python values, and Notion's request limits checked before anything is sent;
+- `pages`: pages -> records (a contact, a sequence record and its ledger, a send, a template);
 - `schema`: the workspace's databases and properties, as data, and the pure check of them;
 - `contacts`, `sequences`, `templates`, `sends`: one store per database, each the port of one concern;
 - `ledger`: `NotionLedger`, the four stores on one API;

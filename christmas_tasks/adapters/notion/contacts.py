@@ -6,14 +6,8 @@ from __future__ import annotations
 import logging
 
 from christmas_tasks.adapters.notion.api import NotionApi
-from christmas_tasks.adapters.notion.encoding import (
-    CONTACT_FIELDS,
-    Page,
-    contact_of,
-    filter_on,
-    new_page,
-    pages_in,
-)
+from christmas_tasks.adapters.notion.encoding import Page, filter_on, new_page, pages_in
+from christmas_tasks.adapters.notion.pages import CONTACT_FIELDS, contact_of
 from christmas_tasks.adapters.notion.people import is_mark
 from christmas_tasks.adapters.notion.schema import Contacts
 from christmas_tasks.domain.duplicates import merge_contacts

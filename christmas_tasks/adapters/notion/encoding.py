@@ -1,5 +1,6 @@
-"""Notion pages <-> the package's records: property values encoded by their type in SCHEMA, checked against
-Notion's request limits before anything is sent, and decoded back (rich text joined, dates in UTC).
+"""Notion property values <-> Python values: each encoded by its type in SCHEMA and checked against Notion's request
+limits before anything is sent, and decoded back (rich text joined, dates in UTC); the filters the stores query with.
+The records made of whole pages are in `christmas_tasks.adapters.notion.pages`.
 
 Pure: no request is made here.
 """
@@ -19,47 +20,14 @@ from christmas_tasks.adapters.notion.schema import (
     RICH_TEXT_SEGMENTS,
     SCHEMA,
     SELECT_NAME_LIMIT,
-    Analytics,
-    Contacts,
+    URL_LIMIT,
     Sequences,
-    Templates,
     type_of,
 )
 from christmas_tasks.domain.errors import InvalidInput, Problem
 from christmas_tasks.domain.planning import require_aware
-from christmas_tasks.domain.records import (
-    LEDGER_NUMBERS,
-    AnalyticsEntry,
-    Contact,
-    ContactStatus,
-    EmailLedger,
-    SequenceRecord,
-)
-from christmas_tasks.domain.rendering import Template
-from christmas_tasks.domain.vocabulary import EmailStatus
 
 Page = dict[str, Any]
-
-# Contact fields and the contacts-database property each is written to.
-CONTACT_FIELDS = (
-    ("first_name", Contacts.FIRST_NAME),
-    ("business_name", Contacts.BUSINESS_NAME),
-    ("campaign_status", Contacts.CAMPAIGN_STATUS),
-    ("booking_status", Contacts.BOOKING_STATUS),
-    ("email_status", Contacts.EMAIL_STATUS),
-    ("segment", Contacts.SEGMENT),
-    ("assessment_score", Contacts.ASSESSMENT_SCORE),
-    ("timezone", Contacts.TIMEZONE),
-    ("booked_call", Contacts.BOOKED_CALL),
-)
-# Assessment numbers copied from a record's variables to number columns, for people reading Notion.
-NUMBER_VARIABLES = (
-    ("assessment_score", Sequences.ASSESSMENT_SCORE),
-    ("red_systems", Sequences.RED),
-    ("orange_systems", Sequences.ORANGE),
-    ("yellow_systems", Sequences.YELLOW),
-    ("green_systems", Sequences.GREEN),
-)
 
 
 # ---------------------------------------------------------------------- rich text and values
@@ -129,6 +97,14 @@ def encode(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
                     [Problem(name, f"{len(str(value))} characters is more than Notion's email limit ({EMAIL_LIMIT})")],
                 )
             out[name] = {"email": value or None}
+        elif kind_of == "url":  # Notion counts a URL's characters as JavaScript does: in UTF-16 code units
+            width = len(str(value or "").encode("utf-16-le")) // 2
+            if width > URL_LIMIT:
+                raise InvalidInput(
+                    f"Notion {LABEL[kind]} property",
+                    [Problem(name, f"{width} characters is more than Notion's URL limit ({URL_LIMIT})")],
+                )
+            out[name] = {"url": str(value) if value else None}
         elif kind_of == "number":
             out[name] = {"number": value}
         elif kind_of == "select":
@@ -207,19 +183,6 @@ def prop(page: Page, name: str) -> Any:
     return raw
 
 
-def contact_status_of(page: Page) -> ContactStatus | None:
-    """The contact's statuses as the sequence page's rollups show them (Notion computes them as it answers); None
-    for a record with no contact linked (one written before the link existed: the contact is read instead)."""
-    if not prop(page, Sequences.CONTACT):
-        return None
-    email_status = prop(page, Sequences.CONTACT_EMAIL_STATUS) or []
-    booking_status = prop(page, Sequences.CONTACT_BOOKING_STATUS) or []
-    return ContactStatus(
-        email_status=str(email_status[0]) if email_status and email_status[0] else EmailStatus.OK,
-        booking_status=str(booking_status[0]) if booking_status and booking_status[0] else None,
-    )
-
-
 def text_of(page: Page, name: str) -> str:
     value = prop(page, name)
     return value if isinstance(value, str) else ""
@@ -247,8 +210,6 @@ def number_or_none(value: Any) -> float | int | None:
     return int(number) if number.is_integer() else number
 
 
-
-
 def filter_on(*conditions: tuple[str, str, Any]) -> dict[str, Any]:
     clauses = [{"property": name, kind_of: {"equals": value}} for name, kind_of, value in conditions]
     return clauses[0] if len(clauses) == 1 else {"and": clauses}
@@ -265,108 +226,9 @@ def sequence_filter(email: str, campaign: str, sequence: str, key: str | None = 
     return filter_on(*conditions)
 
 
-# ---------------------------------------------------------------------- pages -> records
+# ---------------------------------------------------------------------- query answers
 
 
 def pages_in(result: Mapping[str, Any]) -> list[Page]:
     """The pages of a query's answer."""
     return [p for p in result.get("results", []) if isinstance(p, dict) and p.get("object") == "page"]
-
-
-def contact_of(page: Page) -> Contact:
-    score = number_or_none(prop(page, Contacts.ASSESSMENT_SCORE))
-    return Contact(
-        email=text_of(page, Contacts.EMAIL),
-        first_name=text_of(page, Contacts.FIRST_NAME),
-        business_name=optional(page, Contacts.BUSINESS_NAME),
-        campaign_status=optional(page, Contacts.CAMPAIGN_STATUS),
-        booking_status=optional(page, Contacts.BOOKING_STATUS),
-        email_status=optional(page, Contacts.EMAIL_STATUS) or EmailStatus.OK,
-        segment=optional(page, Contacts.SEGMENT),
-        assessment_score=float(score) if score is not None else None,
-        timezone=optional(page, Contacts.TIMEZONE),
-        booked_call=optional(page, Contacts.BOOKED_CALL),
-        ref=str(page.get("id")),
-    )
-
-
-def event_data(record: SequenceRecord) -> str:
-    """The record's variables (and exact creation time, and the run that created it) as one JSON text
-    for the Event Data property."""
-    data: dict[str, Any] = {"created_at": iso(record.created_at, "created_at"), "variables": record.variables}
-    if record.created_by:
-        data["created_by"] = record.created_by
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def record_of(page: Page) -> SequenceRecord:
-    raw = text_of(page, Sequences.EVENT_DATA)
-    try:
-        data = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    # Event Data is {"created_at": ..., "variables": {...}}; a flat object (written by hand) is taken
-    # as the variables themselves.
-    variables = data.get("variables") if isinstance(data.get("variables"), dict) else data
-    created = data.get("created_at") if isinstance(data.get("created_at"), str) else page.get("created_time")
-    created_at = parse_date(created) if isinstance(created, str) else datetime.min.replace(tzinfo=UTC)
-    emails = {}
-    for n in LEDGER_NUMBERS:
-        entry = EmailLedger(
-            number=n,
-            sent_at=date_of(page, Sequences.sent(n)),
-            status=optional(page, Sequences.status(n)),
-            resend_id=optional(page, Sequences.resend_id(n)),
-            sent_by=optional(page, Sequences.sent_by(n)),
-        )
-        if entry.sent_at or entry.status or entry.resend_id or entry.sent_by:
-            emails[n] = entry
-    return SequenceRecord(
-        key=text_of(page, Sequences.SEQUENCE_KEY),
-        email=text_of(page, Sequences.EMAIL),
-        campaign=text_of(page, Sequences.CAMPAIGN),
-        sequence=text_of(page, Sequences.SEQUENCE_TYPE),
-        event_id=text_of(page, Sequences.EVENT_ID),
-        first_name=text_of(page, Sequences.FIRST_NAME),
-        anchor=date_of(page, Sequences.ANCHOR_AT) or created_at,
-        created_at=created_at,
-        business_name=optional(page, Sequences.BUSINESS_NAME),
-        segment=optional(page, Sequences.SEGMENT),
-        variables={str(k): str(v) for k, v in (variables or {}).items()},
-        emails=emails,
-        completed=bool(prop(page, Sequences.COMPLETED)),
-        stopped_reason=optional(page, Sequences.STOPPED_REASON),
-        ref=str(page.get("id")),
-        created_by=data.get("created_by") if isinstance(data.get("created_by"), str) else None,
-        contact_ref=next(iter(prop(page, Sequences.CONTACT) or ()), None),
-        contact=contact_status_of(page),
-    )
-
-
-def analytics_of(page: Page) -> AnalyticsEntry:
-    """One logged send attempt. A row typed by hand may lack cells: no number reads 0, no date the page's creation
-    time, no status an empty one (the report counts such rows apart instead of failing on them)."""
-    number = number_or_none(prop(page, Analytics.EMAIL_NUMBER))
-    created = page.get("created_time")
-    at = date_of(page, Analytics.SENT_DATE) or (parse_date(created) if isinstance(created, str) else None)
-    return AnalyticsEntry(
-        email=text_of(page, Analytics.EMAIL),
-        template=text_of(page, Analytics.TEMPLATE),
-        email_number=int(number) if isinstance(number, int) else 0,
-        status=text_of(page, Analytics.STATUS),
-        at=at or datetime.min.replace(tzinfo=UTC),
-        campaign=text_of(page, Analytics.CAMPAIGN),
-        resend_id=optional(page, Analytics.RESEND_ID),
-        error=optional(page, Analytics.ERROR),
-    )
-
-
-def template_of(page: Page) -> Template:
-    return Template(
-        name=text_of(page, Templates.NAME),
-        subject=text_of(page, Templates.SUBJECT),
-        body_html=text_of(page, Templates.BODY),
-        active=optional(page, Templates.STATUS) == "Active",
-    )

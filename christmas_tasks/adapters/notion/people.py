@@ -10,17 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from christmas_tasks.adapters.notion.api import NotionApi
-from christmas_tasks.adapters.notion.encoding import (
-    Page,
-    analytics_of,
-    contact_of,
-    filter_on,
-    iso,
-    new_page,
-    pages_in,
-    prop,
-    record_of,
-)
+from christmas_tasks.adapters.notion.encoding import Page, filter_on, iso, new_page, pages_in, prop
+from christmas_tasks.adapters.notion.pages import analytics_of, contact_of, record_of
 from christmas_tasks.adapters.notion.schema import Analytics, Contacts, Sequences
 from christmas_tasks.domain.holdings import MARK_PREFIX, Holdings, Stored
 

@@ -1,8 +1,9 @@
 """The Notion workspace's schema (SPEC §7), as data, in one place.
 
 The Notion stores read and write these property names; `check_schema` names every property of a data source that
-is missing or of the wrong type. Pure: it imports only the ledger's size from the domain, and does no I/O
-(`christmas_tasks.adapters.notion.workspace` runs the check on a live workspace: `christmas-tasks notion check`).
+is missing or of the wrong type. Pure: it imports only the ledger's size and the engagement kinds from the domain,
+and does no I/O (`christmas_tasks.adapters.notion.workspace` runs the check on a live workspace: `christmas-tasks
+notion check`).
 
 A property is described by its Notion type name, or by a `Relation` (to another of the four databases) or a
 `Rollup` (of a related database's property), which are checked for what they point at as well: the shapes of
@@ -16,12 +17,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from christmas_tasks.domain.records import LEDGER_NUMBERS
+from christmas_tasks.domain.vocabulary import Engagement
 
 NOTION_VERSION = "2025-09-03"
 # Notion's request limits (developers.notion.com/reference/request-limits, and the query guide for the last):
 RICH_TEXT_LIMIT = 2000  # characters in one rich-text segment
 RICH_TEXT_SEGMENTS = 100  # segments in one rich-text property value
 EMAIL_LIMIT = 200  # characters in an email property
+URL_LIMIT = 2000  # characters in a url property ("any URL")
 SELECT_NAME_LIMIT = 100  # characters in a select option's name (which may not hold a comma)
 REQUEST_BODY_LIMIT = 500_000  # bytes in one request body ("500KB overall")
 QUERY_RESULT_LIMIT = 10_000  # results one query returns; past it, request_status says "incomplete"
@@ -38,6 +41,7 @@ class Contacts:
     EMAIL_STATUS = "Email Status"
     TIMEZONE = "Timezone"
     BOOKED_CALL = "Booked Call"
+    BOOKED_AT = "Booked At"  # when the call booked last was booked
 
 
 class Sequences:
@@ -81,6 +85,24 @@ class Sequences:
     def sent_by(n: int) -> str:
         return f"Email {n} Sent By"
 
+    # An email's engagement (SPEC §9): the first time of each kind (a date each), and the first link clicked (a url).
+    @staticmethod
+    def engaged(n: int, kind: Engagement) -> str:
+        return f"Email {n} {ENGAGED[kind]}"
+
+    @staticmethod
+    def link(n: int) -> str:
+        return f"Email {n} Link"
+
+
+# What each engagement kind is called in its property's name: `Email {n} Delivered`, ...
+ENGAGED = {
+    Engagement.DELIVERED: "Delivered",
+    Engagement.DELIVERY_DELAYED: "Delayed",
+    Engagement.OPENED: "Opened",
+    Engagement.CLICKED: "Clicked",
+}
+
 
 class CampaignStatePage:
     """The campaign's state (paused or running): one page of the email sequence database that is no sequence
@@ -120,6 +142,9 @@ def _ledger() -> dict[str, str]:
         columns[Sequences.status(n)] = "select"
         columns[Sequences.resend_id(n)] = "rich_text"
         columns[Sequences.sent_by(n)] = "select"
+        for kind in Engagement:
+            columns[Sequences.engaged(n, kind)] = "date"
+        columns[Sequences.link(n)] = "url"
     return columns
 
 
@@ -164,6 +189,7 @@ SCHEMA: dict[str, dict[str, PropertySpec]] = {
         Contacts.EMAIL_STATUS: "select",
         Contacts.TIMEZONE: "rich_text",
         Contacts.BOOKED_CALL: "rich_text",
+        Contacts.BOOKED_AT: "date",
     },
     "sequences": {
         Sequences.FIRST_NAME: "title",

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from christmas_tasks.adapters.notion.api import NotionApi
-from christmas_tasks.adapters.notion.encoding import analytics_of, iso, new_page
+from christmas_tasks.adapters.notion.encoding import iso, new_page
+from christmas_tasks.adapters.notion.pages import analytics_of
 from christmas_tasks.adapters.notion.schema import Analytics
 from christmas_tasks.domain.records import AnalyticsEntry
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -10,20 +11,19 @@ from typing import Any
 from christmas_tasks.adapters.notion.api import AmbiguousRecord, NotionApi
 from christmas_tasks.adapters.notion.campaigns import state_filter, state_key, state_of
 from christmas_tasks.adapters.notion.encoding import (
-    NUMBER_VARIABLES,
     Page,
-    event_data,
     filter_on,
     new_page,
     number_or_none,
     pages_in,
-    record_of,
     sequence_filter,
     text_of,
 )
+from christmas_tasks.adapters.notion.pages import NUMBER_VARIABLES, event_data, record_of
 from christmas_tasks.adapters.notion.schema import Sequences
 from christmas_tasks.domain.errors import NotFound
-from christmas_tasks.domain.records import SentMark, SequenceRecord, check_ledger_number
+from christmas_tasks.domain.records import EngagementMark, SentMark, SequenceRecord, check_ledger_number
+from christmas_tasks.domain.vocabulary import Engagement
 
 log = logging.getLogger("christmas_tasks.adapters.notion")
 
@@ -112,6 +112,7 @@ class NotionSequences:
             values[Sequences.status(number)] = entry.status
             values[Sequences.resend_id(number)] = entry.resend_id
             values[Sequences.sent_by(number)] = entry.sent_by
+            values.update(engagement_values(number, entry.engaged, entry.clicked_link))
             if entry.sent_at is not None:
                 last = (number, entry.sent_at)
         if last is not None:
@@ -170,6 +171,20 @@ class NotionSequences:
         what = f"mark email {number} of {record.key} {status}"
         return record_of(self.api.update("sequences", what, self._page_of(record), {Sequences.status(number): status}))
 
+    def mark_engagement(self, record: SequenceRecord, mark: EngagementMark) -> SequenceRecord:
+        """The first engagement of its kind with email n: that kind's date alone (and a click's Link), 1 pages.update
+        (+1 query when the record has no page id), never touching what a send writes on the same page; 0 requests
+        when the record shows that kind recorded already. Notion cannot make the write conditional: the caller has
+        just read the record (two marks of one kind at the same moment both write, and the later time stays)."""
+        check_ledger_number(mark.number)
+        entry = record.emails.get(mark.number)
+        if entry is not None and entry.engaged_at(mark.kind) is not None:
+            return record
+        link = mark.link if mark.kind is Engagement.CLICKED else None
+        values = engagement_values(mark.number, {mark.kind: mark.at}, link)
+        what = f"record email {mark.number} of {record.key} {mark.kind}"
+        return record_of(self.api.update("sequences", what, self._page_of(record), values))
+
     def stop_sequence(self, record: SequenceRecord, reason: str) -> SequenceRecord:
         """Record why the sequence stopped; one already stopped keeps its first reason.
 
@@ -186,3 +201,12 @@ class NotionSequences:
         stop = {Sequences.STOPPED_REASON: reason}
         page = self.api.update("sequences", f"stop the sequence {record.key}", page_id, stop)
         return record_of(page)
+
+
+def engagement_values(number: int, engaged: Mapping[Engagement, datetime], link: str | None) -> dict[str, Any]:
+    """Email n's engagement properties to write: the date of each kind given, and the Link when there is one (a
+    property left out is left as it is)."""
+    values: dict[str, Any] = {Sequences.engaged(number, kind): at for kind, at in engaged.items()}
+    if link:
+        values[Sequences.link(number)] = link
+    return values

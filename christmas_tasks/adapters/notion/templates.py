@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from christmas_tasks.adapters.notion.api import AmbiguousRecord, NotionApi
-from christmas_tasks.adapters.notion.encoding import Page, filter_on, new_page, optional, template_of
+from christmas_tasks.adapters.notion.encoding import Page, filter_on, new_page, optional
+from christmas_tasks.adapters.notion.pages import template_of
 from christmas_tasks.adapters.notion.schema import LABEL, Templates
 from christmas_tasks.domain.errors import TemplateError
 from christmas_tasks.domain.rendering import Template
