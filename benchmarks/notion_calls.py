@@ -1,5 +1,6 @@
 """Notion API calls per handled event and per sent email, for each sequence (issue 7), and while the campaign is
-paused: a held email, pause, status and resume (issue 23).
+paused: a held email, pause, status and resume (issue 23), and per engagement event: an email's delivery, open and
+click, each the first time and again, another sender's email and a type this project does not read (issue 24).
 
 Each operation runs in a fresh NotionLedger, as each Kestra task is a new process, against the in-process
 fake of the Notion API (tests/fakes/fake_notion.py, Notion's published 2025-09-03 shapes), which counts
@@ -99,11 +100,32 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
             plans[str(result.sequence)] = result.plan
     emails: dict[str, dict[str, Any]] = {}
     at = NOW + timedelta(minutes=5)
+    sent: tuple[str | None, Any] | None = None
     for sequence, plan in plans.items():
         result, calls, detail = counted.count(
             lambda ledger, i=plan[0]: funnel(ledger).send(i.sequence_key, i.email_number, at, at)
         )
         emails[sequence] = {"calls": calls, "status": str(result.status), "requests": dict(detail)}
+        sent = sent or (result.resend_id, plan[0])
+    engagement: dict[str, dict[str, Any]] = {}
+    if sent is not None:  # what one email's engagement costs (issue 24): each kind's first, a repeat, the rest
+        resend_id, item = sent
+        address = item.sequence_key.split("|")[2]
+        for name, kind, email_id, extra in (
+            ("delivered", "delivered", resend_id, {}),
+            ("opened", "opened", resend_id, {}),
+            ("opened again", "opened", resend_id, {}),
+            ("clicked", "clicked", resend_id, {"click": {"link": "https://cal.example/book"}}),
+            ("clicked again", "clicked", resend_id, {"click": {"link": "https://example.com/other"}}),
+            ("another's email", "opened", "not-an-email-of-ours", {}),
+            ("unknown type", "sent", resend_id, {}),
+        ):
+            body = {"type": f"email.{kind}", "created_at": at.isoformat(),
+                    "data": {"email_id": email_id, "to": [address], **extra}}
+            result, calls, detail = counted.count(
+                lambda ledger, b=body: handle(funnel(ledger), "email-status", b, at)
+            )
+            engagement[name] = {"calls": calls, "requests": dict(detail)}
     paused: dict[str, dict[str, Any]] = {}
 
     def campaign(name: str, operation: Any) -> None:
@@ -116,7 +138,7 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
         campaign(f"held {sequence}", lambda ledger, i=item: funnel(ledger).send(i.sequence_key, i.email_number, at, at))
     campaign("campaign status", lambda ledger: funnel(ledger).status(at))
     campaign(f"resume ({len(plans)} held)", lambda ledger: funnel(ledger).resume(at, "benchmark"))
-    return {"events": events, "emails": emails, "paused": paused}
+    return {"events": events, "emails": emails, "engagement": engagement, "paused": paused}
 
 
 def main() -> None:
@@ -140,6 +162,9 @@ def main() -> None:
         print(f"{'sent email':<16}{'calls':>6}")
         for sequence, row in data["emails"].items():
             print(f"{sequence:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
+        print(f"{'engagement':<16}{'calls':>6}")
+        for name, row in data["engagement"].items():
+            print(f"{name:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
         print(f"{'campaign paused':<16}{'calls':>6}")
         for name, row in data["paused"].items():
             print(f"{name:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
