@@ -5,7 +5,9 @@ loopback: the edge, the flows, the step and the package as in production; only N
 - Calendly's one subscription: its `invitee.created`, `invitee.canceled` and `invitee_no_show.created` bodies, signed
   with the subscription's key, reach the booking, cancellation and no-show flows; a wrong signature, a stale one and
   a captured request replayed later are refused (401) and nothing is written.
-- Resend, signed the Svix way: `email.bounced` reaches email-status (the address suppressed), `email.received` the
+- Resend, signed the Svix way: `email.bounced` reaches email-status (the address suppressed); an email's delivery,
+  open and click are recorded against it once each, a type this project does not read is accepted, and a domain's
+  event is answered 200 and not forwarded; `email.received` the
   reply flow, whose step reads the reply through Resend's API, stops the lead's rebook sequence (`replied`) and
   forwards it to REPLY_INBOX once, though Resend delivered the webhook twice.
 """
@@ -23,6 +25,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from christmas_tasks.domain.records import SentMark
 from tests.conftest import EXAMPLES
 from tests.engine.process import RunningEdge, RunningEngine, edge, engine, fakes_credentials, free_port, live_settings
 from tests.fakes.fake_notion import FakeNotion, ledger_on_fake
@@ -130,6 +133,30 @@ def test_calendlys_and_resends_signed_bodies_reach_their_flows_through_the_edge(
             through_the_edge(http, kestra, front, "/hooks/resend", bounced,
                              svix_signed(bounced, front.resend_secret, "msg_bounce"), "email-status")
             assert ledger.contacts.get_contact("sam@example.com").email_status == "bounced"  # type: ignore[union-attr]
+
+            # an email's engagement (issue 24): Jane's first rebook email went out; Resend reports its delivery, open
+            # and click, a type this project does not read, and a domain's event, which is never an email's
+            [rebook] = ledger.sequences.sequences_for(JANE, "Christmas 2025", ("rebook",))
+            sent_at = datetime.now(UTC).replace(microsecond=0)
+            ledger.sequences.mark_sent(rebook, SentMark(1, sent_at, "0b5c3e9a-1111-4222-8333-444455556666"))
+            for n, (kind, more) in enumerate((("delivered", {}), ("opened", {}), ("opened", {}),
+                                               ("clicked", {"click": {"link": "https://cal.example/rebook"}}),
+                                               ("sent", {}))):
+                event = json.loads(sample("email-bounced.json"))
+                event["type"] = f"email.{kind}"
+                event["data"] = {key: value for key, value in event["data"].items() if key != "bounce"}
+                event["data"].update(email_id="0b5c3e9a-1111-4222-8333-444455556666", **more)
+                body = json.dumps(event).encode()
+                through_the_edge(http, kestra, front, "/hooks/resend", body,
+                                 svix_signed(body, front.resend_secret, f"msg_engagement_{n}"), "email-status")
+            [rebook] = ledger.sequences.sequences_for(JANE, "Christmas 2025", ("rebook",))
+            assert sorted(rebook.emails[1].engaged) == ["clicked", "delivered", "opened"]
+            assert rebook.emails[1].clicked_link == "https://cal.example/rebook"
+            domain = json.dumps({"type": "domain.updated", "created_at": "2025-12-02T09:00:00Z",
+                                 "data": {"id": "d91cd9bd", "name": "example.com"}}).encode()
+            answer = http.post(f"{front.url}/hooks/resend", content=domain,
+                               headers=svix_signed(domain, front.resend_secret, "msg_domain"))
+            assert answer.status_code == 200 and answer.json()["forwarded"] is False, answer.text
 
             # and a lead's reply, delivered twice: read through Resend's API, rebook stopped, forwarded once
             received = resend.receive(text="Thursday works for me.", html="<p>Thursday works for me.</p>")
