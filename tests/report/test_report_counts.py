@@ -28,7 +28,7 @@ from christmas_tasks.usecases.report import (
     render,
     render_summary,
 )
-from christmas_tasks.usecases.report.counts import EmailCounts
+from christmas_tasks.usecases.report.model import EmailCounts
 from tests.conftest import NOW
 from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
 from tests.report.ledger import DAY, body, build_ledger

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from html import escape
 
-from christmas_tasks.usecases.report.counts import CampaignReport, shown
+from christmas_tasks.usecases.report.model import CampaignReport, shown
 from christmas_tasks.usecases.report.text import replies_line
 
 _STYLE = """

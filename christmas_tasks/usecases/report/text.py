@@ -3,7 +3,7 @@ posts to Discord."""
 
 from __future__ import annotations
 
-from christmas_tasks.usecases.report.counts import CampaignReport, EmailCounts, shown
+from christmas_tasks.usecases.report.model import CampaignReport, EmailCounts, shown
 
 NAME_WIDTH = 15  # "onboarding #3" and two spaces
 TEXT_DAYS = 14  # the text shows the last two weeks of sends per day; JSON and HTML show every day
