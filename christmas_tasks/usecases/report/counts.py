@@ -27,10 +27,11 @@ from christmas_tasks.domain.deliverability import Thresholds
 from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
 from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
-from christmas_tasks.usecases.report.model import CampaignReport, EmailCounts, SequenceCounts, Share, start_of
+from christmas_tasks.usecases.report.attribution import BOOKING, PAYMENT, attribute, summarise, tally, undated_bookings
+from christmas_tasks.usecases.report.engagement import conversion, count_engagement
+from christmas_tasks.usecases.report.model import NONE, CampaignReport, EmailCounts, SequenceCounts, Share, start_of
 from christmas_tasks.usecases.report.sendlog import Replies, attempt_outcomes, count_replies
 
-NONE = "(none)"  # a contact with no campaign status or segment
 WEBSITE = "(sent by the website)"  # a ledger email the catalogue does not schedule (the nurture's first)
 ALREADY_SENT = "already sent"  # the skip the ledger records for a duplicate send (EmailOutcome.reason)
 
@@ -96,7 +97,13 @@ def build_report(
         )
 
     replies = count_replies(attempts, campaign, start, records) if attempts is not None else None
-    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies, held)
+    # what people did: engagement of the emails sent in the period, and the bookings and payments credited to them
+    credits = attribute(people, records, now)
+    in_period = [c for c in credits if start is None or c.at >= start]
+    more = {**count_engagement(records, start), "bookings": tally(in_period, BOOKING),
+            "payments": tally(in_period, PAYMENT)}
+    credited = {c.email for c in credits if c.email is not None}  # a row for each, the best of the day's included
+    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies, held, more, credited)
     status_of = {c.email: c.email_status for c in people}
 
     marks = thresholds or Thresholds()
@@ -135,6 +142,8 @@ def build_report(
         replies=replies.people if replies is not None else None,
         auto_replies=replies.automatic if replies is not None else None,
         replies_to_no_email=replies.to_no_email if replies is not None else None,
+        outcomes=summarise(credits, start, now, rows, undated_bookings(people)),
+        conversion=conversion(people, records),
     )
 
 
@@ -161,12 +170,17 @@ def _email_rows(
     recorded: bool,
     replies: Replies | None,
     held: Counter[tuple[str, int]],
+    more: dict[str, Counter[tuple[str, int]]],
+    credited: set[tuple[str, int]],
 ) -> tuple[EmailCounts, ...]:
-    """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen."""
+    """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen or
+    credited with a booking or payment. `more`: the other columns of EmailCounts (engagement, attribution)."""
     names = {(sequence, number): template for template, (sequence, number) in templates.items()}
     order = list(catalogue.sequences)
     replied = replies.by_email if replies is not None else Counter()
-    seen = set(names) | set(sent) | set(skipped) | set(failed) | set(replied) | set(held)
+    seen = set(names) | set(sent) | set(skipped) | set(failed) | set(replied) | set(held) | credited
+    for column in more.values():
+        seen |= set(column)
 
     def position(key: tuple[str, int]) -> tuple[int, str, int]:
         sequence, number = key
@@ -182,6 +196,7 @@ def _email_rows(
             failed=failed[key] if recorded else None,
             replied=replied[key] if recorded else None,
             held=held[key] if recorded else None,
+            **{name: column[key] for name, column in more.items()},
         )
         for key in sorted(seen, key=position)
     )

@@ -1,5 +1,13 @@
 """The campaign report's shape (SPEC §9): what `counts` counts and `text`, `html` and the JSON show, the JSON's
-stable keys included (`CampaignReport.as_json`)."""
+stable keys included (`CampaignReport.as_json`, listed in docs/operating.md, "The campaign report").
+
+The JSON's sections, always present: campaign, generated_at, since, source, requests; contacts; sequences; emails
+(each email's row in `by_email`: sequence, email_number, template, sent, skipped, held, failed, replied,
+delivered, delivery_delayed, opened, clicked, click_rate, bookings_attributed, payments_attributed); engagement
+(the emails' totals); attribution (the bookings and payments of the period, and the best email of the last 24 hours);
+conversion (per segment: assessed, booked, booked_rate, paid, paid_rate); deliverability; notes. Counts are
+integers, rates fractions of 1 rounded to 4 places (None when there is nothing to divide by), times ISO 8601 UTC.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,10 @@ from typing import Any
 
 from christmas_tasks.domain.deliverability import Mark
 from christmas_tasks.domain.planning import iso_utc
+
+NONE = "(none)"  # a contact with no campaign status or segment
+WINDOW_DAYS = 7  # the attribution window (attribution.py)
+ENGAGEMENT = ("delivered", "delivery_delayed", "opened", "clicked")  # EmailCounts' engagement columns, in order
 
 
 @dataclass(frozen=True)
@@ -25,10 +37,25 @@ class SequenceCounts:
         return self.running + self.completed + sum(self.stopped.values())
 
 
+def rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def percent(value: float | None) -> str:
+    """A rate as people read it ("12.5%"), or "-" when there was nothing to divide by."""
+    return "-" if value is None else f"{value:.1%}"
+
+
+def fraction(value: float | None) -> float | None:
+    """A rate as the JSON gives it: a fraction of 1, to 4 places."""
+    return None if value is None else round(value, 4)
+
+
 @dataclass(frozen=True)
 class EmailCounts:
     """One email of a sequence: how many were sent, skipped and failed, and how many people answered it (None: not
-    recorded)."""
+    recorded); what happened to those sent in the period (each kind counted once per email); and the bookings and
+    payments of the period credited to it (attribution.py)."""
 
     sequence: str
     number: int
@@ -38,6 +65,69 @@ class EmailCounts:
     failed: int | None
     replied: int | None = None
     held: int | None = None  # held while the campaign is paused, not sent or skipped since
+    delivered: int = 0
+    delivery_delayed: int = 0
+    opened: int = 0  # a weak signal: Apple Mail Privacy Protection opens every message it receives
+    clicked: int = 0  # unique: emails with a click
+    bookings: int = 0  # bookings attributed to it
+    payments: int = 0  # payments attributed to it
+
+    @property
+    def click_rate(self) -> float | None:
+        """Of the emails sent, the share clicked; None when none was sent."""
+        return rate(self.clicked, self.sent)
+
+
+@dataclass(frozen=True)
+class BestEmail:
+    """The email with the most bookings attributed among the bookings of the 24 hours before the report."""
+
+    sequence: str
+    number: int
+    template: str
+    bookings: int
+    click_rate: float | None
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The bookings and payments of the period (those the ledger has a time for), and how many were credited to an
+    email (attribution.py); the bookings of the 24 hours before the report and their best email."""
+
+    bookings: int = 0
+    bookings_attributed: int = 0
+    payments: int = 0
+    payments_attributed: int = 0
+    undated_bookings: int = 0  # contacts booked by status alone (by hand, or before times were kept): no time
+    bookings_last_24_hours: int = 0
+    best_email: BestEmail | None = None
+
+    @property
+    def bookings_to_no_email(self) -> int:
+        return self.bookings - self.bookings_attributed
+
+    @property
+    def payments_to_no_email(self) -> int:
+        return self.payments - self.payments_attributed
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One segment's contacts (as they are now): assessed (in the segment; for NONE, never assessed), those who
+    booked a call, those who paid."""
+
+    segment: str
+    assessed: int
+    booked: int
+    paid: int
+
+    @property
+    def booked_rate(self) -> float | None:
+        return rate(self.booked, self.assessed)
+
+    @property
+    def paid_rate(self) -> float | None:
+        return rate(self.paid, self.assessed)
 
 
 @dataclass(frozen=True)
@@ -50,7 +140,7 @@ class Share:
     @property
     def percent(self) -> str:
         """The rate as people read it ("12.5%"), or "-" when no address was emailed."""
-        return "-" if self.rate is None else f"{self.rate:.1%}"
+        return percent(self.rate)
 
 
 def shown(count: int | None) -> str:
@@ -88,10 +178,20 @@ class CampaignReport:
     replies: int | None = None  # people's replies in the period (None: not recorded)
     auto_replies: int | None = None  # out-of-office and other automatic replies, apart
     replies_to_no_email: int | None = None  # of `replies`, from an address the ledger shows sent no email before
+    outcomes: Outcomes = Outcomes()
+    conversion: tuple[Conversion, ...] = ()  # per segment: the known ones in order (zeros included), others, NONE
 
     @property
     def sent(self) -> int:
         return sum(row.sent for row in self.emails)
+
+    def total(self, column: str) -> int:
+        """An engagement column's total over the emails: delivered, delivery_delayed, opened, clicked."""
+        return sum(getattr(row, column) for row in self.emails)
+
+    @property
+    def click_rate(self) -> float | None:
+        return rate(self.total("clicked"), self.sent)
 
     @property
     def deliverability(self) -> tuple[tuple[str, Share], ...]:
@@ -118,8 +218,9 @@ class CampaignReport:
         """Stable keys for machines: every section always present, counts as integers, rates as fractions."""
 
         def share(value: Share) -> dict[str, Any]:
-            rate = None if value.rate is None else round(value.rate, 4)
-            return {"count": value.count, "rate": rate, "mark": str(value.mark) if value.mark else None}
+            return {"count": value.count, "rate": fraction(value.rate), "mark": str(value.mark) if value.mark else None}
+
+        outcomes, best = self.outcomes, self.outcomes.best_email
 
         return {
             "campaign": self.campaign,
@@ -164,11 +265,50 @@ class CampaignReport:
                         "held": row.held,
                         "failed": row.failed,
                         "replied": row.replied,
+                        **{column: getattr(row, column) for column in ENGAGEMENT},
+                        "click_rate": fraction(row.click_rate),
+                        "bookings_attributed": row.bookings,
+                        "payments_attributed": row.payments,
                     }
                     for row in self.emails
                 ],
                 "sends_per_day": [{"date": day.isoformat(), "sent": count} for day, count in self.sends_per_day],
             },
+            "engagement": {
+                **{column: self.total(column) for column in ENGAGEMENT},
+                "click_rate": fraction(self.click_rate),
+            },
+            "attribution": {
+                "window_days": WINDOW_DAYS,
+                "bookings": outcomes.bookings,
+                "bookings_attributed": outcomes.bookings_attributed,
+                "bookings_to_no_email": outcomes.bookings_to_no_email,
+                "undated_bookings": outcomes.undated_bookings,
+                "payments": outcomes.payments,
+                "payments_attributed": outcomes.payments_attributed,
+                "payments_to_no_email": outcomes.payments_to_no_email,
+                "last_24_hours": {
+                    "bookings": outcomes.bookings_last_24_hours,
+                    "best_email": None if best is None else {
+                        "sequence": best.sequence,
+                        "email_number": best.number,
+                        "template": best.template,
+                        "bookings_attributed": best.bookings,
+                        "click_rate": fraction(best.click_rate),
+                    },
+                },
+            },
+            "conversion": [
+                {
+                    "segment": row.segment,
+                    "assessed": row.assessed,
+                    "booked": row.booked,
+                    "booked_rate": fraction(row.booked_rate),
+                    "paid": row.paid,
+                    "paid_rate": fraction(row.paid_rate),
+                }
+                for row in self.conversion
+            ],
             "deliverability": {
                 "emailed": self.emailed,
                 "bounced": share(self.bounced),
