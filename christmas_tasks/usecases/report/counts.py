@@ -9,7 +9,11 @@ Where each number comes from:
   share whose email status is now that, marked against the deliverability guard's thresholds (a warning, critical);
 - replies: the send log's replies (status replied, or auto-replied for an out-of-office), each counted once (by its
   sender and reference: a redelivered or retried reply is recorded again). A person's reply counts for the last
-  email the ledger shows sent to its sender before it; one from an address sent none is counted apart.
+  email the ledger shows sent to its sender before it; one from an address sent none is counted apart;
+- delivered, delayed, opened, clicked: of the emails sent in the period, those whose sequence record shows that
+  engagement (engagement.py; read with the records, no other read);
+- bookings and payments: those made in the period, each credited to the email that brought it (attribution.py);
+  conversion per segment: the contacts as they are now (engagement.py).
 
 One email (an address, a sequence, an email number) counts once: sent when the ledger says so (then its failed
 attempts were retried, and its "already sent" skips are duplicates the ledger stopped), else skipped or held as its
@@ -27,7 +31,15 @@ from christmas_tasks.domain.deliverability import Thresholds
 from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
 from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
-from christmas_tasks.usecases.report.attribution import BOOKING, PAYMENT, attribute, summarise, tally, undated_bookings
+from christmas_tasks.usecases.report.attribution import (
+    BOOKING,
+    DAY,
+    PAYMENT,
+    attribute,
+    summarise,
+    tally,
+    undated_bookings,
+)
 from christmas_tasks.usecases.report.engagement import conversion, count_engagement
 from christmas_tasks.usecases.report.model import NONE, CampaignReport, EmailCounts, SequenceCounts, Share, start_of
 from christmas_tasks.usecases.report.sendlog import Replies, attempt_outcomes, count_replies
@@ -102,7 +114,9 @@ def build_report(
     in_period = [c for c in credits if start is None or c.at >= start]
     more = {**count_engagement(records, start), "bookings": tally(in_period, BOOKING),
             "payments": tally(in_period, PAYMENT)}
-    credited = {c.email for c in credits if c.email is not None}  # a row for each, the best of the day's included
+    # a row for each email credited in the period or the last 24 hours (the best email of the day's)
+    shown = [c for c in credits if start is None or c.at >= start or c.at > now - DAY]
+    credited = {c.email for c in shown if c.email is not None}
     rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies, held, more, credited)
     status_of = {c.email: c.email_status for c in people}
 
