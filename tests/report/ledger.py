@@ -19,6 +19,9 @@ from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
 
 H = timedelta(hours=1)
 DAY = timedelta(days=1)
+MINUTE = timedelta(minutes=1)
+CAMPAIGN = "Christmas 2025"
+NURTURE = "5day"
 
 
 def body(name: str, email: str, **changes: Any) -> dict[str, Any]:
@@ -109,6 +112,57 @@ def build_ledger(ledger: Ledger | None = None) -> Ledger:
     for _ in range(2):  # the same reply delivered twice
         reply(funnel, "eve@example.com", NOW + 2 * DAY + H)
     reply(funnel, "zed@example.com", NOW + 2 * DAY + H)
+    return ledger
+
+
+def engage(funnel: Funnel, email: str, sequence: str, number: int, kind: str, at: datetime) -> None:
+    """Resend's webhook `email.<kind>` (delivered, delivery_delayed, opened, clicked) about email `number` of the
+    contact's `sequence`, handled at `at`: found by the id the ledger kept, else (the website's email 1, sent without
+    one) by the tags it was sent with."""
+    record = next(r for r in funnel.records(email) if r.sequence == sequence)
+    event = body("email-bounced.json", email, type=f"email.{kind}", created_at=at.isoformat())
+    del event["data"]["bounce"]
+    resend_id = record.emails[number].resend_id
+    if resend_id:
+        event["data"]["email_id"] = resend_id
+    else:
+        event["data"]["tags"] = {"sequence": sequence, "email_number": str(number)}
+    if kind == "clicked":
+        event["data"]["click"] = {"link": "https://example.com/book", "timestamp": at.isoformat()}
+    handle(funnel, "email-status", event, at)
+
+
+def build_engaged_ledger(ledger: Ledger | None = None) -> Ledger:
+    """build_ledger's campaign, with what people did with its emails (what the report credits bookings with):
+
+    - every email sent was delivered a minute later, but cat's (bounced); gus's took a delay first;
+    - ann opened email 2 and clicked it, then opened email 3 (sent later) without a click: her booking counts for
+      email 2, the one she clicked;
+    - bob and gus opened email 2 (Apple Mail opens whatever arrives): no booking, and an open credits nothing;
+    - fay's payment (day 0) counts for no-show email 1, the last sent to her;
+    - eve clicked email 2, replied, and books on day 2: email 2's booking of the last 24 hours;
+    - dan (his email 2 failed) books on day 2 too: for the website's email 1, the only one he got; so the best email
+      of the day is a tie of one booking each, won by email 2's click rate;
+    - hal (booked by hand in Notion) has no booking time: booked, not attributed.
+    """
+    ledger = build_ledger(ledger)
+    funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=InMemoryMailer())
+    for record in ledger.sequences.campaign_sequences(CAMPAIGN):
+        for number, entry in record.emails.items():
+            if entry.sent_at is None or record.email == "cat@example.com":
+                continue
+            if record.email == "gus@example.com" and number == 2:
+                engage(funnel, record.email, record.sequence, number, "delivery_delayed", entry.sent_at + MINUTE)
+            engage(funnel, record.email, record.sequence, number, "delivered", entry.sent_at + MINUTE)
+    engage(funnel, "ann@example.com", NURTURE, 2, "opened", NOW + H + 5 * MINUTE)
+    engage(funnel, "ann@example.com", NURTURE, 2, "clicked", NOW + H + 6 * MINUTE)
+    engage(funnel, "ann@example.com", NURTURE, 2, "opened", NOW + H + 30 * MINUTE)  # again: counted once
+    engage(funnel, "ann@example.com", NURTURE, 3, "opened", NOW + 2 * H + 5 * MINUTE)
+    for name in ("bob", "gus"):
+        engage(funnel, f"{name}@example.com", NURTURE, 2, "opened", NOW + H + MINUTE)
+    engage(funnel, "eve@example.com", NURTURE, 2, "clicked", NOW + DAY + 2 * H)
+    handle(funnel, "booking", body("booking-calendly.json", "eve@example.com"), NOW + 2 * DAY + 4 * H)
+    handle(funnel, "booking", body("booking-calendly.json", "dan@example.com"), NOW + 2 * DAY + 6 * H)
     return ledger
 
 

@@ -1,5 +1,6 @@
-"""The report samples of the README and docs/operating.md, from the test ledger (tests/report/ledger.py): the text
-report on standard output, and a screenshot of the HTML one taken in Chromium.
+"""The report samples of the README and docs/operating.md, from the test ledger with what people did with its
+emails (tests/report/ledger.py, build_engaged_ledger): the text report on standard output, and a screenshot of the
+HTML one taken in Chromium.
 
     .venv/bin/python -m tests.report.sample docs/images/report.png
 """
@@ -16,11 +17,11 @@ from christmas_tasks.domain.catalogue import load_catalogue
 from christmas_tasks.usecases.report import CampaignReport, read_report, render_html, render_text
 from tests.conftest import NOW
 from tests.e2e.config import CHROMIUM, CHROMIUM_ARGS
-from tests.report.ledger import build_ledger
+from tests.report.ledger import build_engaged_ledger
 
 
 def sample_report() -> CampaignReport:
-    ledger = build_ledger()
+    ledger = build_engaged_ledger()
     return read_report(
         ledger,
         campaign="Christmas 2025",

@@ -28,7 +28,7 @@ from christmas_tasks.usecases.report import (
     render,
     render_summary,
 )
-from christmas_tasks.usecases.report.counts import EmailCounts
+from christmas_tasks.usecases.report.model import EmailCounts
 from tests.conftest import NOW
 from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
 from tests.report.ledger import DAY, body, build_ledger
@@ -215,6 +215,9 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
         "contacts",
         "sequences",
         "emails",
+        "engagement",
+        "attribution",
+        "conversion",
         "deliverability",
         "notes",
     ]
@@ -248,6 +251,13 @@ def test_the_json_is_stable_for_machines(ledger: InMemoryLedger) -> None:
         "held": 0,
         "failed": 1,
         "replied": 1,
+        "delivered": 0,  # no engagement in this ledger (tests/report/test_report_engagement.py has some)
+        "delivery_delayed": 0,
+        "opened": 0,
+        "clicked": 0,
+        "click_rate": 0.0,
+        "bookings_attributed": 0,  # ann's booking counts for email 3, the last sent to her (no click)
+        "payments_attributed": 0,
     }
     assert (data["emails"]["replied"], data["emails"]["auto_replied"], data["emails"]["replies_to_no_email"]) == (
         2, 1, 1

@@ -1,8 +1,9 @@
 """The campaign report (SPEC §9): what the people running the campaign read every morning.
 
-`counts` turns the ledger into numbers (pure; `sendlog` reads the send log's attempts and replies); `text` and
-`html` render them; `read_report` reads the ledger through the ledger's stores (its reads: every contact, the
-campaign's sequences, its send log), the same way on SQLite and on Notion.
+`counts` turns the ledger into numbers (pure; `sendlog` reads the send log's attempts and replies), in the shape
+`model` gives them (with the JSON's stable keys); `text` and `html` render them; `read_report` reads the ledger
+through the ledger's stores (its reads: every contact, the campaign's sequences, its send log), the same way on
+SQLite and on Notion.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from christmas_tasks.domain.catalogue import Catalogue
 from christmas_tasks.domain.deliverability import Thresholds
 from christmas_tasks.domain.errors import InvalidInput, Problem
 from christmas_tasks.usecases.ports import Ledger
-from christmas_tasks.usecases.report.counts import CampaignReport, build_report, start_of
+from christmas_tasks.usecases.report.counts import build_report
 from christmas_tasks.usecases.report.html import render_html
+from christmas_tasks.usecases.report.model import CampaignReport, start_of
 from christmas_tasks.usecases.report.text import render_summary, render_text
 
 __all__ = [

@@ -9,7 +9,11 @@ Where each number comes from:
   share whose email status is now that, marked against the deliverability guard's thresholds (a warning, critical);
 - replies: the send log's replies (status replied, or auto-replied for an out-of-office), each counted once (by its
   sender and reference: a redelivered or retried reply is recorded again). A person's reply counts for the last
-  email the ledger shows sent to its sender before it; one from an address sent none is counted apart.
+  email the ledger shows sent to its sender before it; one from an address sent none is counted apart;
+- delivered, delayed, opened, clicked: of the emails sent in the period, those whose sequence record shows that
+  engagement (engagement.py; read with the records, no other read);
+- bookings and payments: those made in the period, each credited to the email that brought it (attribution.py);
+  conversion per segment: the contacts as they are now (engagement.py).
 
 One email (an address, a sequence, an email number) counts once: sent when the ledger says so (then its failed
 attempts were retried, and its "already sent" skips are duplicates the ledger stopped), else skipped or held as its
@@ -20,188 +24,28 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 from christmas_tasks.domain.catalogue import Catalogue
-from christmas_tasks.domain.deliverability import Mark, Thresholds
-from christmas_tasks.domain.planning import iso_utc, require_aware
+from christmas_tasks.domain.deliverability import Thresholds
+from christmas_tasks.domain.planning import require_aware
 from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
 from christmas_tasks.domain.vocabulary import CampaignStatus, EmailStatus
+from christmas_tasks.usecases.report.attribution import (
+    BOOKING,
+    DAY,
+    PAYMENT,
+    attribute,
+    summarise,
+    tally,
+    undated_bookings,
+)
+from christmas_tasks.usecases.report.engagement import conversion, count_engagement
+from christmas_tasks.usecases.report.model import NONE, CampaignReport, EmailCounts, SequenceCounts, Share, start_of
 from christmas_tasks.usecases.report.sendlog import Replies, attempt_outcomes, count_replies
 
-NONE = "(none)"  # a contact with no campaign status or segment
 WEBSITE = "(sent by the website)"  # a ledger email the catalogue does not schedule (the nurture's first)
 ALREADY_SENT = "already sent"  # the skip the ledger records for a duplicate send (EmailOutcome.reason)
-
-
-@dataclass(frozen=True)
-class SequenceCounts:
-    """One sequence type's records started in the period, by state."""
-
-    sequence: str
-    running: int
-    completed: int
-    stopped: dict[str, int]  # by stop reason
-
-    @property
-    def started(self) -> int:
-        return self.running + self.completed + sum(self.stopped.values())
-
-
-@dataclass(frozen=True)
-class EmailCounts:
-    """One email of a sequence: how many were sent, skipped and failed, and how many people answered it (None: not
-    recorded)."""
-
-    sequence: str
-    number: int
-    template: str
-    sent: int
-    skipped: int | None
-    failed: int | None
-    replied: int | None = None
-    held: int | None = None  # held while the campaign is paused, not sent or skipped since
-
-
-@dataclass(frozen=True)
-class Share:
-    count: int
-    rate: float | None  # of the addresses emailed; None when none were
-    mark: Mark | None = None  # against the deliverability guard's thresholds
-    why: str | None = None  # the mark in words: "critical: at or over 0.3%"
-
-    @property
-    def percent(self) -> str:
-        """The rate as people read it ("12.5%"), or "-" when no address was emailed."""
-        return "-" if self.rate is None else f"{self.rate:.1%}"
-
-
-def shown(count: int | None) -> str:
-    """A count as people read it: "-" when it is not recorded."""
-    return "-" if count is None else str(count)
-
-
-def start_of(since: date | None) -> datetime | None:
-    """The first moment of the `since` UTC day."""
-    return datetime.combine(since, time(0), UTC) if since else None
-
-
-@dataclass(frozen=True)
-class CampaignReport:
-    campaign: str
-    generated_at: datetime
-    since: date | None
-    source: str  # where the ledger was read ("Notion", "the local SQLite ledger")
-    requests: int | None  # the provider requests reading it took (None: a local file)
-    contacts: int
-    by_campaign_status: dict[str, int]  # the funnel's order, then any other value, then NONE
-    by_segment: dict[str, int]
-    by_email_status: dict[str, int]
-    sequences: tuple[SequenceCounts, ...]
-    emails: tuple[EmailCounts, ...]
-    attempts_recorded: bool  # False: no analytics store, so skipped and failed are unknown
-    skip_reasons: dict[str, int]
-    duplicates_stopped: int  # sends the ledger refused because the email had gone out already
-    emailed: int  # addresses sent at least one email in the period
-    bounced: Share
-    complained: Share
-    unsubscribed: Share
-    sends_per_day: tuple[tuple[date, int], ...]  # every UTC day from the first send in the period to today
-    notes: tuple[str, ...]
-    replies: int | None = None  # people's replies in the period (None: not recorded)
-    auto_replies: int | None = None  # out-of-office and other automatic replies, apart
-    replies_to_no_email: int | None = None  # of `replies`, from an address the ledger shows sent no email before
-
-    @property
-    def sent(self) -> int:
-        return sum(row.sent for row in self.emails)
-
-    @property
-    def deliverability(self) -> tuple[tuple[str, Share], ...]:
-        return (("bounced", self.bounced), ("complained", self.complained), ("unsubscribed", self.unsubscribed))
-
-    @property
-    def skipped(self) -> int | None:
-        return sum(row.skipped or 0 for row in self.emails) if self.attempts_recorded else None
-
-    @property
-    def held(self) -> int | None:
-        return sum(row.held or 0 for row in self.emails) if self.attempts_recorded else None
-
-    @property
-    def failed(self) -> int | None:
-        return sum(row.failed or 0 for row in self.emails) if self.attempts_recorded else None
-
-    @property
-    def replied_emails(self) -> int | None:
-        """People's replies counted against an email (the email table's column; `replies` has those to none too)."""
-        return sum(row.replied or 0 for row in self.emails) if self.attempts_recorded else None
-
-    def as_json(self) -> dict[str, Any]:
-        """Stable keys for machines: every section always present, counts as integers, rates as fractions."""
-
-        def share(value: Share) -> dict[str, Any]:
-            rate = None if value.rate is None else round(value.rate, 4)
-            return {"count": value.count, "rate": rate, "mark": str(value.mark) if value.mark else None}
-
-        return {
-            "campaign": self.campaign,
-            "generated_at": iso_utc(self.generated_at),
-            "since": self.since.isoformat() if self.since else None,
-            "source": self.source,
-            "requests": self.requests,
-            "contacts": {
-                "total": self.contacts,
-                "by_campaign_status": self.by_campaign_status,
-                "by_segment": self.by_segment,
-                "by_email_status": self.by_email_status,
-            },
-            "sequences": [
-                {
-                    "sequence": row.sequence,
-                    "started": row.started,
-                    "running": row.running,
-                    "completed": row.completed,
-                    "stopped": row.stopped,
-                }
-                for row in self.sequences
-            ],
-            "emails": {
-                "attempts_recorded": self.attempts_recorded,
-                "sent": self.sent,
-                "skipped": self.skipped,
-                "held": self.held,
-                "failed": self.failed,
-                "replied": self.replies,
-                "auto_replied": self.auto_replies,
-                "replies_to_no_email": self.replies_to_no_email,
-                "skip_reasons": self.skip_reasons,
-                "duplicates_stopped": self.duplicates_stopped,
-                "by_email": [
-                    {
-                        "sequence": row.sequence,
-                        "email_number": row.number,
-                        "template": row.template,
-                        "sent": row.sent,
-                        "skipped": row.skipped,
-                        "held": row.held,
-                        "failed": row.failed,
-                        "replied": row.replied,
-                    }
-                    for row in self.emails
-                ],
-                "sends_per_day": [{"date": day.isoformat(), "sent": count} for day, count in self.sends_per_day],
-            },
-            "deliverability": {
-                "emailed": self.emailed,
-                "bounced": share(self.bounced),
-                "complained": share(self.complained),
-                "unsubscribed": share(self.unsubscribed),
-            },
-            "notes": list(self.notes),
-        }
 
 
 def build_report(
@@ -265,7 +109,15 @@ def build_report(
         )
 
     replies = count_replies(attempts, campaign, start, records) if attempts is not None else None
-    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies, held)
+    # what people did: engagement of the emails sent in the period, and the bookings and payments credited to them
+    credits = attribute(people, records, now)
+    in_period = [c for c in credits if start is None or c.at >= start]
+    more = {**count_engagement(records, start), "bookings": tally(in_period, BOOKING),
+            "payments": tally(in_period, PAYMENT)}
+    # a row for each email credited in the period or the last 24 hours (the best email of the day's)
+    shown = [c for c in credits if start is None or c.at >= start or c.at > now - DAY]
+    credited = {c.email for c in shown if c.email is not None}
+    rows = _email_rows(catalogue, templates, sent, skipped, failed, attempts is not None, replies, held, more, credited)
     status_of = {c.email: c.email_status for c in people}
 
     marks = thresholds or Thresholds()
@@ -304,6 +156,8 @@ def build_report(
         replies=replies.people if replies is not None else None,
         auto_replies=replies.automatic if replies is not None else None,
         replies_to_no_email=replies.to_no_email if replies is not None else None,
+        outcomes=summarise(credits, start, now, rows, undated_bookings(people)),
+        conversion=conversion(people, records),
     )
 
 
@@ -330,12 +184,17 @@ def _email_rows(
     recorded: bool,
     replies: Replies | None,
     held: Counter[tuple[str, int]],
+    more: dict[str, Counter[tuple[str, int]]],
+    credited: set[tuple[str, int]],
 ) -> tuple[EmailCounts, ...]:
-    """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen."""
+    """A row per catalogue email (zeros included, so the table keeps its shape), then any other email seen or
+    credited with a booking or payment. `more`: the other columns of EmailCounts (engagement, attribution)."""
     names = {(sequence, number): template for template, (sequence, number) in templates.items()}
     order = list(catalogue.sequences)
     replied = replies.by_email if replies is not None else Counter()
-    seen = set(names) | set(sent) | set(skipped) | set(failed) | set(replied) | set(held)
+    seen = set(names) | set(sent) | set(skipped) | set(failed) | set(replied) | set(held) | credited
+    for column in more.values():
+        seen |= set(column)
 
     def position(key: tuple[str, int]) -> tuple[int, str, int]:
         sequence, number = key
@@ -351,6 +210,7 @@ def _email_rows(
             failed=failed[key] if recorded else None,
             replied=replied[key] if recorded else None,
             held=held[key] if recorded else None,
+            **{name: column[key] for name, column in more.items()},
         )
         for key in sorted(seen, key=position)
     )

@@ -1,6 +1,6 @@
-"""The campaign report as one self-contained HTML file: inline CSS and two inline SVG charts (the funnel, and sends
-per day), no script, no font, no image, nothing fetched when it is opened. Plain SVG rather than a plotting library:
-two bar charts are a few dozen lines, and the image stays free of matplotlib's size.
+"""The campaign report as one self-contained HTML file: inline CSS and three inline SVG charts (the funnel, sends
+per day, bookings by email), no script, no font, no image, nothing fetched when it is opened. Plain SVG rather than a
+plotting library: three bar charts are a few dozen lines, and the image stays free of matplotlib's size.
 
 Every value from the ledger (a status or segment a person typed in Notion, a template name) is escaped.
 """
@@ -11,8 +11,15 @@ import re
 from datetime import date
 from html import escape
 
-from christmas_tasks.usecases.report.counts import CampaignReport, shown
-from christmas_tasks.usecases.report.text import replies_line
+from christmas_tasks.usecases.report.model import ENGAGEMENT, CampaignReport, percent, shown
+from christmas_tasks.usecases.report.text import (
+    WEAK_SIGNAL,
+    attribution_lines,
+    best_email_line,
+    engaged_rows,
+    replies_line,
+    total,
+)
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; margin: 2rem auto;
@@ -29,32 +36,50 @@ th, td { padding: .25rem .7rem; text-align: left; border-bottom: 1px solid #eef2
 svg text { font: 12px system-ui, sans-serif; fill: #1f2933; }
 """
 
+ENGAGEMENT_HEADERS = ["email", "template", "sent", "delivered", "delayed", "opened (weak signal)", "clicked",
+                      "click rate", "replied", "bookings", "payments"]
 _NUMBER = re.compile(r"[\d.,%-]*")  # counts, rates and "-" (not recorded) are right-aligned
 _BAR = "#2f6f4e"
 _BAR_SENDS = "#b5452b"
+_BAR_BOOKINGS = "#1f5f8b"
 
 
-def _funnel_svg(stages: dict[str, int]) -> str:
+def _bars_svg(chart_id: str, label: str, bars: list[tuple[str, int, str]], fill: str = _BAR) -> str:
+    """Horizontal bars, one per (label, count, tooltip)."""
     label_width, bar_width, row = 170, 420, 26
-    most = max(stages.values(), default=0) or 1
-    height = row * len(stages) + 10
+    most = max((count for _, count, _ in bars), default=0) or 1
+    height = row * len(bars) + 10
     width = label_width + bar_width + 60
     parts = [
-        f'<svg id="funnel-chart" role="img" aria-label="Contacts by campaign status" width="{width}"'
+        f'<svg id="{chart_id}" role="img" aria-label="{escape(label)}" width="{width}"'
         f' height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
     ]
-    for n, (name, count) in enumerate(stages.items()):
+    for n, (name, count, tooltip) in enumerate(bars):
         y = 5 + n * row
         width = round(bar_width * count / most)
         parts.append(f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{escape(name)}</text>')
         parts.append(
             f'<rect class="bar" data-label="{escape(name)}" data-count="{count}" x="{label_width}" y="{y + 3}"'
-            f' width="{max(width, 1) if count else 0}" height="{row - 8}" fill="{_BAR}"><title>{escape(name)}: {count}'
+            f' width="{max(width, 1) if count else 0}" height="{row - 8}" fill="{fill}"><title>{escape(tooltip)}'
             "</title></rect>"
         )
         parts.append(f'<text x="{label_width + width + 6}" y="{y + 16}">{count}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _funnel_svg(stages: dict[str, int]) -> str:
+    bars = [(name, count, f"{name}: {count}") for name, count in stages.items()]
+    return _bars_svg("funnel-chart", "Contacts by campaign status", bars)
+
+
+def _bookings_svg(report: CampaignReport) -> str:
+    """The bookings of the period attributed to each email, for the emails credited with one."""
+    names = [(f"{row.sequence} #{row.number}", row) for row in report.emails if row.bookings]
+    bars = [(name, row.bookings, f"{name}, {row.template}: {row.bookings}") for name, row in names]
+    if not bars:
+        return '<p class="note" id="bookings-chart-empty">No booking in this period is attributed to an email.</p>'
+    return _bars_svg("bookings-chart", "Bookings by email", bars, _BAR_BOOKINGS)
 
 
 def _sends_svg(days: tuple[tuple[date, int], ...]) -> str:
@@ -111,6 +136,8 @@ def render_html(report: CampaignReport) -> str:
         ("held", shown(report.held)),
         ("failed", shown(report.failed)),
         ("replies", shown(report.replies)),
+        ("click rate", percent(report.click_rate)),
+        ("bookings", str(report.outcomes.bookings)),
         ("bounce rate", report.bounced.percent),
         ("complaint rate", report.complained.percent),
         ("unsubscribe rate", report.unsubscribed.percent),
@@ -138,6 +165,23 @@ def render_html(report: CampaignReport) -> str:
         ["total", "", str(report.sent), shown(report.skipped), shown(report.held), shown(report.failed),
          shown(report.replied_emails)]
     )
+    engagement = [
+        [f"{row.sequence} #{row.number}", row.template, str(row.sent), str(row.delivered), str(row.delivery_delayed),
+         str(row.opened), str(row.clicked), percent(row.click_rate), shown(row.replied), str(row.bookings),
+         str(row.payments)]
+        for row in engaged_rows(report)
+    ]
+    engagement.append(
+        ["total", "", str(report.sent), *(str(total(report, column)) for column in ENGAGEMENT),
+         percent(report.click_rate), shown(report.replied_emails), str(report.outcomes.bookings_attributed),
+         str(report.outcomes.payments_attributed)]
+    )
+    conversion = [
+        [row.segment, str(row.assessed), str(row.booked), percent(row.booked_rate), str(row.paid),
+         percent(row.paid_rate)]
+        for row in report.conversion
+    ]
+    attribution = "".join(f"<p>{escape(line)}</p>" for line in attribution_lines(report))
     deliverability = [[name, str(share.count), share.percent, share.why or ""] for name, share in report.deliverability]
     reasons = ""
     if report.attempts_recorded:
@@ -173,6 +217,15 @@ def render_html(report: CampaignReport) -> str:
 <h2>Emails</h2>
 {_table(["email", "template", "sent", "skipped", "held", "failed", "replied"], emails, "emails")}
 {reasons}
+<h2>What people did with each email, and the bookings it brought</h2>
+{_table(ENGAGEMENT_HEADERS, engagement, "engagement")}
+<p class="note" id="weak-signal">Opened is {escape(WEAK_SIGNAL)}.</p>
+<div id="attribution">{attribution}</div>
+<p id="best-email">{escape(best_email_line(report))}.</p>
+<h2>Bookings by email, {escape(period)}</h2>
+{_bookings_svg(report)}
+<h2>Conversion by segment (contacts as they are now)</h2>
+{_table(["segment", "assessed", "booked", "booked rate", "paid", "paid rate"], conversion, "conversion")}
 <h2>Deliverability, of the {report.emailed} addresses emailed</h2>
 {_table(["", "addresses", "rate", "mark"], deliverability, "deliverability")}
 {notes}
