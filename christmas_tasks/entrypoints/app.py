@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from christmas_tasks.adapters.address_locks import AddressLockFiles
 from christmas_tasks.domain.catalogue import Catalogue, load_catalogue
 from christmas_tasks.domain.errors import ConfigError
 from christmas_tasks.entrypoints.settings import Settings
@@ -113,6 +114,7 @@ def build_funnel(
         reply_inbox=settings.reply_inbox,
         send_cap=settings.send_cap,
         guard=settings.guard,
+        locks=AddressLockFiles(settings.cache_dir / "address-locks"),
     )
 
 

@@ -7,6 +7,7 @@ They return typed results (christmas_tasks/usecases/outcomes.py); the clock is a
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from christmas_tasks.usecases import campaign
 from christmas_tasks.usecases.erasure import check_forgotten
 from christmas_tasks.usecases.handlers import handler_for
 from christmas_tasks.usecases.outcomes import AlertStatus, CampaignOutcome, EmailOutcome, Handled
-from christmas_tasks.usecases.ports import Alerter, Ledger, Mailer
+from christmas_tasks.usecases.ports import AddressLocks, Alerter, Ledger, Mailer
 from christmas_tasks.usecases.sending import send_email
 
 log = logging.getLogger(__name__)
@@ -44,18 +45,22 @@ class Funnel:
     reply_inbox: str | None = None  # where a reply is forwarded (REPLY_INBOX); None: a reply cannot be handled
     send_cap: int = DEFAULT_SEND_CAP  # emails an hour a resume plans, at most (SEND_CAP)
     guard: Thresholds = field(default_factory=Thresholds)  # the deliverability guard's marks (GUARD_*)
+    # one event per address at a time, across processes (adapters/address_locks.py); None: this process is alone
+    locks: AddressLocks | None = None
 
     def handle(self, event: Event, now: datetime, run_id: str | None = None) -> Handled:
         """Apply one validated event (christmas_tasks/entrypoints/inbound/ reads a webhook body into one).
 
-        `run_id` names the run (the Kestra execution) handling it. The same event handled again plans
+        Another event for the same address waits until this one is handled (`locks`); one for another address
+        does not. `run_id` names the run (the Kestra execution) handling it. The same event handled again plans
         nothing, except by the run that created its sequence: that is a retry of a run that may have
         died before its plan was scheduled, so it gets the unsent emails again (sending checks the
         ledger and reuses the idempotency key, so nothing goes out twice).
         """
         now = require_aware(now, "now")
-        # a forgotten address starts nothing until the person signs up or takes the assessment again (SPEC §11)
-        return check_forgotten(self, event) or handler_for(type(event))(self, event, now, run_id)
+        with self.locks.hold(event.email) if self.locks is not None else nullcontext():
+            # a forgotten address starts nothing until the person signs up or takes the assessment again (SPEC §11)
+            return check_forgotten(self, event) or handler_for(type(event))(self, event, now, run_id)
 
     def send(self, key: str, number: int, now: datetime, scheduled_for: datetime | None = None) -> EmailOutcome:
         """Send email `number` of the sequence `key`, with every check of SPEC §6, in order."""

@@ -171,6 +171,13 @@ class Mailer(Protocol):
         ...
 
 
+class AddressLocks(Protocol):
+    def hold(self, email: str) -> AbstractContextManager[None]:
+        """Held while one event for `email` is handled: another event for the same address waits for it, one for
+        another address does not (SPEC §2: two events for one address never both create its contact)."""
+        ...
+
+
 class Alerter(Protocol):
     def alert(self, text: str) -> bool:
         """Post an alert; True when delivered. Never raises: an alert never fails the funnel."""

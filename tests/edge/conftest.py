@@ -68,8 +68,8 @@ class FakeKestra:
         flow, key = parts[-2], parts[-1]
         if KEYS.get(flow) != key:
             return httpx.Response(404, json={"message": "Webhook not found"})
-        if flow == "unsubscribe-link":
-            return httpx.Response(self.unsubscribe_status, text=json.dumps({"response": "You are unsubscribed"}))
+        if flow == "unsubscribe" and self.unsubscribe_status != 200:
+            return httpx.Response(self.unsubscribe_status, json={"message": "boom"})
         if self.status >= 400:
             return httpx.Response(self.status, json={"message": "boom"})
         return httpx.Response(self.status, json={"id": f"exec-{len(self.forwards)}", "flowId": flow})

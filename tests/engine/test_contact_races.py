@@ -1,18 +1,19 @@
-"""Two events for one address posted at once, on Kestra's engine: the flows as they are, the Python step running
-the live backends (NotionLedger, ResendMailer) against the fakes served on loopback (the stand-ins for Notion and
-Resend here). The fake holds overlapping contact look-ups until both are answered, as Notion serialises nothing,
-so two handlers applying their events at once would both find no contact and both create one.
+"""Events posted at once, on Kestra's engine: the flows as they are, the Python step running the live backends
+(NotionLedger, ResendMailer) against the fakes served on loopback (the stand-ins for Notion and Resend here). The
+fake holds overlapping contact look-ups until both are answered, as Notion serialises nothing, so two handlers
+applying events for one address at once would both find no contact and both create one.
 
-- As the flows are, `handle-event` queues the second event behind the first: one contact page, ever.
-- With that queue's limit raised to 2 (the only change), the look-ups do overlap and two pages are made: the
-  race is real on the engine, and the next look-up makes them one (christmas_tasks/duplicates.py).
+- `handle-event` runs a few events at once; the package's lock per address (adapters/address_locks.py) keeps two
+  events for one address apart (signup and assessment, booking and no-show): their look-ups never overlap, one
+  contact page, one sequence each.
+- Two events for different addresses do run side by side: their look-ups overlap (the rendezvous is met), so
+  nothing but the lock keeps the first pair apart. When a race does happen (it did before the queue, and may by
+  hand in Notion), the next look-up makes the pages one (tests/reliability/test_races.py).
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,15 +43,6 @@ class Race:
     states: dict[str, str]  # handler flow -> its execution's end state
 
 
-def flows_with_queue_limit(folder: Path, limit: int) -> Path:
-    shutil.copytree(FLOWS, folder)
-    path = folder / "handle-event.yml"
-    text, changed = re.subn(r"(?m)^(concurrency:\n  limit: )1$", rf"\g<1>{limit}", path.read_text(encoding="utf-8"))
-    assert changed == 1, "handle-event.yml has no concurrency limit of 1 to raise"
-    path.write_text(text, encoding="utf-8")
-    return folder
-
-
 @contextmanager
 def fakes_and_engine(base: Path, flows: Path) -> Iterator[tuple[FakeNotion, RunningEngine]]:
     notion, resend = FakeNotion(), FakeResend()
@@ -63,10 +55,10 @@ def fakes_and_engine(base: Path, flows: Path) -> Iterator[tuple[FakeNotion, Runn
             yield notion, kestra
 
 
-def race(base: Path, flows: Path) -> Race:
-    """A signup and an assessment for JANE posted together; both executions waited for."""
+def race(base: Path, posts: list[tuple[str, dict[str, Any]]]) -> Race:
+    """The events posted together (a flow and its body each); every execution waited for."""
     base.mkdir(parents=True, exist_ok=True)
-    with fakes_and_engine(base, flows) as (notion, kestra):
+    with fakes_and_engine(base, FLOWS) as (notion, kestra):
         source = next(sid for sid, s in notion.sources.items() if s["kind"] == "contacts")
         # the contact look-ups by address (each event also asks whether the address was forgotten, by its title)
         meeting = notion.rendezvous(
@@ -74,13 +66,16 @@ def race(base: Path, flows: Path) -> Race:
         )
         with httpx.Client(timeout=30) as http:
             ids = {}
-            for flow in ("signup", "assessment"):  # a webhook answers once its execution exists: ~ms apart
-                body = json.loads((EXAMPLES / f"{flow}.json").read_text(encoding="utf-8"))
+            for flow, body in posts:  # a webhook answers once its execution exists: ~ms apart
                 answer = http.post(kestra.webhook(flow), json=body)
                 answer.raise_for_status()
                 ids[flow] = answer.json()["id"]
             states = {flow: _await_end(http, kestra.api, execution_id) for flow, execution_id in ids.items()}
         return Race(notion, meeting, states)
+
+
+def sample(name: str, **changes: Any) -> dict[str, Any]:
+    return {**json.loads((EXAMPLES / name).read_text(encoding="utf-8")), **changes}
 
 
 def _await_end(http: httpx.Client, api: str, execution_id: str, timeout: float = 180) -> str:
@@ -101,17 +96,25 @@ def assert_one_contact_with_what_both_events_wrote(notion: FakeNotion) -> None:
 
 
 def test_a_signup_and_an_assessment_posted_at_once_make_one_contact(tmp_path: Path) -> None:
-    result = race(tmp_path, FLOWS)
+    result = race(tmp_path, [("signup", sample("signup.json")), ("assessment", sample("assessment.json"))])
     assert result.states == {"signup": "SUCCESS", "assessment": "SUCCESS"}
-    assert not result.meeting.met, "handle-event let the two look-ups overlap"
+    assert not result.meeting.met, "two events for one address ran at once"
     assert len(result.notion.pages_of("contacts")) == 1, "a second contact page was created"
     assert_one_contact_with_what_both_events_wrote(result.notion)
+    assert len(ledger_on_fake(result.notion).sequences.sequences_for(JANE, "Christmas 2025", ("5day",))) == 1
 
 
-def test_without_the_queue_the_race_is_real_and_the_next_look_up_heals_it(tmp_path: Path) -> None:
-    result = race(tmp_path / "run", flows_with_queue_limit(tmp_path / "flows", 2))
+def test_a_booking_and_a_no_show_posted_at_once_make_one_contact_and_one_sequence(tmp_path: Path) -> None:
+    result = race(tmp_path, [("booking", sample("booking-calendly.json")), ("noshow", sample("noshow.json"))])
+    assert result.states == {"booking": "SUCCESS", "noshow": "SUCCESS"}
+    assert not result.meeting.met, "two events for one address ran at once"
+    assert len(result.notion.pages_of("contacts")) == 1, "a second contact page was created"
+    assert len(ledger_on_fake(result.notion).sequences.sequences_for(JANE, "Christmas 2025", ("noshow",))) == 1
+
+
+def test_events_for_different_addresses_run_side_by_side(tmp_path: Path) -> None:
+    result = race(tmp_path, [("signup", sample("signup.json", email="sam@example.com")),
+                             ("assessment", sample("assessment.json"))])
     assert result.states == {"signup": "SUCCESS", "assessment": "SUCCESS"}
-    assert result.meeting.met, "the two steps' look-ups did not overlap: this test would prove nothing"
-    assert len(result.notion.pages_of("contacts")) == 2, "the race made one page: Notion would not serialise it"
-    assert_one_contact_with_what_both_events_wrote(result.notion)
-    assert [page["in_trash"] for page in result.notion.pages_of("contacts")] == [False, True]
+    assert result.meeting.met, "the two addresses' look-ups did not overlap: they waited on each other"
+    assert len(result.notion.pages_of("contacts")) == 2

@@ -330,9 +330,12 @@ def test_handler_flows_that_differ_only_in_names_share_one_shape(name: str) -> N
     assert ALL[name] == expected
 
 
-def test_handle_event_is_one_queue_that_passes_the_event_on_as_data() -> None:
+def test_handle_event_runs_a_few_events_at_once_and_passes_the_event_on_as_data() -> None:
+    """Two events for one address are kept apart by the package's lock per address (adapters/address_locks.py), not
+    by this queue: it only bounds how many Python steps run at once (a queue, so none is dropped)."""
     flow = ALL["handle-event"]
-    assert flow["concurrency"] == {"limit": 1, "behavior": "QUEUE"}, "two contact writers at once make duplicates"
+    concurrency = flow["concurrency"]
+    assert concurrency["behavior"] == "QUEUE" and 2 <= int(concurrency["limit"]) <= 8
     assert "triggers" not in flow, "it runs only for the handlers"
     assert [(i["id"], i["type"]) for i in flow["inputs"]] == [("event", "STRING"), ("payload", "JSON"),
                                                               ("run_id", "STRING")]

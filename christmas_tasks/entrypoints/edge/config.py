@@ -39,9 +39,10 @@ CALENDLY_FLOWS = {event: kind for kind, event in calendly.EVENTS.items()}
 PROVIDER_ONLY = {
     "cancellation": "Calendly's, at /hooks/calendly",
     EMAIL_STATUS: "Resend's, at /hooks/resend",
-    "unsubscribe-link": "the unsubscribe page's, at /unsubscribe",
+    # the edge's page forwards what it accepts to `unsubscribe`; this kind is Kestra's own link, never public
+    "unsubscribe-link": "Kestra's own unsubscribe webhook, which the edge's /unsubscribe page replaces",
 }
-UNSUBSCRIBE_LINK = "unsubscribe-link"
+UNSUBSCRIBED = "unsubscribe"  # where the unsubscribe page forwards what it accepted: Kestra takes it without waiting
 DEFAULT_KESTRA_URL = "http://localhost:8080"
 DEFAULT_DATA_DIR = ".christmas-edge"
 
@@ -182,7 +183,7 @@ class EdgeSettings:
         senders = [
             *(["calendly"] if self.calendly_key else []),
             *(["resend"] if self.resend_secret else []),
-            *(["unsubscribe"] if self.unsubscribe_secret and UNSUBSCRIBE_LINK in self.keys else []),
+            *(["unsubscribe"] if self.unsubscribe_secret and UNSUBSCRIBED in self.keys else []),
         ]
         posted = [kind for kind in posted_kinds() if kind in self.keys or kind in self.signing_secrets]
         return (
