@@ -1,6 +1,6 @@
 """The event queue under a burst (issue 25), on Kestra's engine with the real flows.
 
-    .venv/bin/python benchmarks/queue.py [--events 100] [--live] [--unsubscribes 20]
+    .venv/bin/python benchmarks/event_queue.py [--events 100] [--live] [--unsubscribes 20]
 
 `--events` distinct assessments are posted within ten seconds to the assessment webhook (the engine as scripts/run
 starts it, testing mode, the fast catalogue: every email of a sequence due within minutes). Printed: the time from
@@ -117,6 +117,7 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
                 break
             time.sleep(2)
         states = Counter(e["state"]["current"] for e in done)
+        breakdown(http, kestra.api)
         emails = sent()
         per_address = Counter(emails)
         print(f"{len(posted)} assessments posted in {posted_in:.1f} s; handlers: {dict(states)}")
@@ -128,6 +129,33 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
             print(f"unsubscribe clicks answered: median {statistics.median(answers):.2f} s, "
                   f"p95 {percentile(answers, 0.95):.2f} s, max {max(answers):.2f} s (n={len(answers)})")
         return 0 if states == Counter({"SUCCESS": len(posted)}) else 1
+
+
+def duration(execution: dict[str, Any]) -> float:
+    state = execution["state"]
+    return (ended_at(execution) - datetime.fromisoformat(state["startDate"].replace("Z", "+00:00"))).total_seconds()
+
+
+def breakdown(http: httpx.Client, api: str) -> None:
+    """Where an event's time goes: each execution it creates (the handler's, handle-event's, the step's), and in the
+    step the Python process (`run`: the interpreter's start, the package's imports and its work), as Kestra's
+    histories say; medians over the burst's executions, queueing excluded (from each one's start, not creation)."""
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else float("nan")
+
+    handler = [duration(e) for e in executions(http, api, "assessment") if e["state"].get("endDate")]
+    handle = [duration(e) for e in executions(http, api, "handle-event") if e["state"].get("endDate")]
+    steps = [e for e in executions(http, api, "step")
+             if e["state"].get("endDate") and (e.get("inputs") or {}).get("command") == "handle"]
+    runs = []
+    for step in steps[:50]:
+        full = http.get(f"{api}/executions/{step['id']}").json()
+        for task in full.get("taskRunList") or []:
+            if task["taskId"] == "run" and task["state"].get("endDate"):
+                runs.append(duration(task))
+    print(f"median durations: the handler's execution {median(handler):.2f} s, handle-event's {median(handle):.2f} s, "
+          f"the step's {median([duration(e) for e in steps]):.2f} s, its Python process {median(runs):.2f} s "
+          f"(each from its start: time waiting in a queue is not in it)")
 
 
 def main() -> int:

@@ -47,7 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CHRISTMAS_LOCAL_DIR", "the local backends' folder: the ledger and the outbox (default .christmas)"),
     Setting("CHRISTMAS_TEMPLATES_DIR", "the local template folder (default: the package's sample templates)"),
     Setting("CHRISTMAS_CATALOGUE", "a sequence catalogue of your own (default: the package's catalogue.json)"),
-    Setting("CHRISTMAS_CACHE_DIR", "where Notion's data-source ids and templates are cached between steps"),
+    Setting("CHRISTMAS_CACHE_DIR", "what every step of the machine shares: the lock per address, Notion's request "
+            "budget, cached data-source ids and templates, the alert record (one volume for separate workers)"),
     Setting("CHRISTMAS_TEMPLATE_CACHE_SECONDS", "how long a template read from Notion is reused (default 300)"),
     Setting("CAMPAIGN_NAME", "the campaign, as the ledger's Campaign option (default Christmas 2025)"),
     Setting("CAMPAIGN_DEADLINE", "the offer's last day (YYYY-MM-DD), in the emails", live=True, local="2025-12-20"),

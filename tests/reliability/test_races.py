@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from christmas_tasks.domain.records import ContactUpdate

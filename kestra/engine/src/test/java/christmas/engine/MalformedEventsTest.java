@@ -16,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A malformed webhook body fails its execution once, at once (no retry: retrying cannot fix it, and it would hold
- * the handlers' one queue), with the package's message naming each bad field, logged once by the step that failed on
+ * a slot of the handlers' queue), with the package's message naming each bad field, logged once by the step that failed on
  * it, and writes nothing.
  * Isolated: "nothing written" is checked on the row counts of the whole ledger.
  */
