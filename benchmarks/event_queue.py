@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.burst import NOTION_RATE, RESEND_RATE, RateLimited, percentile  # noqa: E402
 from christmas_tasks.domain.variables import unsubscribe_token  # noqa: E402
+from christmas_tasks.entrypoints.app import push_templates  # noqa: E402
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES  # noqa: E402
 from tests.engine.process import (  # noqa: E402
     FLOW_SECRETS,
     edge,
@@ -42,7 +44,7 @@ from tests.engine.process import (  # noqa: E402
     live_settings,
     secret_variables,
 )
-from tests.fakes.fake_notion import FakeNotion  # noqa: E402
+from tests.fakes.fake_notion import FakeNotion, ledger_on_fake  # noqa: E402
 from tests.fakes.fake_resend import FakeResend  # noqa: E402
 from tests.fakes.served import served  # noqa: E402
 
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
         url = kestra.webhook("assessment")
         posted: list[str] = []
         started = time.monotonic()
+        first_post = datetime.now(UTC)
         answers: list[float] = []
 
         def unsubscribe(n: int) -> None:
@@ -116,6 +119,7 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
             ):
                 break
             time.sleep(2)
+        sends_took = max((ended_at(e) for e in sends if e["state"].get("endDate")), default=None)
         states = Counter(e["state"]["current"] for e in done)
         breakdown(http, kestra.api)
         emails = sent()
@@ -123,6 +127,8 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
         print(f"{len(posted)} assessments posted in {posted_in:.1f} s; handlers: {dict(states)}")
         print(f"every handler succeeded {handlers_took:.0f} s after the first post "
               f"({handlers_took / len(posted):.2f} s an event)")
+        if sends_took is not None:
+            print(f"every send ended {(sends_took - first_post).total_seconds():.0f} s after the first post")
         print(f"emails sent: {len(emails)} to {len(per_address)} addresses, "
               f"{sum(c > 4 for c in per_address.values())} addresses sent one twice")
         if answers:
@@ -182,13 +188,16 @@ def main() -> int:
 
             return run(args, work, settings, sent_local)
         notion, resend = FakeNotion(), FakeResend()
+        push_templates(ledger_on_fake(notion).templates, SAMPLE_TEMPLATES)  # the workspace's templates, as set up
         limited = RateLimited(notion, NOTION_RATE, {"object": "error", "status": 429, "code": "rate_limited",
                                                     "message": "rate limited"})
         resend_limited = RateLimited(resend, RESEND_RATE, {"statusCode": 429, "name": "rate_limit_exceeded",
                                                            "message": "Too many requests."})
         credentials = {**fakes_credentials(), "UNSUBSCRIBE_SECRET": SECRET}
         with served(limited) as notion_url, served(resend_limited) as resend_url:
-            settings = {**live_settings(notion_url, resend_url, credentials), **base}
+            deadline = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+            settings = {**live_settings(notion_url, resend_url, credentials), **base,
+                        "ENV_CAMPAIGN_DEADLINE": deadline}
             before = limited.served
 
             def sent_live() -> list[str]:
