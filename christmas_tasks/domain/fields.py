@@ -7,13 +7,13 @@ select option and 2,000 in a rich-text segment), so a sender hears about it inst
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo
 
 from christmas_tasks.domain.errors import InvalidInput, Problem
 from christmas_tasks.domain.planning import check_funnel_year, parse_timestamp
@@ -56,6 +56,45 @@ def _event_time(value: Any) -> datetime:
     moment = parse_timestamp(value)
     check_funnel_year(moment)
     return moment
+
+
+# What "now" allows of an event's times (SPEC §2), checked against the clock the event is parsed with (pydantic's
+# validation context: `parse_event` gives it): a time something happened may be a little ahead of our clock, never
+# hours (CLOCK_SKEW); the anchor of a sequence no older than OLDEST_ANCHOR (its past-due emails would go out as a
+# burst of stale mail); a call at most a year ahead (FARTHEST_CALL). A corrected re-post is then handled normally:
+# nothing was written for the refused one.
+CLOCK_SKEW = timedelta(minutes=5)
+OLDEST_ANCHOR = timedelta(days=30)
+FARTHEST_CALL = timedelta(days=366)
+
+
+def _now(info: ValidationInfo) -> datetime | None:
+    now = info.context.get("now") if isinstance(info.context, dict) else None
+    return now if isinstance(now, datetime) else None
+
+
+def _sent_by_now(moment: datetime, info: ValidationInfo) -> datetime:
+    """When an email went out: not ahead of the clock (past CLOCK_SKEW), not older than OLDEST_ANCHOR."""
+    now = _now(info)
+    if now is not None and moment > now + CLOCK_SKEW:
+        raise ValueError(f"is {_span(moment - now)} ahead of the clock ({now:%Y-%m-%dT%H:%M}Z): not sent yet")
+    if now is not None and moment < now - OLDEST_ANCHOR:
+        raise ValueError(f"is {_span(now - moment)} ago; a sequence starts from a time at most {OLDEST_ANCHOR.days} "
+                         "days old (its past-due emails would go out as a burst)")
+    return moment
+
+
+def _call_within_a_year(moment: datetime, info: ValidationInfo) -> datetime:
+    """A call's time: at most FARTHEST_CALL ahead (a call in the past is a no-show's, and normal)."""
+    now = _now(info)
+    if now is not None and moment > now + FARTHEST_CALL:
+        raise ValueError(f"is {_span(moment - now)} ahead; a call is booked at most {FARTHEST_CALL.days} days ahead")
+    return moment
+
+
+def _span(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.0f} days"
 
 
 def _date_or_timestamp(value: Any) -> str:
@@ -122,6 +161,9 @@ SelectOption = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_no_comma)
 ]
 Timestamp = Annotated[datetime, BeforeValidator(_event_time)]
+# when an email went out (a sequence's anchor)
+SentAt = Annotated[datetime, BeforeValidator(_event_time), AfterValidator(_sent_by_now)]
+CallTime = Annotated[datetime, BeforeValidator(_event_time), AfterValidator(_call_within_a_year)]
 DateOrTimestamp = Annotated[str, BeforeValidator(_date_or_timestamp)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)]

@@ -262,7 +262,7 @@ def parse_event(name: str, body: Any, now: datetime, paths: Mapping[str, str] | 
     if not isinstance(body, dict):
         raise InvalidInput(f"{name} event", [Problem("body", "must be a JSON object")])
     try:
-        event = model.model_validate(body)
+        event = model.model_validate(body, context={"now": now})  # times are checked against the clock
     except ValidationError as exc:
         raise InvalidInput(f"{name} event", _problems(exc, paths or {})) from None
     return event.arrived(now)

@@ -14,15 +14,16 @@ from pydantic import Field, StringConstraints, computed_field, model_validator
 from christmas_tasks.domain.events.base import BOOKED, NURTURE, REBOOK, Event, StartsSequence, Stop
 from christmas_tasks.domain.fields import (
     Amount,
+    CallTime,
     DateOrTimestamp,
     Name,
     Note,
     OptionalShortText,
     Score,
     SelectOption,
+    SentAt,
     ShortText,
     SystemCount,
-    Timestamp,
     TimeZone,
     Url,
 )
@@ -71,7 +72,7 @@ class AssessmentEvent(StartsSequence):
     strongest_system: OptionalShortText = None
     revenue_leak_total: Amount | None = None
     # Defaults to the event's arrival (`filled_on_arrival`).
-    email_1_sent_at: Timestamp | None = None
+    email_1_sent_at: SentAt | None = None
     email_1_status: SelectOption = "sent"
     timezone: TimeZone = None  # the lead's, as the website's browser reports it
 
@@ -135,7 +136,7 @@ class BookingEvent(Event):
 
     first_name: Name
     calendly_event_uri: Url
-    scheduled_time: Timestamp
+    scheduled_time: CallTime
     business_name: OptionalShortText = None
     event_type: OptionalShortText = None
     timezone: TimeZone = None  # Calendly's invitee's
@@ -164,7 +165,7 @@ class CancellationEvent(StartsSequence):
     reason: Note | None = None
     canceled_by: OptionalShortText = None
     canceler_type: OptionalShortText = None  # Calendly's: invitee or host
-    scheduled_time: Timestamp | None = None
+    scheduled_time: CallTime | None = None
     event_type: OptionalShortText = None
     timezone: TimeZone = None  # Calendly's invitee's
 
@@ -203,7 +204,7 @@ class NoShowEvent(StartsSequence):
     booking_status: ClassVar[BookingStatus | None] = BookingStatus.NO_SHOW
 
     calendly_event_uri: Url
-    scheduled_time: Timestamp
+    scheduled_time: CallTime
     event_type: OptionalShortText = None
     reschedule_url: Url | None = None
 
