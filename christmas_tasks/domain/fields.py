@@ -123,12 +123,30 @@ def _no_comma(value: str) -> str:
     return value
 
 
+# Unicode's bidirectional controls (a right-to-left override makes "gpj.exe" read "exe.jpg" in an inbox) and every
+# other control character: refused in what a person typed that reaches an email (a name, a business), by the field's
+# name; removed from a received email's header (a reply's subject), which is forwarded and never lost.
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_NOTE_CONTROLS = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")  # a note keeps its lines and tabs
+
+
+def _refuse(pattern: re.Pattern[str]) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and (found := pattern.search(value)):
+            raise ValueError(f"holds the control character U+{ord(found.group()):04X} at position {found.start() + 1}; "
+                             "remove it (bidirectional and control characters can disguise text in an inbox)")
+        return value
+
+    return check
+
+
 def _one_line(value: Any) -> Any:
     """A header's value (a subject, a Message-ID) as one line: any run of whitespace, line breaks included, is one
     space, and what is past HEADER_MAX is cut (it is forwarded, never stored, so cutting loses nothing kept)."""
     if not isinstance(value, str):
         return value
-    return re.sub(r"\s+", " ", value).strip()[:HEADER_MAX]
+    return re.sub(r"\s+", " ", _CONTROLS.sub("", re.sub(r"[\r\n\t]", " ", value))).strip()[:HEADER_MAX]
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -165,10 +183,18 @@ Timestamp = Annotated[datetime, BeforeValidator(_event_time)]
 SentAt = Annotated[datetime, BeforeValidator(_event_time), AfterValidator(_sent_by_now)]
 CallTime = Annotated[datetime, BeforeValidator(_event_time), AfterValidator(_call_within_a_year)]
 DateOrTimestamp = Annotated[str, BeforeValidator(_date_or_timestamp)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)]
+Name = Annotated[
+    str,
+    BeforeValidator(_refuse(_CONTROLS)),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
+]
+ShortText = Annotated[
+    str, BeforeValidator(_refuse(_CONTROLS)), StringConstraints(strip_whitespace=True, max_length=NAME_MAX)
+]
 OptionalShortText = Annotated[ShortText | None, BeforeValidator(_blank_to_none)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)]
+Note = Annotated[
+    str, BeforeValidator(_refuse(_NOTE_CONTROLS)), StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)
+]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # A received email's header (subject, Message-ID, Auto-Submitted, ...): one line, never refused for its length.
 HeaderText = Annotated[str, BeforeValidator(_one_line)]

@@ -57,6 +57,9 @@ class Event(BaseModel, ABC):
     booking_status: ClassVar[BookingStatus | None] = None
     # Fields that default to the event's arrival (`arrived`): every stored event has them.
     filled_on_arrival: ClassVar[tuple[str, ...]] = ()
+    # The fields a rule of the whole model checks together (AssessmentEvent: its counts' sum): an error of that rule
+    # names them, as the sender sent them, not the body.
+    checked_together: ClassVar[tuple[str, ...]] = ()
     # The person comes back (a signup, an assessment): a forgotten address's mark is cleared (SPEC §11); any other
     # kind from a forgotten address starts nothing.
     rejoins: ClassVar[bool] = False
@@ -239,11 +242,13 @@ def catalogue_problems(sequences: Iterable[str]) -> list[str]:
     return problems
 
 
-def _problems(error: ValidationError, paths: Mapping[str, str]) -> list[Problem]:
+def _problems(error: ValidationError, paths: Mapping[str, str], together: tuple[str, ...] = ()) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         loc = [str(part) for part in item["loc"]]
         field = ".".join(loc) if loc else "body"
+        if not loc and together:  # a rule on several fields at once (the model's): named by those fields
+            field = " + ".join(paths.get(name, name) for name in together)
         if loc and loc[0] in paths:
             field = ".".join([paths[loc[0]], *loc[1:]])
         message = item["msg"]
@@ -264,5 +269,5 @@ def parse_event(name: str, body: Any, now: datetime, paths: Mapping[str, str] | 
     try:
         event = model.model_validate(body, context={"now": now})  # times are checked against the clock
     except ValidationError as exc:
-        raise InvalidInput(f"{name} event", _problems(exc, paths or {})) from None
+        raise InvalidInput(f"{name} event", _problems(exc, paths or {}, model.checked_together)) from None
     return event.arrived(now)

@@ -59,6 +59,7 @@ class AssessmentEvent(StartsSequence):
     rejoins: ClassVar[bool] = True
     starts: ClassVar[str] = NURTURE
     filled_on_arrival: ClassVar[tuple[str, ...]] = ("email_1_sent_at",)
+    checked_together: ClassVar[tuple[str, ...]] = ("red_systems", "orange_systems", "yellow_systems", "green_systems")
 
     red_systems: SystemCount
     orange_systems: SystemCount
