@@ -57,6 +57,10 @@ class Event(BaseModel, ABC):
     booking_status: ClassVar[BookingStatus | None] = None
     # Fields that default to the event's arrival (`arrived`): every stored event has them.
     filled_on_arrival: ClassVar[tuple[str, ...]] = ()
+    # Whether its flow hands it to `handle-event`'s queue (events run a few at a time there, in order). A person's
+    # unsubscribe is not queued: its flow runs the step at once, so it takes effect before the next send whatever
+    # is queued (SPEC §5); the lock per address still keeps it apart from another event for the same address.
+    queued: ClassVar[bool] = True
     # The fields a rule of the whole model checks together (AssessmentEvent: its counts' sum): an error of that rule
     # names them, as the sender sent them, not the body.
     checked_together: ClassVar[tuple[str, ...]] = ()

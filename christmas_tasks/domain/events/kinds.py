@@ -263,7 +263,11 @@ class UnsubscribeEvent(Event):
     kind: ClassVar[str] = "unsubscribe"
     sample: ClassVar[str | None] = "unsubscribe.json"
     webhook_key: ClassVar[str] = "WEBHOOK_KEY_UNSUBSCRIBE"
-    sender: ClassVar[str] = "the business's own unsubscribe page (when UNSUBSCRIBE_URL names one)"
+    sender: ClassVar[str] = (
+        "the edge's unsubscribe page, once it checked the token, or the business's own page (when UNSUBSCRIBE_URL "
+        "names one)"
+    )
+    queued: ClassVar[bool] = False  # a suppression takes effect before the next send, whatever is queued
 
     reason: Note | None = None
     # The unsubscribe link's token (it signs the address): when given it must be the right one.
