@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
+from christmas_tasks.domain.events import KINDS as KINDS_BY_NAME
 from christmas_tasks.entrypoints.edge.config import REPLY, posted_kinds
+from tests.conftest import EXAMPLES
 from tests.edge.conftest import (
     CALENDLY_KEY,
     KEYS,
@@ -23,7 +25,16 @@ from tests.edge.conftest import (
     standard_headers,
 )
 
-INVITEE = {"email": "jane@example.com", "name": "Jane Doe", "scheduled_event": {"uri": "https://api.calendly.com/e/1"}}
+# Calendly's invitee as its invitee.created sends it (examples/events): a body the package's model accepts
+INVITEE = json.loads((EXAMPLES / "booking-calendly.json").read_text())["payload"]
+CALENDLY_SAMPLES = {"booking": "booking-calendly.json", "cancellation": "cancellation-calendly.json",
+                    "noshow": "noshow-calendly.json"}
+
+
+def sample_body(kind: str) -> bytes:
+    """A body of `kind` the package's model accepts: its own sample (a posted kind's, in our shape)."""
+    model = KINDS_BY_NAME[kind]
+    return body_of(json.loads((EXAMPLES / str(model.sample)).read_text()))
 
 
 def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -38,7 +49,8 @@ def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
     [("invitee.created", "booking"), ("invitee.canceled", "cancellation"), ("invitee_no_show.created", "noshow")],
 )
 def test_calendly_is_forwarded_by_its_event_type_with_the_raw_body(world: World, event: str, flow: str) -> None:
-    body = body_of({"event": event, "payload": INVITEE})
+    body = body_of(json.loads((EXAMPLES / CALENDLY_SAMPLES[flow]).read_text()))
+    assert json.loads(body)["event"] == event
     answer = world.client.post("/hooks/calendly", content=body, headers=calendly_headers(body))
     assert answer.status_code == 202
     assert answer.json() == {"forwarded": flow, "execution_id": "exec-1"}
@@ -88,7 +100,7 @@ def test_calendly_refusals_are_401_forward_nothing_and_log_one_line(
     assert world.kestra.forwards == []
     (line,) = refusals(caplog)
     assert line.startswith("edge: refused calendly: ") and reason in line, line
-    assert CALENDLY_KEY not in line and "jane@example.com" not in line
+    assert CALENDLY_KEY not in line and "jane.doe@example.com" not in line
 
 
 def test_calendly_signature_within_three_minutes_passes_and_the_clock_is_the_edges(world: World) -> None:
@@ -107,7 +119,8 @@ def test_a_replayed_calendly_body_with_its_old_t_is_stale_and_a_new_t_breaks_the
     old_signature = old["Calendly-Webhook-Signature"].split(",")[1]
     retimed = {**old, "Calendly-Webhook-Signature": f"t={int(NOW)},{old_signature}"}
     assert world.client.post("/hooks/calendly", content=body, headers=retimed).status_code == 401
-    tampered = body.replace(b"jane@", b"john@")
+    tampered = body.replace(b"jane.doe@", b"john.doe@")
+    assert tampered != body
     fresh = calendly_headers(body)
     assert world.client.post("/hooks/calendly", content=tampered, headers=fresh).status_code == 401
     assert world.kestra.forwards == []
@@ -210,7 +223,7 @@ def test_a_rotated_resend_secret_passes_with_either_signature(world: World) -> N
 
 @pytest.mark.parametrize("kind", posted_kinds())
 def test_every_posted_kind_is_forwarded_with_its_key_in_the_header_or_the_path(world: World, kind: str) -> None:
-    body = body_of({"email": "jane@example.com", "first_name": "Jane"})
+    body = sample_body(kind)
     by_header = world.client.post(f"/hooks/{kind}", content=body, headers={"X-Webhook-Key": KEYS[kind]})
     by_path = world.client.post(f"/hooks/{kind}/{KEYS[kind]}", content=body)
     assert (by_header.status_code, by_path.status_code) == (202, 202)
@@ -312,3 +325,32 @@ def test_the_answer_carries_kestras_execution_id(world: World) -> None:
     for n in (1, 2):
         answer = world.client.post("/hooks/signup", content=body, headers={"X-Webhook-Key": KEYS["signup"]})
         assert answer.status_code == 202 and json.loads(answer.text)["execution_id"] == f"exec-{n}"
+
+
+# --- the package's own check, where the request lands -------------------------------------------------------------
+
+
+def test_a_body_the_package_refuses_is_422_naming_each_field_and_nothing_is_forwarded(world: World) -> None:
+    """The website hears "no" (SPEC §10, issue 26): one line per field, by its path in the body it sent."""
+    body = body_of({"email": "not-an-address", "red_systems": 9, "orange_systems": 0})
+    answer = world.client.post("/hooks/assessment", content=body, headers={"X-Webhook-Key": KEYS["assessment"]})
+    assert answer.status_code == 422, answer.text
+    problems = answer.json()["problems"]
+    assert [line.split(":")[0] for line in problems] == ["email", "first_name", "red_systems"], problems
+    assert answer.json()["error"] == "invalid assessment event: nothing was forwarded"
+    assert world.kestra.forwards == []
+
+
+def test_a_calendly_body_the_package_refuses_names_calendlys_path(world: World) -> None:
+    event = json.loads((EXAMPLES / "booking-calendly.json").read_text())
+    event["payload"]["email"] = "nobody"
+    body = body_of(event)
+    answer = world.client.post("/hooks/calendly", content=body, headers=calendly_headers(body))
+    assert answer.status_code == 422 and [p.split(":")[0] for p in answer.json()["problems"]] == ["payload.email"]
+    assert world.kestra.forwards == []
+
+
+def test_resends_bodies_are_not_refused_here(world: World) -> None:
+    """A refusal makes Resend retry for days: what the step cannot read, it records (and an operator is alerted)."""
+    body = body_of({"type": "email.bounced", "data": {"email_id": "out_1"}})  # no recipient
+    assert world.client.post("/hooks/resend", content=body, headers=standard_headers(body, "msg_x")).status_code == 202

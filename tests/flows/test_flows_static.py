@@ -36,6 +36,8 @@ CLI = "{{ envs.christmas_cli ?? 'christmas-tasks' }}"
 FAIL = "io.kestra.plugin.core.execution.Fail"
 # One handler flow per event kind, named after it (the kinds are the list).
 HANDLERS = {kind: kind for kind in KINDS}
+# The kinds applied at once, never behind handle-event's queue (a person's unsubscribe): their flows run the step.
+UNQUEUED = {kind for kind, model in KINDS.items() if not model.queued}
 SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "campaign", "contact", "step",
           "failure-alert"}
 # Values that must only ever come from secret(): credentials and the workspace's identifiers.
@@ -109,9 +111,11 @@ def test_flows_are_wiring_within_their_budgets_with_no_block_repeated() -> None:
     seen: dict[str, str] = {}
     for name, flow in ALL.items():
         for task in tasks_of(flow):
-            # a handler's one call, with its own kind's name taken out, is the shape every handler shares
+            # a handler's one call, with its own kind's name taken out, is the shape every handler shares; an
+            # unqueued handler's call and labels, the shape the unqueued ones share (each checked below)
             shape = json.dumps(task, sort_keys=True).replace(json.dumps(name), '"<kind>"')
-            if name in HANDLERS and task["id"] == "handle":
+            shared = ("apply", "labels") if name in UNQUEUED else ("handle",)
+            if name in HANDLERS and task["id"] in shared:
                 continue
             assert shape not in seen, f"{name}: task {task['id']} repeats {seen.get(shape)}'s"
             seen[shape] = f"{name}.{task['id']}"
@@ -262,6 +266,7 @@ STEP_CALLERS = {
     "handle-event": ("handle", "handle"), "send-email": ("send", "send"), "health-check": ("health", "health"),
     "report": ("report", "report"), "campaign": ("campaign", "campaign"), "contact": ("contact", "contact"),
     "failure-alert": ("alert", "alert-failure"),
+    **{kind: ("apply", "handle") for kind in UNQUEUED},
 }
 # The flows a person (or a webhook) starts: each fails once, with the package's message, on a rejection.
 ENTRY_FLOWS = {
@@ -295,8 +300,9 @@ def test_every_entry_flow_fails_with_its_call_and_repeats_no_rejection_of_its_ow
     """The step fails once on a rejection and logs it (above); each flow a person or a webhook starts passes that
     failure up as its own (a Subflow that waits and transmits it), with no Fail, no retry, no errors branch beside."""
     flow = ALL[name]
-    call = call_in(name, ENTRY_FLOWS[name])
-    assert call["type"] == SUBFLOW and call["flowId"] == ("handle-event" if name in HANDLERS else "step")
+    call = call_in(name, "apply" if name in UNQUEUED else ENTRY_FLOWS[name])
+    assert call["type"] == SUBFLOW
+    assert call["flowId"] == ("handle-event" if name in HANDLERS and name not in UNQUEUED else "step")
     assert call.get("wait", True) is True and call.get("transmitFailed", True) is True and "retry" not in call
     assert flow["tasks"].index(call) == 0, "the call comes first: nothing runs before a rejection"
     assert not [t for t in tasks_of(flow) if t["type"] == FAIL] and "errors" not in flow
@@ -307,14 +313,26 @@ PAYLOADS = {name: "{{ (trigger.body ?? null) | toJson }}" for name in HANDLERS}
 PAYLOADS["unsubscribe-link"] = "{{ {'parameters': trigger.parameters ?? {}, 'body': trigger.body ?? null} | toJson }}"
 
 
-@pytest.mark.parametrize("name", sorted(HANDLERS))
-def test_handler_passes_the_webhook_body_as_data_to_the_one_queue(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(set(HANDLERS) - UNQUEUED))
+def test_handler_passes_the_webhook_body_as_data_to_the_queue(name: str) -> None:
     call = call_in(name, "handle")
     assert call["inputs"] == {"event": HANDLERS[name], "payload": PAYLOADS[name], "run_id": "{{ execution.id }}"}
-    assert ALL[name]["tasks"] == [call], "a handler is wiring: its webhook, then the one queue"
+    assert ALL[name]["tasks"] == [call], "a handler is wiring: its webhook, then the queue"
 
 
-@pytest.mark.parametrize("name", sorted(set(HANDLERS) - {"unsubscribe-link"}))
+@pytest.mark.parametrize("name", sorted(UNQUEUED))
+def test_an_unqueued_handler_runs_the_step_at_once_and_labels_its_execution(name: str) -> None:
+    """A person's unsubscribe takes effect before the next send whatever is queued (SPEC §5): its flow runs the step
+    itself, never behind handle-event's queue; the lock per address keeps it apart from the same address's events."""
+    call, labels = ALL[name]["tasks"]
+    assert call["id"] == "apply" and call["inputs"] == {
+        "command": "handle", "event": name, "payload": PAYLOADS[name], "run_id": "{{ execution.id }}",
+        "timeout": "PT1M"}
+    assert labels["id"] == "labels" and "outputs.apply.outputs.result.labels" in labels["labels"]
+    assert {"unsubscribe", "unsubscribe-link"} == UNQUEUED
+
+
+@pytest.mark.parametrize("name", sorted(set(HANDLERS) - UNQUEUED))
 def test_handler_flows_that_differ_only_in_names_share_one_shape(name: str) -> None:
     """Every handler but the unsubscribe link (which answers its caller) is the same flow with its kind's name and
     webhook key in it: the description, the one call and the trigger."""
@@ -364,7 +382,7 @@ def test_send_email_passes_its_inputs_as_data_and_is_capped() -> None:
 
 LABELS = "io.kestra.plugin.core.execution.Labels"
 # The flows whose executions carry a contact's labels, and the step call whose outputs they come from.
-LABELLED = {"handle-event": "handle", "send-email": "send", "contact": "contact"}
+LABELLED = {"handle-event": "handle", "send-email": "send", "contact": "contact", **dict.fromkeys(UNQUEUED, "apply")}
 
 
 @pytest.mark.parametrize("name", sorted(LABELLED))
@@ -451,9 +469,9 @@ def test_the_unsubscribe_link_waits_and_answers_its_caller_a_line() -> None:
     flow = ALL["unsubscribe-link"]
     (trigger,) = flow["triggers"]
     assert (trigger["wait"], trigger["returnOutputs"], trigger["responseContentType"]) == (True, True, "text/plain")
-    assert trigger["responseCode"] == "{{ outputs.handle.outputs.result.response_code ?? 503 }}"
+    assert trigger["responseCode"] == "{{ outputs.apply.outputs.result.response_code ?? 503 }}"
     (response,) = flow["outputs"]
-    assert response["id"] == "response" and "outputs.handle.outputs.result.response_text ??" in response["value"]
+    assert response["id"] == "response" and "outputs.apply.outputs.result.response_text ??" in response["value"]
 
 
 def schedules(flow: dict[str, Any]) -> list[dict[str, Any]]:

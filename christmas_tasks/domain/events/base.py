@@ -57,6 +57,13 @@ class Event(BaseModel, ABC):
     booking_status: ClassVar[BookingStatus | None] = None
     # Fields that default to the event's arrival (`arrived`): every stored event has them.
     filled_on_arrival: ClassVar[tuple[str, ...]] = ()
+    # Whether its flow hands it to `handle-event`'s queue (events run a few at a time there, in order). A person's
+    # unsubscribe is not queued: its flow runs the step at once, so it takes effect before the next send whatever
+    # is queued (SPEC §5); the lock per address still keeps it apart from another event for the same address.
+    queued: ClassVar[bool] = True
+    # The fields a rule of the whole model checks together (AssessmentEvent: its counts' sum): an error of that rule
+    # names them, as the sender sent them, not the body.
+    checked_together: ClassVar[tuple[str, ...]] = ()
     # The person comes back (a signup, an assessment): a forgotten address's mark is cleared (SPEC §11); any other
     # kind from a forgotten address starts nothing.
     rejoins: ClassVar[bool] = False
@@ -239,11 +246,13 @@ def catalogue_problems(sequences: Iterable[str]) -> list[str]:
     return problems
 
 
-def _problems(error: ValidationError, paths: Mapping[str, str]) -> list[Problem]:
+def _problems(error: ValidationError, paths: Mapping[str, str], together: tuple[str, ...] = ()) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         loc = [str(part) for part in item["loc"]]
         field = ".".join(loc) if loc else "body"
+        if not loc and together:  # a rule on several fields at once (the model's): named by those fields
+            field = " + ".join(paths.get(name, name) for name in together)
         if loc and loc[0] in paths:
             field = ".".join([paths[loc[0]], *loc[1:]])
         message = item["msg"]
@@ -262,7 +271,7 @@ def parse_event(name: str, body: Any, now: datetime, paths: Mapping[str, str] | 
     if not isinstance(body, dict):
         raise InvalidInput(f"{name} event", [Problem("body", "must be a JSON object")])
     try:
-        event = model.model_validate(body)
+        event = model.model_validate(body, context={"now": now})  # times are checked against the clock
     except ValidationError as exc:
-        raise InvalidInput(f"{name} event", _problems(exc, paths or {})) from None
+        raise InvalidInput(f"{name} event", _problems(exc, paths or {}, model.checked_together)) from None
     return event.arrived(now)

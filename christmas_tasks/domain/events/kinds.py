@@ -14,15 +14,16 @@ from pydantic import Field, StringConstraints, computed_field, model_validator
 from christmas_tasks.domain.events.base import BOOKED, NURTURE, REBOOK, Event, StartsSequence, Stop
 from christmas_tasks.domain.fields import (
     Amount,
+    CallTime,
     DateOrTimestamp,
     Name,
     Note,
     OptionalShortText,
     Score,
     SelectOption,
+    SentAt,
     ShortText,
     SystemCount,
-    Timestamp,
     TimeZone,
     Url,
 )
@@ -58,6 +59,7 @@ class AssessmentEvent(StartsSequence):
     rejoins: ClassVar[bool] = True
     starts: ClassVar[str] = NURTURE
     filled_on_arrival: ClassVar[tuple[str, ...]] = ("email_1_sent_at",)
+    checked_together: ClassVar[tuple[str, ...]] = ("red_systems", "orange_systems", "yellow_systems", "green_systems")
 
     red_systems: SystemCount
     orange_systems: SystemCount
@@ -71,7 +73,7 @@ class AssessmentEvent(StartsSequence):
     strongest_system: OptionalShortText = None
     revenue_leak_total: Amount | None = None
     # Defaults to the event's arrival (`filled_on_arrival`).
-    email_1_sent_at: Timestamp | None = None
+    email_1_sent_at: SentAt | None = None
     email_1_status: SelectOption = "sent"
     timezone: TimeZone = None  # the lead's, as the website's browser reports it
 
@@ -135,7 +137,7 @@ class BookingEvent(Event):
 
     first_name: Name
     calendly_event_uri: Url
-    scheduled_time: Timestamp
+    scheduled_time: CallTime
     business_name: OptionalShortText = None
     event_type: OptionalShortText = None
     timezone: TimeZone = None  # Calendly's invitee's
@@ -164,7 +166,7 @@ class CancellationEvent(StartsSequence):
     reason: Note | None = None
     canceled_by: OptionalShortText = None
     canceler_type: OptionalShortText = None  # Calendly's: invitee or host
-    scheduled_time: Timestamp | None = None
+    scheduled_time: CallTime | None = None
     event_type: OptionalShortText = None
     timezone: TimeZone = None  # Calendly's invitee's
 
@@ -203,7 +205,7 @@ class NoShowEvent(StartsSequence):
     booking_status: ClassVar[BookingStatus | None] = BookingStatus.NO_SHOW
 
     calendly_event_uri: Url
-    scheduled_time: Timestamp
+    scheduled_time: CallTime
     event_type: OptionalShortText = None
     reschedule_url: Url | None = None
 
@@ -261,7 +263,11 @@ class UnsubscribeEvent(Event):
     kind: ClassVar[str] = "unsubscribe"
     sample: ClassVar[str | None] = "unsubscribe.json"
     webhook_key: ClassVar[str] = "WEBHOOK_KEY_UNSUBSCRIBE"
-    sender: ClassVar[str] = "the business's own unsubscribe page (when UNSUBSCRIBE_URL names one)"
+    sender: ClassVar[str] = (
+        "the edge's unsubscribe page, once it checked the token, or the business's own page (when UNSUBSCRIBE_URL "
+        "names one)"
+    )
+    queued: ClassVar[bool] = False  # a suppression takes effect before the next send, whatever is queued
 
     reason: Note | None = None
     # The unsubscribe link's token (it signs the address): when given it must be the right one.

@@ -98,6 +98,8 @@ class UnsubscribeLinkEvent(Event):
         "the query is what authorises it)"
     )
 
+    queued: ClassVar[bool] = False  # a suppression takes effect before the next send, whatever is queued
+
     token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     one_click: bool = False  # RFC 8058's POST, from a mailbox provider (else a person's GET)
 

@@ -4,6 +4,8 @@
 - a body over 256 KB: 413, found while reading (a `Content-Length` over it is refused before reading anything);
 - a failed check: 401 `{"error": "unauthorized"}`, nothing forwarded, one log line naming the sender and the reason;
 - a checked body that is not a JSON object: 400, nothing forwarded;
+- a checked body the package's model refuses (a website's, a CRM's, Calendly's): 422 `{"error": ..., "problems":
+  ["<path in the body>: <why>", ...]}`, nothing forwarded;
 - Calendly's event types this funnel does not handle: 200 `{"forwarded": false, ...}` (accepted, not forwarded:
   a refusal would make Calendly retry, then disable the subscription, for a type it will never handle);
 - a redelivered message (its `svix-id`, or `webhook-id`, already forwarded): 200 `{"forwarded": false,
@@ -25,6 +27,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -184,6 +187,23 @@ class Edge:
             return _json({"forwarded": False, "duplicate": True}, 200)
         return await self.forward(sender, flow, body, claim)
 
+    def invalid(self, sender: str, kind: str, data: dict[str, Any]) -> Response | None:
+        """422 naming each bad field by its path in the sender's body, with nothing forwarded, when the package's own
+        model refuses the body (Kestra's step checks it again behind); None when it is valid. Resend's bodies are
+        not checked here: a refusal makes Resend retry for days, and the step records what it cannot read."""
+        from christmas_tasks.domain.errors import InvalidInput
+        from christmas_tasks.entrypoints.inbound import read_event
+
+        try:
+            read_event(kind, data, datetime.fromtimestamp(self.clock(), UTC))
+        except InvalidInput as refused:
+            lines = [str(problem) for problem in refused.problems]
+            log.info("edge: %s refused, not forwarded: %s", sender, "; ".join(p.field for p in refused.problems))
+            return _json({"error": f"invalid {refused.what}: nothing was forwarded", "problems": lines}, 422)
+        except Exception:  # the package's own failure is not the sender's: Kestra's check behind decides
+            log.exception("edge: %s could not be checked here; forwarded for Kestra's check", sender)
+        return None
+
     # --- the routes -------------------------------------------------------------------------------------------
 
     async def calendly(self, request: Request) -> Response:
@@ -200,7 +220,7 @@ class Edge:
         if flow is None:
             log.info("edge: calendly %r not forwarded: not an event type this funnel handles", str(event)[:80])
             return _json({"forwarded": False, "reason": "an event type this funnel does not handle"}, 200)
-        return await self.forward("calendly", flow, body)
+        return self.invalid("calendly", flow, data) or await self.forward("calendly", flow, body)
 
     async def resend(self, request: Request) -> Response:
         body = await read_body(request)
@@ -239,8 +259,12 @@ class Edge:
                 check_key(given, self.settings.keys.get(kind), key_name(kind))
         except Refused as refused:
             return self.refuse(sender, refused)
-        if json_object(body) is None:
+        data = json_object(body)
+        if data is None:
             return _json({"error": "the body is not a JSON object"}, 400)
+        invalid = self.invalid(sender, kind, data)
+        if invalid is not None:
+            return invalid
         if message_id is not None:
             return await self.once(sender, kind, body, message_id)
         return await self.forward(sender, kind, body)

@@ -75,7 +75,10 @@ def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         "provider_type": body.get("type") if mail_event is MailEvent.UNKNOWN else None,
         **_tags(data.get("tags")),
     }
-    return {k: v for k, v in fields.items() if v is not None}, PATHS
+    # the detail is named where Resend put it: a bounce's message, a suppression's, a failure's reason
+    source = ("data.bounce.message" if bounce.get("message") else "data.suppressed.message"
+              if suppressed.get("message") else "data.failed.reason")
+    return {k: v for k, v in fields.items() if v is not None}, {**PATHS, "detail": source}
 
 
 def _tags(tags: Any) -> dict[str, Any]:

@@ -114,7 +114,9 @@ class HandlerFlowsTest {
 
         Execution handler = funnel.handle(flow, Funnel.sample(sample, email));
         assertThat(handler.getState().getCurrent()).as("%s", funnel.logs(handler.getId())).isEqualTo(State.Type.SUCCESS);
-        assertThat(Funnel.result(handler, "handle").get("planned")).isEqualTo(0);
+        // a person's unsubscribe runs the step itself (`apply`), never behind handle-event's queue
+        String call = flow.equals("unsubscribe") ? "apply" : "handle";
+        assertThat(Funnel.result(handler, call).get("planned")).isEqualTo(0);
         assertThat(funnel.scheduledSends(handler)).isEmpty();
 
         Map<String, Object> contact = funnel.contact(email).orElseThrow();
