@@ -83,8 +83,10 @@ def step_result(execution: dict[str, Any], task_id: str) -> dict[str, Any]:
 
 
 def handle_outputs(execution: dict[str, Any]) -> dict[str, Any]:
-    """The package's outputs for a handler's `handle` step."""
-    return step_result(execution, "handle")
+    """The package's outputs for a handler's step: its `handle` call (through handle-event), or `apply` for a kind
+    that is never queued (a person's unsubscribe runs the step itself)."""
+    tasks = {run.get("taskId") for run in execution.get("taskRunList") or []}
+    return step_result(execution, "apply" if "apply" in tasks else "handle")
 
 
 def sample(name: str, email: str) -> Any:

@@ -3,6 +3,7 @@ package christmas.engine;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Isolated;
 
 import io.kestra.core.models.Label;
 import io.kestra.core.models.executions.Execution;
@@ -16,7 +17,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * number), and shares the webhook execution's {@code system.correlationId}, by which {@code contact forget} finds the
  * rest of the tree; the {@code contact} flow tells the story, then forgets the address (the ledger and the outbox);
  * a later event from it starts nothing. A bad address fails the flow once, naming it.
+ * Isolated: forgetting an address removes its rows, which another test counting the ledger would see go.
  */
+@Isolated
 class ContactTest {
     @Test
     void aContactsExecutionsAreLabelledAndTheContactFlowTellsThenForgets() throws Exception {

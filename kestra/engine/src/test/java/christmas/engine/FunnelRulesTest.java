@@ -57,7 +57,8 @@ class FunnelRulesTest {
             }
         }).findFirst().orElseThrow();
         Map<Integer, Execution> sends = funnel.awaitSends(first);
-        assertThat(sends.values()).extracting(e -> Funnel.result(e, "send").get("status")).containsOnly("sent");
+        assertThat(sends.values()).extracting(e -> Funnel.result(e, "send").get("status"))
+            .as("%s", sends.values().stream().map(e -> Funnel.result(e, "send").get("result")).toList()).containsOnly("sent");
         String key = (String) ((Map<?, ?>) Funnel.result(first, "handle").get("result")).get("sequence_key");
         assertThat(funnel.outboxNumbers(email)).containsExactly(1, 2, 3);
         assertThat(funnel.sentEmails(key).keySet()).containsExactly(1, 2, 3);

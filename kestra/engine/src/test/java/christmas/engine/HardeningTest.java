@@ -33,7 +33,7 @@ class HardeningTest {
         assertThat(sends.keySet()).containsExactly(1, 2, 3);
         for (Execution send : sends.values()) {
             assertThat(send.getState().getCurrent()).as("%s", funnel.logs(send.getId())).isEqualTo(State.Type.SUCCESS);
-            assertThat(Funnel.result(send, "send").get("status")).isEqualTo("sent");
+            assertThat(Funnel.result(send, "send").get("status")).as("%s", Funnel.result(send, "send")).isEqualTo("sent");
         }
         assertThat(funnel.outboxNumbers(email)).containsExactly(1, 2, 3);
         assertThat(funnel.contact(email)).as("the contact, under the address as sent").isPresent();
