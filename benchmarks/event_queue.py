@@ -32,11 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.burst import NOTION_RATE, RESEND_RATE, RateLimited, percentile  # noqa: E402
+from christmas_tasks.adapters.outbox import OutboxMailer  # noqa: E402
 from christmas_tasks.domain.variables import unsubscribe_token  # noqa: E402
 from christmas_tasks.entrypoints.app import push_templates  # noqa: E402
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES  # noqa: E402
 from tests.engine.process import (  # noqa: E402
     FLOW_SECRETS,
+    RunningEngine,
     edge,
     engine,
     fakes_credentials,
@@ -50,13 +52,6 @@ from tests.fakes.served import served  # noqa: E402
 
 TERMINAL = {"SUCCESS", "FAILED", "KILLED", "WARNING", "CANCELLED"}
 SECRET = "benchmark-unsubscribe-secret"
-
-
-def executions(http: httpx.Client, api: str, flow: str) -> list[dict[str, Any]]:
-    answer = http.get(f"{api}/executions", params={"namespace": "christmas", "flowId": flow, "size": 5000})
-    answer.raise_for_status()
-    results: list[dict[str, Any]] = answer.json()["results"]
-    return results
 
 
 def ended_at(execution: dict[str, Any]) -> datetime:
@@ -104,7 +99,7 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
         posted_in = time.monotonic() - started
         deadline = time.monotonic() + 3600
         while True:
-            handlers = {e["id"]: e for e in executions(http, kestra.api, "assessment")}
+            handlers = {e["id"]: e for e in kestra.executions(http, "assessment")}
             done = [handlers[i] for i in posted if i in handlers and handlers[i]["state"]["current"] in TERMINAL]
             if len(done) == len(posted) or time.monotonic() > deadline:
                 break
@@ -113,7 +108,7 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
         for click in clicks:
             click.join()
         while time.monotonic() < deadline:  # every send that was scheduled has ended
-            sends = executions(http, kestra.api, "send-email")
+            sends = kestra.executions(http, "send-email")
             if all(e["state"]["current"] in TERMINAL for e in sends) and len(sends) >= 4 * len(posted) - 4 * len(
                 clicks
             ):
@@ -121,7 +116,7 @@ def run(args: argparse.Namespace, work: Path, settings: dict[str, str], sent: An
             time.sleep(2)
         sends_took = max((ended_at(e) for e in sends if e["state"].get("endDate")), default=None)
         states = Counter(e["state"]["current"] for e in done)
-        breakdown(http, kestra.api)
+        breakdown(http, kestra)
         emails = sent()
         per_address = Counter(emails)
         print(f"{len(posted)} assessments posted in {posted_in:.1f} s; handlers: {dict(states)}")
@@ -142,26 +137,27 @@ def duration(execution: dict[str, Any]) -> float:
     return (ended_at(execution) - datetime.fromisoformat(state["startDate"].replace("Z", "+00:00"))).total_seconds()
 
 
-def breakdown(http: httpx.Client, api: str) -> None:
+def breakdown(http: httpx.Client, kestra: RunningEngine) -> None:
     """Where an event's time goes: each execution it creates (the handler's, handle-event's, the step's), and in the
     step the Python process (`run`: the interpreter's start, the package's imports and its work), as Kestra's
-    histories say; medians over the burst's executions, queueing excluded (from each one's start, not creation)."""
+    histories say; medians over the burst's executions, each from its creation (Kestra's start date), so a queued
+    execution's wait is in it."""
     def median(values: list[float]) -> float:
         return statistics.median(values) if values else float("nan")
 
-    handler = [duration(e) for e in executions(http, api, "assessment") if e["state"].get("endDate")]
-    handle = [duration(e) for e in executions(http, api, "handle-event") if e["state"].get("endDate")]
-    steps = [e for e in executions(http, api, "step")
+    handler = [duration(e) for e in kestra.executions(http, "assessment") if e["state"].get("endDate")]
+    handle = [duration(e) for e in kestra.executions(http, "handle-event") if e["state"].get("endDate")]
+    steps = [e for e in kestra.executions(http, "step")
              if e["state"].get("endDate") and (e.get("inputs") or {}).get("command") == "handle"]
     runs = []
     for step in steps[:50]:
-        full = http.get(f"{api}/executions/{step['id']}").json()
+        full = http.get(f"{kestra.api}/executions/{step['id']}").json()
         for task in full.get("taskRunList") or []:
             if task["taskId"] == "run" and task["state"].get("endDate"):
                 runs.append(duration(task))
     print(f"median durations: the handler's execution {median(handler):.2f} s, handle-event's {median(handle):.2f} s, "
           f"the step's {median([duration(e) for e in steps]):.2f} s, its Python process {median(runs):.2f} s "
-          f"(each from its start: time waiting in a queue is not in it)")
+          f"(each from its creation: a queued execution's wait is in it)")
 
 
 def main() -> int:
@@ -182,9 +178,7 @@ def main() -> int:
             }
 
             def sent_local() -> list[str]:
-                index = local / "outbox" / "index.jsonl"
-                lines = index.read_text().splitlines() if index.exists() else []
-                return [json.loads(line)["to"] for line in lines]
+                return [message["to"] for message in OutboxMailer(local / "outbox").messages()]
 
             return run(args, work, settings, sent_local)
         notion, resend = FakeNotion(), FakeResend()

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from christmas_tasks.domain.events import KINDS
 
@@ -64,6 +65,13 @@ class RunningEngine:
 
     def webhook(self, flow: str) -> str:
         return f"{self.api}/executions/webhook/christmas/{flow}/{self.keys[flow]}"
+
+    def executions(self, http: Any, flow: str) -> list[dict[str, Any]]:
+        """The flow's executions, newest first (the launcher's `GET /executions`), with `http` an httpx.Client."""
+        answer = http.get(f"{self.api}/executions", params={"namespace": "christmas", "flowId": flow, "size": 5000})
+        answer.raise_for_status()
+        found: list[dict[str, Any]] = answer.json()["results"]
+        return found
 
 
 def free_port() -> int:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +30,7 @@ from christmas_tasks.entrypoints.app import build_funnel
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from tests.conftest import EXAMPLES, NOW
 from tests.fakes.memory import handle
+from tests.reliability.world import ledger_rows
 
 Path_ = tuple[str | int, ...]
 SAMPLES = {kind: json.loads((EXAMPLES / model.sample).read_text()) for kind, model in KINDS.items() if model.sample}
@@ -99,14 +98,6 @@ def extremes(draw: st.DrawFn) -> tuple[str, dict[str, Any], dict[Path_, Any]]:
     return kind, body, changed
 
 
-def rows(db: Path) -> list[tuple[str, list[str]]]:
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return [(t, sorted(map(repr, conn.execute(f"SELECT * FROM {t}")))) for t in tables]
-
-
 def test_every_kind_has_a_date_or_a_number_to_drive() -> None:
     """The search finds the fields the issue names, in the senders' own shapes."""
     assert ("email_1_sent_at",) not in TARGETS["assessment"]  # filled on arrival: the sample leaves it out
@@ -130,12 +121,12 @@ def test_extreme_dates_and_numbers_are_refused_by_name_or_handled_never_a_crash(
         ledger=SqliteLedger(folder / "crm.sqlite3", SAMPLE_TEMPLATES),
         mailer=OutboxMailer(folder / "outbox"),
     )
-    before = rows(folder / "crm.sqlite3")
+    before = ledger_rows(folder / "crm.sqlite3")
     try:
         result = handle(funnel, kind, body, NOW)
     except InvalidInput as error:
         assert error.problems and all(problem.field for problem in error.problems), error
-        assert rows(folder / "crm.sqlite3") == before, "a refused event wrote something"
+        assert ledger_rows(folder / "crm.sqlite3") == before, "a refused event wrote something"
         return
     for item in result.plan:  # whatever is planned is a time a send can be scheduled at
         assert item.send_at.tzinfo is UTC or item.send_at.utcoffset() == timedelta(0)

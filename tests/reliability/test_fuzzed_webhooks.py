@@ -4,7 +4,6 @@ handled or rejected with a message naming a field; never a traceback, never a pa
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from christmas_tasks.entrypoints.app import build_funnel
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from tests.conftest import EXAMPLES, NOW
 from tests.fakes.memory import handle
+from tests.reliability.world import ledger_rows
 
 # Every kind's sample, derived from the kinds: a new kind is fuzzed without an edit here.
 SAMPLES = {kind: model.sample for kind, model in KINDS.items() if model.sample is not None}
@@ -46,14 +46,6 @@ def mutated(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return kind, body
 
 
-def snapshot(db: Path) -> list[tuple[str, list[Any]]]:
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return [(t, sorted(map(repr, conn.execute(f"SELECT * FROM {t}")))) for t in tables]
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=mutated())
 def test_every_body_is_handled_or_rejected_by_field_and_nothing_half_written(
@@ -64,14 +56,14 @@ def test_every_body_is_handled_or_rejected_by_field_and_nothing_half_written(
     ledger = SqliteLedger(folder / "crm.sqlite3", SAMPLE_TEMPLATES)
     outbox = OutboxMailer(folder / "outbox")
     funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=outbox)
-    before = snapshot(folder / "crm.sqlite3")
+    before = ledger_rows(folder / "crm.sqlite3")
     rejected = False
     try:
         result = handle(funnel, kind, body, NOW)
     except InvalidInput as error:
         rejected = True
         assert error.problems and all(p.field for p in error.problems)
-        assert snapshot(folder / "crm.sqlite3") == before, "a rejected event wrote something"
+        assert ledger_rows(folder / "crm.sqlite3") == before, "a rejected event wrote something"
     else:
         assert result.email == result.email.strip().lower()
         for item in result.plan:

@@ -4,7 +4,10 @@ Kestra task would build on them (Funnel + NotionLedger + ResendMailer)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -21,6 +24,15 @@ from tests.fakes.fake_resend import API_KEY, FakeResend
 from tests.fakes.memory import handle
 
 POLICY = RetryPolicy(attempts=4, base_delay=0.5, max_delay=30, budget=90)
+
+
+def ledger_rows(db: Path) -> list[tuple[str, list[Any]]]:
+    """Every row of every table of a local ledger file, table by table: what "nothing was written" compares."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return [(t, sorted(map(repr, conn.execute(f"SELECT * FROM {t}")))) for t in tables]
 
 
 class World:
