@@ -354,3 +354,22 @@ def test_resends_bodies_are_not_refused_here(world: World) -> None:
     """A refusal makes Resend retry for days: what the step cannot read, it records (and an operator is alerted)."""
     body = body_of({"type": "email.bounced", "data": {"email_id": "out_1"}})  # no recipient
     assert world.client.post("/hooks/resend", content=body, headers=standard_headers(body, "msg_x")).status_code == 202
+
+
+def test_a_check_that_fails_in_the_package_forwards_and_logs_no_body(
+    world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package's own failure is not the sender's: the body goes on to Kestra's check, and the log line names the
+    failure's type only (its message could quote the body)."""
+    from christmas_tasks.entrypoints import inbound
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("jane.doe@example.com in a message")
+
+    monkeypatch.setattr(inbound, "read_event", broken)
+    body = sample_body("signup")
+    answer = world.client.post("/hooks/signup", content=body, headers={"X-Webhook-Key": KEYS["signup"]})
+    assert answer.status_code == 202 and world.kestra.flows() == ["signup"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "christmas_tasks.edge"]
+    assert any("could not be checked here (RuntimeError)" in line for line in lines), lines
+    assert not any("jane.doe" in line for line in lines)
