@@ -51,9 +51,11 @@ def the_link(e2e: Stack, email: str) -> str:
 
 
 def assert_unsubscribed_and_the_rest_skipped(e2e: Stack, email: str, key: str) -> None:
-    # the page answers once Kestra has taken the event (not after the events queued before it): recorded a moment on
-    wait_until(f"{email} unsubscribed", lambda: ((c := e2e.contact(email)) is not None
-               and c.email_status == "unsubscribed") or None, 60)
+    # the page answers once Kestra has taken the event (not after the events queued before it): recorded a moment
+    # on, the contact's status first, then its sequences stopped, in the same step
+    wait_until(f"{email}'s sequence stopped", lambda: e2e.sequence(email, key).stopped_reason or None, 60)
+    contact = e2e.contact(email)
+    assert contact is not None and contact.email_status == "unsubscribed"
     assert e2e.sequence(email, key).stopped_reason == "unsubscribed"
     sends = e2e.kestra.wait_for_sends(key, 4, timeout=180)
     skipped = [s for s in sends if step_result(s, "send")["status"] == "skipped"]
