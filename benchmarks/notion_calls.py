@@ -1,6 +1,7 @@
 """Notion API calls per handled event and per sent email, for each sequence (issue 7), and while the campaign is
 paused: a held email, pause, status and resume (issue 23), and per engagement event: an email's delivery, open and
-click, each the first time and again, another sender's email and a type this project does not read (issue 24).
+click, each the first time and again, another sender's email and a type this project does not read (issue 24), and
+per reconciliation of the ledger with Kestra's schedule, at 10, 250 and 1,000 running sequences (issue 26).
 
 Each operation runs in a fresh NotionLedger, as each Kestra task is a new process, against the in-process
 fake of the Notion API (tests/fakes/fake_notion.py, Notion's published 2025-09-03 shapes), which counts
@@ -138,7 +139,31 @@ def measure(analytics: bool, cached: bool) -> dict[str, Any]:
         campaign(f"held {sequence}", lambda ledger, i=item: funnel(ledger).send(i.sequence_key, i.email_number, at, at))
     campaign("campaign status", lambda ledger: funnel(ledger).status(at))
     campaign(f"resume ({len(plans)} held)", lambda ledger: funnel(ledger).resume(at, "benchmark"))
+    campaign("reconcile", lambda ledger: funnel(ledger).reconcile(at + timedelta(days=30)))
+    campaign("reschedule", lambda ledger: funnel(ledger).reconcile(at + timedelta(days=30), everything=True))
     return {"events": events, "emails": emails, "engagement": engagement, "paused": paused}
+
+
+def reconciliation(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The hourly reconcile's requests with `n` running nurture sequences (each lead a contact and a record), every
+    one of their emails lost: what one run reads, and per running sequence."""
+    rows = []
+    settings = Settings.from_env({"CHRISTMAS_TEMPLATES_DIR": str(SAMPLE_TEMPLATES)})
+    body = json.loads((EVENTS / "assessment.json").read_text())
+    for n in sizes:
+        work = Path(tempfile.mkdtemp())
+        counted = Counted(False, DiskCache(work / "cache"))
+        ledger = counted.ledger()
+        funnel = build_funnel(settings, ledger=ledger, mailer=OutboxMailer(work / "outbox"))
+        for lead in range(n):
+            handle(funnel, "assessment", {**body, "email": f"lead{lead}@example.com"}, NOW)
+        later, outbox = NOW + timedelta(days=30), OutboxMailer(work / "outbox")
+        result, calls, detail = counted.count(
+            lambda ledger, at=later, mailer=outbox: build_funnel(settings, ledger=ledger, mailer=mailer).reconcile(at)
+        )
+        rows.append({"running": n, "lost": result.lost, "planned": len(result.plan), "calls": calls,
+                     "per_sequence": round(calls / n, 3), "requests": dict(detail)})
+    return rows
 
 
 def main() -> None:
@@ -150,8 +175,9 @@ def main() -> None:
         "analytics off, warm disk cache": measure(False, cached=True),
         "analytics on, warm disk cache": measure(True, cached=True),
     }
+    scaling = reconciliation((10, 250, 1000))
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({**report, "reconcile": scaling}, indent=2))
         return
     print("Notion API calls, each operation in a fresh process (earlier system: ~4 per event, ~4 per email)\n")
     for mode, data in report.items():
@@ -169,6 +195,11 @@ def main() -> None:
         for name, row in data["paused"].items():
             print(f"{name:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
         print()
+    print("== reconcile (hourly), every email of every running sequence lost, warm disk cache")
+    print(f"{'running':>8}{'lost':>7}{'planned':>9}{'calls':>7}{'per sequence':>14}   requests")
+    for row in scaling:
+        print(f"{row['running']:>8}{row['lost']:>7}{row['planned']:>9}{row['calls']:>7}{row['per_sequence']:>14}   "
+              f"{', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
 
 
 if __name__ == "__main__":

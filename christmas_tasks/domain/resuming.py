@@ -42,6 +42,7 @@ class HeldEmail:
     due: datetime  # when it fell due: the order the held emails go out in
     gap: timedelta  # its sequence's catch-up gap: the least time after the record's previous email
     timezone: str | None = None  # the contact's zone (None: the window's), for the send window
+    not_before: datetime | None = None  # the record's last email sent plus its gap, when that is later than now
 
 
 def spread(
@@ -56,7 +57,9 @@ def spread(
     previous: dict[str, datetime] = {}  # each record's last email planned
     planned: list[tuple[HeldEmail, datetime]] = []
     for item in sorted(held, key=lambda h: (require_aware(h.due, "due"), h.sequence_key, h.email_number)):
-        at = now if item.sequence_key not in previous else max(now, previous[item.sequence_key] + item.gap)
+        at = max(now, item.not_before or now)
+        if item.sequence_key in previous:
+            at = max(at, previous[item.sequence_key] + item.gap)
         while True:
             if window is not None:
                 at = window.next_open(at, item.timezone)

@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("status", "pause", "resume"))
     p.add_argument("--reason", help="why (required to pause: status shows it)")
 
+    p = add(
+        "reconcile",
+        "the ledger against Kestra's schedule: each email of a running sequence overdue with nothing sent (its "
+        "execution lost with Kestra's state), planned again as the reconcile flow plans it hourly; --all: every unsent "
+        "email at its time. Prints the plan; the command line schedules nothing (the campaign flow does)",
+    )
+    p.add_argument("--all", action="store_true", help="every unsent email of every running sequence (reschedule)")
+    p.add_argument("--grace", help="how long past its time an unsent email is lost: 90s, 10m, 2h (default 1h)")
+
     p = add("events", "list the event kinds: who sends each, its flow, webhook key, sample, what it starts")
     p.add_argument("--format", choices=("text", "json"), default="text")
 

@@ -199,6 +199,23 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """What the campaign flow's reconcile (or, with --all, reschedule) would plan again, printed; nothing is scheduled
+    from the command line: in Kestra, the reconcile flow runs it every hour and schedules its plan."""
+    from christmas_tasks.entrypoints.app import build_funnel
+    from christmas_tasks.entrypoints.kestra_step import grace_of
+
+    settings = _settings()
+    outcome = build_funnel(settings).reconcile(_now(), everything=args.all, grace=grace_of(args.grace, "--grace"))
+    result = {**outcome.as_json(), "scheduled": False}
+    if outcome.plan:
+        action = "reschedule" if args.all else "reconcile"
+        print(f"note: the command line schedules nothing: run the campaign flow with action {action} in Kestra to "
+              f"schedule the {len(outcome.plan)} email(s) above", file=sys.stderr)
+    _print(result, settings)
+    return 0
+
+
 def cmd_step(args: argparse.Namespace) -> int:
     from christmas_tasks.domain.errors import ChristmasError
     from christmas_tasks.entrypoints import kestra_step

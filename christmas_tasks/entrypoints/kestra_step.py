@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from christmas_tasks.domain.errors import ChristmasError, InvalidInput, Problem, ProviderError
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from christmas_tasks.entrypoints.settings import Settings
 
 COMMANDS = ("handle", "send", "health", "report", "campaign", "contact", "alert-failure", "alert-summary")
-CAMPAIGN_ACTIONS = ("status", "pause", "resume")
+CAMPAIGN_ACTIONS = ("status", "pause", "resume", "reconcile", "reschedule")
 REPORT_FILE = "report.html"  # what the report command writes in the working folder (the step's output file)
 
 
@@ -242,6 +242,11 @@ def _campaign(payload: Any, run_id: Any, settings: Settings, now: datetime) -> d
     from christmas_tasks.entrypoints.app import build_funnel
 
     funnel = build_funnel(settings)
+    if action in ("reconcile", "reschedule"):  # the emails Kestra lost, planned again (usecases/reconciling.py)
+        grace = grace_of(payload.get("grace"), "payload.grace")
+        found = funnel.reconcile(now, everything=action == "reschedule", grace=grace)
+        return {"result": found.as_json(), "planned": len(found.plan),
+                "requests": getattr(funnel.ledger, "requests", None)}
     by = f"Kestra execution {run_id}" if isinstance(run_id, str) and run_id else "Kestra"
     if action == "pause":
         outcome = funnel.pause(now, reason, by)
@@ -250,6 +255,20 @@ def _campaign(payload: Any, run_id: Any, settings: Settings, now: datetime) -> d
     else:
         outcome = funnel.status(now)
     return {"result": outcome.as_json(), "planned": len(outcome.plan)}
+
+
+def grace_of(raw: Any, field: str) -> timedelta | None:
+    """A reconciliation's grace period: a duration such as `90s`, `10m` or `1h`; empty or absent, the default."""
+    if raw is None or raw == "":
+        return None
+    from christmas_tasks.domain.catalogue import parse_duration
+
+    if not isinstance(raw, str):
+        raise InvalidInput("reconcile", [Problem(field, "must be a duration such as '90s', '10m' or '1h'")])
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise InvalidInput("reconcile", [Problem(field, str(exc))]) from None
 
 
 def _report(settings: Settings, payload: Any, now: datetime) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from christmas_tasks.domain.catalogue import Catalogue
 from christmas_tasks.domain.deliverability import Thresholds
@@ -18,10 +18,10 @@ from christmas_tasks.domain.planning import SendWindow, require_aware
 from christmas_tasks.domain.records import SequenceRecord
 from christmas_tasks.domain.resuming import DEFAULT_SEND_CAP
 from christmas_tasks.domain.variables import Campaign
-from christmas_tasks.usecases import campaign
+from christmas_tasks.usecases import campaign, reconciling
 from christmas_tasks.usecases.erasure import check_forgotten
 from christmas_tasks.usecases.handlers import handler_for
-from christmas_tasks.usecases.outcomes import AlertStatus, CampaignOutcome, EmailOutcome, Handled
+from christmas_tasks.usecases.outcomes import AlertStatus, CampaignOutcome, EmailOutcome, Handled, ReconcileOutcome
 from christmas_tasks.usecases.ports import AddressLocks, Alerter, Ledger, Mailer
 from christmas_tasks.usecases.sending import send_email
 
@@ -76,6 +76,10 @@ class Funnel:
 
     def status(self, now: datetime) -> CampaignOutcome:
         return campaign.status(self, now)
+
+    def reconcile(self, now: datetime, *, everything: bool = False, grace: timedelta | None = None) -> ReconcileOutcome:
+        """Plan again the emails of running sequences whose schedule Kestra lost (usecases/reconciling.py)."""
+        return reconciling.reconcile(self, now, everything=everything, grace=grace)
 
     def alert(self, text: str) -> AlertStatus:
         """Post `text` to the Alerter, when one is configured: whether it went. An alert never fails the funnel."""

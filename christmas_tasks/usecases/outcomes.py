@@ -5,7 +5,7 @@ execution, one `reason` sentence."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -218,5 +218,39 @@ class CampaignOutcome:
             "held": self.held,
             "plan": [item.as_json() for item in self.plan],
             "deliverability": self.deliverability.as_json() if self.deliverability else None,
+            "reason": self.reason,
+        }
+
+
+class ReconcileAction(StrEnum):
+    """Which reconciliation ran (christmas_tasks/usecases/reconciling.py)."""
+
+    RECONCILE = "reconcile"  # hourly: the overdue emails that fit before the next hour
+    RESCHEDULE = "reschedule"  # by hand, once Kestra's state is known lost: every unsent email
+
+
+@dataclass(frozen=True)
+class ReconcileOutcome:
+    """What a reconciliation found in the ledger and planned again, for the caller to schedule."""
+
+    action: ReconcileAction
+    at: datetime
+    grace: timedelta
+    reason: str
+    paused: bool = False  # the campaign is paused: nothing was read or planned
+    running: int = 0  # running sequence records of the campaign
+    unsent: int = 0  # their emails not sent yet (lost or still to come)
+    lost: int = 0  # of them, overdue by more than the grace period
+    waiting: int = 0  # lost, left for the next reconciliation (the send cap)
+    suppressed: int = 0  # running records whose contact is suppressed now: nothing planned for them
+    plan: tuple[ScheduledEmail, ...] = ()
+    alert: AlertStatus | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value, "at": iso_utc(self.at), "grace_seconds": int(self.grace.total_seconds()),
+            "paused": self.paused, "running": self.running, "unsent": self.unsent, "lost": self.lost,
+            "waiting": self.waiting, "suppressed": self.suppressed, "planned": len(self.plan),
+            "plan": [item.as_json() for item in self.plan], "alert": self.alert.value if self.alert else None,
             "reason": self.reason,
         }

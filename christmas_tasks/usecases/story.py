@@ -20,7 +20,8 @@ from typing import Any
 
 from christmas_tasks.domain.catalogue import Catalogue
 from christmas_tasks.domain.holdings import Holdings
-from christmas_tasks.domain.planning import SendWindow, iso_utc, plan
+from christmas_tasks.domain.planning import SendWindow, iso_utc
+from christmas_tasks.domain.reconciling import as_planned
 from christmas_tasks.domain.records import AnalyticsEntry, Contact, SequenceRecord
 from christmas_tasks.domain.vocabulary import ReplyStatus
 
@@ -164,12 +165,7 @@ def _emails(
 ) -> tuple[EmailLine, ...]:
     definition = catalogue.sequences.get(record.sequence)
     templates = {e.number: e.template for e in definition.emails} if definition else {}
-    planned: dict[int, datetime] = {}
-    if definition is not None and record.running:
-        before = {n for n, e in record.emails.items() if e.sent_at is not None and e.sent_at <= record.created_at}
-        for item in plan(definition, record.anchor, record.created_at, testing=testing, already_sent=before,
-                         window=window, contact_timezone=zone):
-            planned[item.email_number] = item.send_at
+    planned = as_planned(record, definition, testing=testing, window=window, zone=zone) if definition else {}
     lines = []
     for number in sorted({*templates, *record.emails}):
         entry = record.emails.get(number)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,8 @@ FAIL = "io.kestra.plugin.core.execution.Fail"
 HANDLERS = {kind: kind for kind in KINDS}
 # The kinds applied at once, never behind handle-event's queue (a person's unsubscribe): their flows run the step.
 UNQUEUED = {kind for kind, model in KINDS.items() if not model.queued}
-SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "campaign", "contact", "step",
-          "failure-alert"}
+SHARED = {"handle-event", "schedule-plan", "send-email", "health-check", "report", "campaign", "reconcile", "contact",
+          "step", "failure-alert"}
 # Values that must only ever come from secret(): credentials and the workspace's identifiers.
 SECRET_SETTINGS = {setting.name for setting in SETTINGS if setting.secret and setting.kestra is None}
 # Removed in Kestra 2.0: a flow using one would break on the version bump.
@@ -411,19 +412,23 @@ def test_a_contacts_flow_passes_the_address_on_as_data() -> None:
 
 
 def test_the_campaign_flow_runs_the_package_and_hands_a_resumes_plan_to_schedule_plan() -> None:
-    """Pause, resume and status from Kestra's UI: the step's `campaign` command with the action and reason as data,
-    one at a time; a resume's plan (the held emails) scheduled as a handler's is, by schedule-plan, fire and forget."""
+    """Pause, resume, status, reconcile and reschedule from Kestra's UI: the step's `campaign` command with the action,
+    the reason and the grace period as data, one at a time; a plan (a resume's held emails, a reconciliation's lost
+    ones) scheduled as a handler's is, by schedule-plan, fire and forget."""
     from christmas_tasks.entrypoints.kestra_step import CAMPAIGN_ACTIONS, COMMANDS
 
     (command,) = [i for i in STEP["inputs"] if i["id"] == "command"]
     assert command["values"] == list(COMMANDS), "the step offers every command the package's step runs"
     flow = ALL["campaign"]
     assert flow["concurrency"] == {"limit": 1, "behavior": "QUEUE"}, "two resumes at once would plan twice"
-    assert "triggers" not in flow, "a person starts it"
-    assert [(i["id"], i["type"]) for i in flow["inputs"]] == [("action", "SELECT"), ("reason", "STRING")]
-    assert flow["inputs"][0]["values"] == list(CAMPAIGN_ACTIONS) and flow["inputs"][1]["required"] is False
+    assert "triggers" not in flow, "a person starts it (and the reconcile flow, hourly)"
+    assert [(i["id"], i["type"]) for i in flow["inputs"]] == [("action", "SELECT"), ("reason", "STRING"),
+                                                              ("grace", "STRING")]
+    assert flow["inputs"][0]["values"] == list(CAMPAIGN_ACTIONS)
+    assert [i.get("required") for i in flow["inputs"]] == [None, False, False]
+    payload = "{{ {'action': inputs.action, 'reason': inputs.reason ?? null, 'grace': inputs.grace ?? null} | toJson }}"
     assert step_call("campaign")["inputs"] == {
-        "command": "campaign", "payload": "{{ {'action': inputs.action, 'reason': inputs.reason ?? null} | toJson }}",
+        "command": "campaign", "payload": payload,
         "run_id": "{{ execution.id }}", "timeout": step_call("campaign")["inputs"]["timeout"],
     }
     schedule = call_in("campaign", "schedule")
@@ -432,6 +437,25 @@ def test_the_campaign_flow_runs_the_package_and_hands_a_resumes_plan_to_schedule
     assert schedule["inputs"] == {"plan": "{{ outputs.campaign.outputs.result.result.plan | toJson }}"}, "as data, once"
     assert schedule["runIf"] == "{{ (outputs.campaign.outputs.result.result.plan ?? []) | length > 0 }}"
     assert [t["id"] for t in flow["tasks"]] == ["campaign", "schedule"]
+    assert flow["outputs"] == [{"id": "result", "type": "JSON", "description": flow["outputs"][0]["description"],
+                                "value": "{{ outputs.campaign.outputs.result.result | toJson }}"}]
+
+
+def test_the_reconcile_flow_runs_the_campaigns_reconcile_every_hour_and_never_catches_up() -> None:
+    """Issue 26: the hourly reconciliation goes through the campaign flow, so it never runs beside a pause or a
+    resume (one control at a time) and its plan is scheduled by the same task as a resume's."""
+    flow = ALL["reconcile"]
+    (trigger,) = flow["triggers"]
+    assert trigger["type"] == "io.kestra.plugin.core.trigger.Schedule"
+    assert re.fullmatch(r"\d{1,2} \* \* \* \*", trigger["cron"]), "once an hour"
+    assert trigger["recoverMissedSchedules"] == "NONE", "a missed hour's work is the next hour's"
+    (call,) = flow["tasks"]
+    assert (call["type"], call["flowId"], call["inputs"]) == (SUBFLOW, "campaign", {"action": "reconcile"})
+    assert call.get("wait", True) and call.get("transmitFailed", True), "a failed reconciliation fails (and alerts)"
+    assert flow["outputs"][0]["value"] == "{{ outputs.reconcile.outputs.result | toJson }}"
+    from christmas_tasks.domain.reconciling import HORIZON
+
+    assert HORIZON == timedelta(hours=1), "the plan's horizon is the flow's period"
 
 
 def test_the_health_check_does_not_catch_up_missed_hours() -> None:

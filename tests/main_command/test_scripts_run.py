@@ -181,3 +181,57 @@ def test_without_java_21_it_says_what_is_missing_and_runs_the_demo(tmp_path: Pat
     assert "Install a JDK" in result.stdout
     assert "Running the same funnel in-process instead (christmas-tasks demo)" in result.stdout
     assert outbox_numbers(tmp_path / "christmas") == [2, 3, 4, 5]
+
+
+def test_a_restart_after_the_engines_folder_was_deleted_schedules_the_unsent_emails_again(tmp_path: Path) -> None:
+    """Issue 26: `rm -rf .christmas/kestra` (the folder that grows) with emails scheduled, and `scripts/run` again:
+    the ledger still has the sequence running, and the start's reschedule sends emails 3 to 5, each once."""
+    local_dir = tmp_path / "christmas"
+    env = {
+        **os.environ,
+        "CHRISTMAS_LOCAL_DIR": str(local_dir),
+        "CHRISTMAS_PORT": str(free_port()),
+        "CHRISTMAS_EDGE_PORT": str(free_port()),
+        "CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
+    }
+
+    def start(log: Path) -> subprocess.Popen[bytes]:
+        with log.open("w") as out:
+            run = subprocess.Popen([str(ROOT / "scripts" / "run")], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        deadline = time.monotonic() + 600  # a first run builds the engine module
+        while not (local_dir / "webhook-urls").exists():
+            assert run.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.25)
+        return run
+
+    def stop(run: subprocess.Popen[bytes]) -> None:
+        os.killpg(run.pid, signal.SIGINT)
+        run.wait(timeout=60)
+
+    run = start(tmp_path / "first.log")
+    try:
+        posted = subprocess.run([str(ROOT / "scripts" / "post-sample"), "assessment"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert posted.returncode == 0, posted.stderr
+        posted_at = time.monotonic()
+        while outbox_numbers(local_dir) != [2]:
+            assert time.monotonic() < posted_at + 15, outbox_numbers(local_dir)
+            time.sleep(0.25)
+    finally:
+        stop(run)
+    assert time.monotonic() < posted_at + 20 and outbox_numbers(local_dir) == [2], "email 3 (20 s) was still to send"
+
+    shutil.rmtree(local_dir / "kestra")
+    log = tmp_path / "second.log"
+    run = start(log)
+    try:
+        deadline = time.monotonic() + 120
+        while outbox_numbers(local_dir) != [2, 3, 4, 5]:
+            assert time.monotonic() < deadline, f"outbox {outbox_numbers(local_dir)}:\n{log.read_text()}"
+            time.sleep(0.5)
+        assert "The engine's state is gone and the ledger is not" in log.read_text()
+        time.sleep(3)  # a second send of one of them would land now
+        assert outbox_numbers(local_dir) == [2, 3, 4, 5]
+    finally:
+        stop(run)

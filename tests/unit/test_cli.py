@@ -229,3 +229,20 @@ def test_campaign_on_the_live_backend_names_each_missing_setting(
     code, out, err = run(capsys, "campaign", "pause", "--reason", "x")
     assert (code, out) == (2, "") and err.startswith("error: live backend: missing setting(s) CAMPAIGN_DEADLINE")
     assert "NOTION_TOKEN" in err and "RESEND_API_KEY" in err
+
+
+def test_reconcile_prints_what_it_would_plan_again_and_names_a_bad_grace(
+    capsys: pytest.CaptureFixture[str], local_env: dict[str, str]
+) -> None:
+    run(capsys, "handle", "noshow", str(EXAMPLES / "noshow.json"))
+    code, out, err = run(capsys, "reconcile")
+    found = json.loads(out)
+    assert code == 0 and (found["action"], found["running"], found["lost"], found["plan"]) == ("reconcile", 1, 0, [])
+    assert err == "", "nothing planned: no note"
+    code, out, err = run(capsys, "reconcile", "--all")
+    everything = json.loads(out)
+    assert code == 0 and everything["action"] == "reschedule" and everything["scheduled"] is False
+    assert [item["email_number"] for item in everything["plan"]] == [1, 2, 3]
+    assert "note: the command line schedules nothing: run the campaign flow with action reschedule" in err
+    code, out, err = run(capsys, "reconcile", "--grace", "soon")
+    assert (code, out) == (2, "") and err.startswith("error: reconcile: --grace: 'soon' is not a duration")

@@ -22,6 +22,8 @@ from christmas_tasks.entrypoints.cli import main
 from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 from tests.conftest import EXAMPLES
 
+ACTIONS = ", ".join(kestra_step.CAMPAIGN_ACTIONS)
+
 
 @pytest.fixture
 def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -313,8 +315,8 @@ def test_the_campaign_command_pauses_holds_and_resumes_with_a_plan_for_schedule_
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"action": "stop"}, "error: step request: payload.action: must be one of status, pause, resume, not 'stop'"),
-        (None, "error: step request: payload.action: must be one of status, pause, resume, not None"),
+        ({"action": "stop"}, f"error: step request: payload.action: must be one of {ACTIONS}, not 'stop'"),
+        (None, f"error: step request: payload.action: must be one of {ACTIONS}, not None"),
         ({"action": "pause"}, "error: campaign pause: reason: is required: say why (campaign status shows it)"),
         ({"action": "pause", "reason": 7}, "error: step request: payload.reason: must be text"),
     ],
