@@ -58,7 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SEND_BLACKOUT", "days closed all day, in the contact's zone: MM-DD (every year), YYYY-MM-DD, and a country "
         "code for its public holidays (CA, CA-ON); none: no day (default: 12-24,12-25,12-26,01-01)",
     ),
-    Setting("SEND_CAP", "at most this many emails an hour when a resume plans the held ones again (default 100)"),
+    Setting("SEND_CAP", "at most this many emails an hour a resume or a reconcile plans again (default 100)"),
     Setting("GUARD_WINDOW", "the deliverability guard judges the last N emails sent, at least 50 (default 200)"),
     Setting("GUARD_COMPLAINT_WARNING", "the complaint rate, in percent, the report warns at (default 0.1)"),
     Setting("GUARD_COMPLAINT_CRITICAL", "the complaint rate, in percent, that pauses the campaign (default 0.3)"),

@@ -117,10 +117,13 @@ def _text(
     action: ReconcileAction, lost: int, plan: tuple[ScheduledEmail, ...], waiting: int, found: _Found,
     grace: timedelta,
 ) -> str:
-    span = f", from {iso_utc(plan[0].send_at)} to {iso_utc(plan[-1].send_at)}" if plan else ""
-    minutes = int(grace.total_seconds() // 60) or 1
+    span = f", from {iso_utc(plan[0].send_at)} to {iso_utc(plan[-1].send_at)}" if len(plan) > 1 else (
+        f", at {iso_utc(plan[0].send_at)}" if plan else "")
+    seconds = int(grace.total_seconds())
+    late = next(f"{seconds // size} {unit}(s)" for size, unit in ((3600, "hour"), (60, "minute"), (1, "second"))
+                if seconds % size == 0)
     head = (
-        f"{lost} email(s) of running sequences had nothing sent more than {minutes} minute(s) after their time "
+        f"{lost} email(s) of running sequences had nothing sent more than {late} after their time "
         "(their schedule was lost)"
         if lost else f"no email of the {found.running} running sequence(s) is overdue"
         if found.running else "no sequence of the campaign is running"
