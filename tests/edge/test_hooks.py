@@ -143,15 +143,21 @@ def test_a_signed_body_that_is_not_a_json_object_is_400_and_not_forwarded(world:
 # --- Resend (Svix) ------------------------------------------------------------------------------------------------
 
 
-def test_resend_email_received_goes_to_the_reply_flow_and_every_other_type_to_email_status(world: World) -> None:
+def test_resend_email_received_goes_to_the_reply_flow_suppressions_to_theirs_and_every_other_type_to_email_status(
+    world: World
+) -> None:
+    """A bounce, a complaint or a suppression goes to the flow that applies it at once (never queued: SPEC §5)."""
     received = body_of({"type": "email.received", "data": {"email_id": "in_1", "from": "jane@example.com"}})
-    bounced = body_of({"type": "email.bounced", "data": {"email_id": "out_1", "to": ["jane@example.com"]}})
-    unknown = body_of({"type": "email.scheduled", "data": {"email_id": "out_2"}})
-    for n, body in enumerate((received, bounced, unknown)):
+    suppressions = [body_of({"type": f"email.{kind}", "data": {"email_id": f"out_{kind}", "to": ["j@example.com"]}})
+                    for kind in ("bounced", "complained", "suppressed")]
+    others = [body_of({"type": f"email.{kind}", "data": {"email_id": f"out_{kind}"}})
+              for kind in ("delivered", "opened", "clicked", "failed", "scheduled")]
+    bodies = [received, *suppressions, *others]
+    for n, body in enumerate(bodies):
         answer = world.client.post("/hooks/resend", content=body, headers=standard_headers(body, f"msg_{n}"))
         assert answer.status_code == 202, answer.text
-    assert world.kestra.flows() == [REPLY, "email-status", "email-status"]
-    assert [forward.content for forward in world.kestra.forwards] == [received, bounced, unknown]
+    assert world.kestra.flows() == [REPLY, *["email-suppression"] * 3, *["email-status"] * 5]
+    assert [forward.content for forward in world.kestra.forwards] == bodies
 
 
 def test_a_redelivered_svix_id_is_forwarded_once(world: World) -> None:

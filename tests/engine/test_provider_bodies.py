@@ -128,10 +128,10 @@ def test_calendlys_and_resends_signed_bodies_reach_their_flows_through_the_edge(
                 assert answer.status_code == 401, answer.text
             assert ledger.contacts.get_contact("stranger@example.com") is None
 
-            # Resend, signed the Svix way: a bounce to email-status
+            # Resend, signed the Svix way: a bounce to email-suppression (applied at once, never queued)
             bounced = sample("email-bounced.json", "sam@example.com")
             through_the_edge(http, kestra, front, "/hooks/resend", bounced,
-                             svix_signed(bounced, front.resend_secret, "msg_bounce"), "email-status")
+                             svix_signed(bounced, front.resend_secret, "msg_bounce"), "email-suppression")
             assert ledger.contacts.get_contact("sam@example.com").email_status == "bounced"  # type: ignore[union-attr]
 
             # an email's engagement (issue 24): Jane's first rebook email went out; Resend reports its delivery, open

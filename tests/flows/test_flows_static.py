@@ -323,14 +323,15 @@ def test_handler_passes_the_webhook_body_as_data_to_the_queue(name: str) -> None
 
 @pytest.mark.parametrize("name", sorted(UNQUEUED))
 def test_an_unqueued_handler_runs_the_step_at_once_and_labels_its_execution(name: str) -> None:
-    """A person's unsubscribe takes effect before the next send whatever is queued (SPEC §5): its flow runs the step
-    itself, never behind handle-event's queue; the lock per address keeps it apart from the same address's events."""
+    """A suppression (a person's unsubscribe, a bounce, a complaint) takes effect before the next send whatever is
+    queued (SPEC §5): its flow runs the step itself, never behind handle-event's queue; the lock per address keeps it
+    apart from the same address's events."""
     call, labels = ALL[name]["tasks"]
     assert call["id"] == "apply" and call["inputs"] == {
         "command": "handle", "event": name, "payload": PAYLOADS[name], "run_id": "{{ execution.id }}",
         "timeout": "PT1M"}
     assert labels["id"] == "labels" and "outputs.apply.outputs.result.labels" in labels["labels"]
-    assert {"unsubscribe", "unsubscribe-link"} == UNQUEUED
+    assert {"unsubscribe", "unsubscribe-link", "email-suppression"} == UNQUEUED
 
 
 @pytest.mark.parametrize("name", sorted(set(HANDLERS) - UNQUEUED))

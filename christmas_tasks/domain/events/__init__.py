@@ -38,7 +38,7 @@ from christmas_tasks.domain.events.kinds import (
     SignupEvent,
     UnsubscribeEvent,
 )
-from christmas_tasks.domain.events.mail import EmailStatusEvent, ReplyEvent, UnsubscribeLinkEvent
+from christmas_tasks.domain.events.mail import EmailStatusEvent, EmailSuppressionEvent, ReplyEvent, UnsubscribeLinkEvent
 
 __all__ = [
     "KINDS",
@@ -47,6 +47,7 @@ __all__ = [
     "BookingEvent",
     "CancellationEvent",
     "EmailStatusEvent",
+    "EmailSuppressionEvent",
     "Event",
     "NoShowEvent",
     "OnboardingEvent",

@@ -8,7 +8,7 @@ import hashlib
 import re
 from typing import Annotated, ClassVar
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from christmas_tasks.domain.events.base import Event
 from christmas_tasks.domain.fields import HeaderText, Identifier, Note, Timestamp
@@ -84,6 +84,31 @@ class EmailStatusEvent(Event):
 
 
 ENGAGEMENTS = {MailEvent(kind.value): kind for kind in Engagement}
+# What the edge forwards to the `email-suppression` kind: the mail provider's word that an address must get no more
+SUPPRESSIONS = frozenset({MailEvent.BOUNCED, MailEvent.COMPLAINED, MailEvent.SUPPRESSED})
+
+
+class EmailSuppressionEvent(EmailStatusEvent):
+    """A bounce, a complaint or a suppression, as `email-status` reads it, applied at once: the edge forwards these
+    types of Resend's webhook here, never behind `handle-event`'s queue, so a suppression takes effect before the next
+    send whatever is queued (SPEC §5). Every other type is refused by name: it is `email-status`'s."""
+
+    kind: ClassVar[str] = "email-suppression"
+    sample: ClassVar[str | None] = "email-complained.json"
+    webhook_key: ClassVar[str] = "WEBHOOK_KEY_EMAIL_SUPPRESSION"
+    sender: ClassVar[str] = (
+        "Resend, through the edge (email.bounced, email.complained and email.suppressed: the address suppressed at "
+        "once, never queued; every other type goes to email-status)"
+    )
+    queued: ClassVar[bool] = False
+    checked_together: ClassVar[tuple[str, ...]] = ("type",)  # the rule's error names the sender's `type`
+
+    @model_validator(mode="after")
+    def _a_suppression(self) -> EmailSuppressionEvent:
+        if self.type not in SUPPRESSIONS:
+            sent = self.provider_type or f"email.{self.type.value}"
+            raise ValueError(f"is {sent}: not a bounce, a complaint or a suppression (email-status takes it)")
+        return self
 
 
 class UnsubscribeLinkEvent(Event):

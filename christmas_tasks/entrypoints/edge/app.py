@@ -46,13 +46,11 @@ from christmas_tasks.domain.variables import unsubscribe_token
 from christmas_tasks.entrypoints.edge import pages
 from christmas_tasks.entrypoints.edge.config import (
     CALENDLY_FLOWS,
-    EMAIL_STATUS,
-    REPLY,
-    RESEND_REPLY_TYPE,
     UNSUBSCRIBED,
     EdgeSettings,
     key_name,
     posted_kinds,
+    resend_flow,
     signing_secret_name,
 )
 from christmas_tasks.entrypoints.edge.kestra import Kestra, KestraDown
@@ -241,8 +239,7 @@ class Edge:
             # record against one; accepted, never refused (a refusal makes Resend retry it for days)
             log.info("edge: resend %r not forwarded: not an email's event", str(kind)[:80])
             return _json({"forwarded": False, "reason": "not an email's event: recorded in this log only"}, 200)
-        flow = REPLY if kind == RESEND_REPLY_TYPE else EMAIL_STATUS
-        return await self.once("resend", flow, body, message_id)
+        return await self.once("resend", resend_flow(kind), body, message_id)
 
     async def posted(self, request: Request) -> Response:
         kind = request.path_params["kind"]

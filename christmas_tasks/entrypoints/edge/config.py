@@ -32,6 +32,7 @@ from christmas_tasks.entrypoints.settings import EDGE, SettingValues
 # knows a `reply` kind, with the key named as every kind's is.
 REPLY = "reply"
 EMAIL_STATUS = "email-status"
+EMAIL_SUPPRESSION = "email-suppression"
 RESEND_REPLY_TYPE = "email.received"
 # Calendly's event types, to the flow that handles each (the one subscription's; any other is not forwarded).
 CALENDLY_FLOWS = {event: kind for kind, event in calendly.EVENTS.items()}
@@ -39,12 +40,24 @@ CALENDLY_FLOWS = {event: kind for kind, event in calendly.EVENTS.items()}
 PROVIDER_ONLY = {
     "cancellation": "Calendly's, at /hooks/calendly",
     EMAIL_STATUS: "Resend's, at /hooks/resend",
+    EMAIL_SUPPRESSION: "Resend's bounces, complaints and suppressions, at /hooks/resend",
     # the edge's page forwards what it accepts to `unsubscribe`; this kind is Kestra's own link, never public
     "unsubscribe-link": "Kestra's own unsubscribe webhook, which the edge's /unsubscribe page replaces",
 }
 UNSUBSCRIBED = "unsubscribe"  # where the unsubscribe page forwards what it accepted: Kestra takes it without waiting
 DEFAULT_KESTRA_URL = "http://localhost:8080"
 DEFAULT_DATA_DIR = ".christmas-edge"
+
+
+def resend_flow(kind: str) -> str:
+    """The flow of a Resend email event, by its `type`: a reply's; a bounce's, a complaint's or a suppression's,
+    applied at once (never queued: SPEC §5); any other email status's."""
+    from christmas_tasks.domain.events.mail import SUPPRESSIONS
+    from christmas_tasks.entrypoints.inbound.resend import TYPES
+
+    if kind == RESEND_REPLY_TYPE:
+        return REPLY
+    return EMAIL_SUPPRESSION if TYPES.get(kind) in SUPPRESSIONS else EMAIL_STATUS
 
 
 def _env_name(flow: str) -> str:

@@ -23,6 +23,7 @@ READERS: dict[str, Reader] = {
     "cancellation": calendly.read,
     "noshow": calendly.read,
     "email-status": resend.read,
+    "email-suppression": resend.read,
     "unsubscribe-link": unsubscribe_link.read,
     "reply": resend.read_received,
 }

@@ -43,7 +43,7 @@ PATHS = {
 
 def read(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Resend's body as the email-status event's fields, and the path in Resend's body of each field."""
-    what = "email-status event"
+    what = f"{kind} event"
     data = body.get("data")
     if not isinstance(data, dict):
         raise InvalidInput(what, [Problem("data", "must be an object")])

@@ -106,6 +106,7 @@ class HandlerFlowsTest {
         "booking      | booking-calendly.json | campaign_status=Pre-Call Prep  | booking_status=Booked",
         "unsubscribe  | unsubscribe.json      | campaign_status=Unsubscribed   | email_status=unsubscribed",
         "email-status | email-bounced.json    | email_status=bounced           | email_status=bounced",
+        "email-suppression | email-complained.json | email_status=complained | email_status=complained",
     })
     void aTrackingHandlerRecordsTheContactAndSendsNothing(String flow, String sample, String first, String second)
         throws Exception {
@@ -114,8 +115,8 @@ class HandlerFlowsTest {
 
         Execution handler = funnel.handle(flow, Funnel.sample(sample, email));
         assertThat(handler.getState().getCurrent()).as("%s", funnel.logs(handler.getId())).isEqualTo(State.Type.SUCCESS);
-        // a person's unsubscribe runs the step itself (`apply`), never behind handle-event's queue
-        String call = flow.equals("unsubscribe") ? "apply" : "handle";
+        // a suppression (a person's unsubscribe, a complaint) runs the step itself (`apply`), never behind the queue
+        String call = List.of("unsubscribe", "email-suppression").contains(flow) ? "apply" : "handle";
         assertThat(Funnel.result(handler, call).get("planned")).isEqualTo(0);
         assertThat(funnel.scheduledSends(handler)).isEmpty();
 
