@@ -76,11 +76,13 @@ def unsent(
     testing: bool,
     window: SendWindow | None,
     zone: str | None,
+    held: bool = False,
 ) -> list[Unsent]:
-    """The record's emails that have neither gone out nor run (held, skipped), in their planned order."""
+    """The record's emails that have neither gone out nor run (skipped; held, unless `held`: a resume planned those,
+    and Kestra may have lost them too), in their planned order."""
     gap = definition.testing_catch_up_gap if testing else definition.catch_up_gap
-    ran = {n for n, e in record.emails.items()
-           if e.sent_at is not None or e.status in (LedgerStatus.HELD, LedgerStatus.SKIPPED, LedgerStatus.SENT)}
+    ran_statuses = {LedgerStatus.SKIPPED, LedgerStatus.SENT, *(() if held else (LedgerStatus.HELD,))}
+    ran = {n for n, e in record.emails.items() if e.sent_at is not None or e.status in ran_statuses}
     sent = [e.sent_at for e in record.emails.values() if e.sent_at is not None]
     floor = max(sent) + gap if sent else None
     return [

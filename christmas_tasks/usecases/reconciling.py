@@ -4,8 +4,9 @@ Kestra's state is planned again, for the caller to schedule (the `campaign` flow
 Two actions (christmas_tasks/domain/reconciling.py has the rule):
 - `reconcile`, hourly (the `reconcile` flow): the emails whose planned time passed by more than the grace period with
   nothing recorded, placed from now at most SEND_CAP an hour; those that would fall past the next hour wait for it.
-- `reschedule`, by hand once Kestra's state is known lost: those, all of them, and every later email of every running
-  sequence at its own time, so nothing waits until it is overdue.
+- `reschedule`, by hand once Kestra's state is known lost: those, all of them, the emails a resume planned and that
+  are still held, and every later email of every running sequence at its own time, so nothing waits until it is
+  overdue.
 
 Nothing is planned while the campaign is paused (a send would only hold it) nor for a contact suppressed now (a send
 would skip it). A duplicate plan cannot send twice: every send reads the ledger first and reuses its idempotency key.
@@ -57,7 +58,7 @@ def reconcile(
             action, now, grace, "the campaign is paused: nothing is planned (a resume plans what falls due meanwhile)",
             paused=True,
         )
-    found = _unsent(funnel)
+    found = _unsent(funnel, held=everything)
     window = None if funnel.testing else funnel.window
     if everything:
         placed = reschedule(found.emails, now, grace, cap=funnel.send_cap, window=window)
@@ -90,8 +91,9 @@ class _Found:
         self.emails: list[Unsent] = []
 
 
-def _unsent(funnel: Funnel) -> _Found:
-    """Every unsent email of the campaign's running records, but a suppressed contact's (2 reads)."""
+def _unsent(funnel: Funnel, *, held: bool) -> _Found:
+    """Every unsent email of the campaign's running records, but a suppressed contact's, and, with `held`, those held
+    (the campaign is running: a resume planned them) (2 reads)."""
     catalogue = funnel.catalogue
     found = _Found()
     records = [r for r in funnel.ledger.sequences.campaign_sequences(funnel.campaign.name) if r.running]
@@ -109,7 +111,7 @@ def _unsent(funnel: Funnel) -> _Found:
         if definition is None:  # a sequence the catalogue no longer has: its sends fail by name; nothing to plan
             continue
         zone = contact.timezone if contact is not None else None
-        found.emails += unsent(record, definition, testing=funnel.testing, window=window, zone=zone)
+        found.emails += unsent(record, definition, testing=funnel.testing, window=window, zone=zone, held=held)
     return found
 
 

@@ -162,6 +162,9 @@ def test_a_paused_campaign_held_emails_suppressed_contacts_and_ended_sequences_g
     assert (found.running, found.suppressed) == (2, 1)  # Lee's sequence stopped; Kim is suppressed by hand
     assert [("jane@example.com" in i.sequence_key, i.email_number) for i in found.plan] == [
         (True, 4), (True, 5)]
+    # the resume's plan lost too (Kestra's state gone since): a reschedule plans the held ones with the rest
+    everything = funnel.reconcile(later, everything=True)
+    assert [i.email_number for i in everything.plan] == [2, 3, 4, 5]
 
 
 def test_outside_the_send_window_a_lost_email_waits_for_it(ledger: InMemoryLedger, mailer: InMemoryMailer) -> None:
