@@ -2,7 +2,8 @@
 dicts, for use-case tests that are pure and fast. They run through the same contract suites as the SQLite and
 Notion stores, OutboxMailer and ResendMailer (tests/contract/), so they cannot drift from them.
 
-`handle` is the tests' shorthand for what an entry point does: read a webhook body into an event, then handle it.
+`handle` is the tests' shorthand for what an entry point does: read a webhook body into an event, then handle it;
+`in_testing_mode`, the funnel on these ports in testing mode; `InMemoryAlerter`, the Alerter keeping what it was given.
 """
 
 from __future__ import annotations
@@ -276,6 +277,28 @@ class InMemoryLedger:
         self.templates = InMemoryTemplates(templates_dir)
         self.sends = InMemorySendLog()
         self.people = InMemoryPeople(self.contacts, self.sequences, self.sends)
+
+
+def in_testing_mode(ledger: Any, mailer: Any, **env: str) -> Funnel:
+    """The funnel on `ledger` and `mailer` as the settings build it, in testing mode, with `env`'s settings more."""
+    from christmas_tasks.entrypoints.app import build_funnel
+    from christmas_tasks.entrypoints.settings import Settings
+
+    return build_funnel(Settings.from_env({"TESTING_MODE": "true", **env}), ledger=ledger, mailer=mailer)
+
+
+class InMemoryAlerter:
+    """The Alerter port in memory: every text it was given; `works` False, it raises as a Discord outage would."""
+
+    def __init__(self, works: bool = True) -> None:
+        self.works = works
+        self.texts: list[str] = []
+
+    def alert(self, text: str) -> bool:
+        self.texts.append(text)
+        if not self.works:
+            raise RuntimeError("discord is down")
+        return True
 
 
 class InMemoryMailer:

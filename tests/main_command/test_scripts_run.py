@@ -40,15 +40,20 @@ def outbox_numbers(local_dir: Path) -> list[int]:
     return sorted(int(json.loads(line)["tags"]["email_number"]) for line in lines if line.strip())
 
 
-def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the_engine(tmp_path: Path) -> None:
-    local_dir = tmp_path / "christmas"
-    env = {
+def run_env(local_dir: Path) -> dict[str, str]:
+    """scripts/run's environment for a test: its own folder, ports and the fast catalogue."""
+    return {
         **os.environ,
         "CHRISTMAS_LOCAL_DIR": str(local_dir),
         "CHRISTMAS_PORT": str(free_port()),
         "CHRISTMAS_EDGE_PORT": str(free_port()),
         "CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
     }
+
+
+def test_scripts_run_and_post_sample_put_emails_2_to_5_in_the_outbox_through_the_engine(tmp_path: Path) -> None:
+    local_dir = tmp_path / "christmas"
+    env = run_env(local_dir)
     edge = f"http://127.0.0.1:{env['CHRISTMAS_EDGE_PORT']}"
     log = tmp_path / "run.log"
     with log.open("w") as out:
@@ -187,13 +192,7 @@ def test_a_restart_after_the_engines_folder_was_deleted_schedules_the_unsent_ema
     """Issue 26: `rm -rf .christmas/kestra` (the folder that grows) with emails scheduled, and `scripts/run` again:
     the ledger still has the sequence running, and the start's reschedule sends emails 3 to 5, each once."""
     local_dir = tmp_path / "christmas"
-    env = {
-        **os.environ,
-        "CHRISTMAS_LOCAL_DIR": str(local_dir),
-        "CHRISTMAS_PORT": str(free_port()),
-        "CHRISTMAS_EDGE_PORT": str(free_port()),
-        "CHRISTMAS_CATALOGUE": str(FAST_CATALOGUE),
-    }
+    env = run_env(local_dir)
 
     def start(log: Path) -> subprocess.Popen[bytes]:
         with log.open("w") as out:

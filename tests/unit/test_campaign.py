@@ -15,13 +15,12 @@ import pytest
 from christmas_tasks.adapters.sqlite import SqliteLedger
 from christmas_tasks.domain.errors import InvalidInput
 from christmas_tasks.domain.records import CampaignState, SequenceRecord
-from christmas_tasks.entrypoints.app import build_funnel
-from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
+from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES
 from christmas_tasks.usecases.funnel import Funnel
 from christmas_tasks.usecases.outcomes import CampaignAction, EmailOutcome, ScheduledEmail, SendStatus, SkipReason
 from christmas_tasks.usecases.ports import Ledger
 from tests.conftest import EXAMPLES, NOW
-from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
+from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle, in_testing_mode
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -36,25 +35,6 @@ def body(name: str, email: str, **changes: Any) -> dict[str, Any]:
     else:
         raw["email"] = email
     return {**raw, **changes}
-
-
-def funnel_on(ledger: Ledger, mailer: InMemoryMailer, **env: str) -> Funnel:
-    return build_funnel(Settings.from_env({"TESTING_MODE": "true", **env}), ledger=ledger, mailer=mailer)
-
-
-@pytest.fixture
-def ledger() -> InMemoryLedger:
-    return InMemoryLedger(SAMPLE_TEMPLATES)
-
-
-@pytest.fixture
-def mailer() -> InMemoryMailer:
-    return InMemoryMailer()
-
-
-@pytest.fixture
-def funnel(ledger: InMemoryLedger, mailer: InMemoryMailer) -> Funnel:
-    return funnel_on(ledger, mailer)
 
 
 def send(funnel: Funnel, item: ScheduledEmail, late: timedelta = timedelta(0)) -> EmailOutcome:
@@ -193,7 +173,7 @@ def test_the_resume_spreads_the_held_emails_by_the_send_cap_and_the_send_window(
 ) -> None:
     """Production delays, a window (09:00-17:00 in Toronto), at most 2 emails an hour: five held no-show emails,
     resumed at 16:30 Toronto time, go at 16:30, then from 09:00 the next day, 30 minutes apart."""
-    funnel = funnel_on(ledger, mailer, TESTING_MODE="false", SEND_WINDOW="mon-fri 09:00-17:00", SEND_CAP="2",
+    funnel = in_testing_mode(ledger, mailer, TESTING_MODE="false", SEND_WINDOW="mon-fri 09:00-17:00", SEND_CAP="2",
                        SEND_BLACKOUT="none")
     plans = [handle(funnel, "noshow", body("noshow.json", f"lead{n}@example.com"), NOW).plan for n in range(5)]
     funnel.pause(NOW, "a pause", BY)
@@ -247,11 +227,11 @@ def test_status_says_why_the_campaign_is_paused_and_how_many_emails_are_held(fun
 
 def test_the_same_on_the_local_sqlite_ledger(tmp_path: Path, mailer: InMemoryMailer) -> None:
     ledger = SqliteLedger(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES)
-    funnel = funnel_on(ledger, mailer)
+    funnel = in_testing_mode(ledger, mailer)
     plan = handle(funnel, "noshow", body("noshow.json", "jane@example.com"), NOW).plan
     funnel.pause(NOW, "a pause", BY)
     assert [send(funnel, item).status for item in plan] == [SendStatus.HELD] * 3
-    again = funnel_on(SqliteLedger(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES), mailer)  # a new process
+    again = in_testing_mode(SqliteLedger(tmp_path / "crm.sqlite3", SAMPLE_TEMPLATES), mailer)  # a new process
     assert again.status(NOW + H).held == 3
     resumed = again.resume(NOW + H, BY)
     assert [send(again, item).status for item in resumed.plan] == [SendStatus.SENT] * 3

@@ -12,8 +12,6 @@ import pytest
 from christmas_tasks.domain.errors import InvalidInput
 from christmas_tasks.domain.records import ContactUpdate
 from christmas_tasks.domain.vocabulary import BookingStatus, CampaignStatus, StopReason
-from christmas_tasks.entrypoints.app import build_funnel
-from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases.funnel import Funnel
 from christmas_tasks.usecases.outcomes import Action, SendStatus, SkipReason
 from tests.conftest import EXAMPLES, NOW
@@ -39,21 +37,6 @@ def booked(uri: str = CALL_A) -> dict[str, Any]:
     body = sample("booking-calendly.json")
     body["payload"]["scheduled_event"] = {**body["payload"]["scheduled_event"], "uri": uri}
     return body
-
-
-@pytest.fixture
-def ledger() -> InMemoryLedger:
-    return InMemoryLedger(SAMPLE_TEMPLATES)
-
-
-@pytest.fixture
-def mailer() -> InMemoryMailer:
-    return InMemoryMailer()
-
-
-@pytest.fixture
-def funnel(ledger: InMemoryLedger, mailer: InMemoryMailer) -> Funnel:
-    return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=mailer)
 
 
 def test_a_cancelled_call_starts_rebook_and_both_emails_go_out(

@@ -14,20 +14,11 @@ from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases.funnel import Funnel
 from christmas_tasks.usecases.outcomes import AlertStatus, SendStatus
 from tests.conftest import EXAMPLES, NOW
-from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
+from tests.fakes.memory import InMemoryAlerter, InMemoryLedger, InMemoryMailer, handle
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
 LATER = NOW + timedelta(days=1)
-
-
-class Alerts:
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def alert(self, text: str) -> bool:
-        self.texts.append(text)
-        return True
 
 
 def status_event(kind: str, email: str, **changes: Any) -> dict[str, Any]:
@@ -41,7 +32,7 @@ def status_event(kind: str, email: str, **changes: Any) -> dict[str, Any]:
     return raw
 
 
-def campaign(contacts: int, alerts: Alerts | None = None, **env: str) -> tuple[Funnel, list[Any]]:
+def campaign(contacts: int, alerts: InMemoryAlerter | None = None, **env: str) -> tuple[Funnel, list[Any]]:
     """`contacts` assessments a minute apart (each with the website's email 1 in the ledger) and each one's email 2
     sent: two emails per address, lead0's the oldest."""
     funnel = build_funnel(Settings.from_env({"TESTING_MODE": "true", **env}), ledger=InMemoryLedger(SAMPLE_TEMPLATES),
@@ -59,7 +50,7 @@ def campaign(contacts: int, alerts: Alerts | None = None, **env: str) -> tuple[F
 
 
 def test_a_complaint_past_the_critical_mark_pauses_the_campaign_says_why_and_alerts_once() -> None:
-    alerts = Alerts()
+    alerts = InMemoryAlerter()
     funnel, plans = campaign(30, alerts)  # 60 emails sent
     handled = handle(funnel, "email-status", status_event("complained", "lead3@example.com"), LATER)
     why = "complaint rate 1.67% (1 of the last 60 emails) is at or over 0.3%"

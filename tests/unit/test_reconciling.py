@@ -15,12 +15,10 @@ from christmas_tasks.domain.errors import InvalidInput
 from christmas_tasks.domain.reconciling import TESTING_GRACE
 from christmas_tasks.domain.records import ContactUpdate
 from christmas_tasks.entrypoints import kestra_step
-from christmas_tasks.entrypoints.app import build_funnel
-from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases.funnel import Funnel
 from christmas_tasks.usecases.outcomes import AlertStatus, ReconcileAction, ScheduledEmail, SendStatus
 from tests.conftest import EXAMPLES, NOW
-from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
+from tests.fakes.memory import InMemoryAlerter, InMemoryLedger, InMemoryMailer, handle, in_testing_mode
 
 S = timedelta(seconds=1)
 M = timedelta(minutes=1)
@@ -30,35 +28,6 @@ BY = "the command line"
 
 def body(email: str, **changes: Any) -> dict[str, Any]:
     return {**json.loads((EXAMPLES / "assessment.json").read_text()), "email": email, **changes}
-
-
-class Alerts:
-    def __init__(self) -> None:
-        self.posted: list[str] = []
-
-    def alert(self, text: str) -> bool:
-        self.posted.append(text)
-        return True
-
-
-def funnel_on(ledger: InMemoryLedger, mailer: InMemoryMailer, **env: str) -> Funnel:
-    settings = Settings.from_env({"TESTING_MODE": "true", **env})
-    return build_funnel(settings, ledger=ledger, mailer=mailer)
-
-
-@pytest.fixture
-def ledger() -> InMemoryLedger:
-    return InMemoryLedger(SAMPLE_TEMPLATES)
-
-
-@pytest.fixture
-def mailer() -> InMemoryMailer:
-    return InMemoryMailer()
-
-
-@pytest.fixture
-def funnel(ledger: InMemoryLedger, mailer: InMemoryMailer) -> Funnel:
-    return funnel_on(ledger, mailer)
 
 
 def run(funnel: Funnel, plan: tuple[ScheduledEmail, ...], late: timedelta = timedelta(0)) -> list[SendStatus]:
@@ -81,16 +50,16 @@ def test_nothing_is_lost_while_every_email_is_within_its_time_and_grace(funnel: 
 def test_a_lost_schedule_is_planned_again_and_each_email_goes_out_once_however_often_it_is_planned(
     ledger: InMemoryLedger, mailer: InMemoryMailer
 ) -> None:
-    funnel = funnel_on(ledger, mailer)
+    funnel = in_testing_mode(ledger, mailer)
     lost = handle(funnel, "assessment", body("jane@example.com"), NOW).plan  # Kestra lost these: never run
-    funnel.alerter = alerts = Alerts()
+    funnel.alerter = alerts = InMemoryAlerter()
     later = lost[-1].send_at + TESTING_GRACE
     found = funnel.reconcile(later)
     assert (found.lost, found.waiting, found.alert) == (4, 0, AlertStatus.SENT)
     assert [(i.email_number, i.template) for i in found.plan] == [(i.email_number, i.template) for i in lost]
     # from now, the catch-up gap apart (testing: a minute), as a late event's catch-up would place them
     assert [i.send_at for i in found.plan] == [later + n * M for n in range(4)]
-    assert alerts.posted == [f"Christmas 2025: {found.reason}"]
+    assert alerts.texts == [f"Christmas 2025: {found.reason}"]
     assert "4 email(s) of running sequences had nothing sent more than 10 minute(s) after their time" in found.reason
     again = funnel.reconcile(later + S)  # the next run, before the first plan's sends: planned a second time
     assert [i.email_number for i in again.plan] == [2, 3, 4, 5]
@@ -129,7 +98,7 @@ def test_reschedule_places_the_lost_ones_from_now_and_the_rest_after_them(funnel
 def test_the_send_cap_spreads_the_lost_emails_and_what_falls_past_the_hour_waits_for_the_next_run(
     ledger: InMemoryLedger, mailer: InMemoryMailer
 ) -> None:
-    funnel = funnel_on(ledger, mailer, SEND_CAP="2")
+    funnel = in_testing_mode(ledger, mailer, SEND_CAP="2")
     plans = [handle(funnel, "assessment", body(f"lead{n}@example.com"), NOW).plan for n in range(3)]
     now = plans[0][-1].send_at + TESTING_GRACE
     first = funnel.reconcile(now)
@@ -168,7 +137,7 @@ def test_a_paused_campaign_held_emails_suppressed_contacts_and_ended_sequences_g
 
 
 def test_outside_the_send_window_a_lost_email_waits_for_it(ledger: InMemoryLedger, mailer: InMemoryMailer) -> None:
-    funnel = funnel_on(ledger, mailer, TESTING_MODE="false", SEND_WINDOW="mon-fri 09:00-17:00",
+    funnel = in_testing_mode(ledger, mailer, TESTING_MODE="false", SEND_WINDOW="mon-fri 09:00-17:00",
                        CAMPAIGN_TIMEZONE="UTC")
     # Monday 1 December 2025, 10:00 UTC; Jane is in Toronto (UTC-5), where the window applies
     plan = handle(funnel, "assessment", body("jane@example.com"), NOW).plan

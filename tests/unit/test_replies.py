@@ -28,12 +28,12 @@ from christmas_tasks.entrypoints.app import build_funnel
 from christmas_tasks.entrypoints.cli import main
 from christmas_tasks.entrypoints.inbound import read_event
 from christmas_tasks.entrypoints.kestra_step import is_rejection
-from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
+from christmas_tasks.entrypoints.settings import Settings
 from christmas_tasks.usecases.funnel import Funnel
 from christmas_tasks.usecases.outcomes import Action, AlertStatus, Handled
 from tests.conftest import EXAMPLES, NOW
 from tests.fakes.fake_resend import API_KEY, FakeResend
-from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
+from tests.fakes.memory import InMemoryAlerter, InMemoryLedger, InMemoryMailer, handle
 
 M = timedelta(minutes=1)
 JANE = "jane.doe@example.com"
@@ -48,16 +48,6 @@ def body(name: str, **changes: Any) -> dict[str, Any]:
 def funnel_of(ledger: InMemoryLedger, mailer: InMemoryMailer, **env: str) -> Funnel:
     settings = Settings.from_env({"TESTING_MODE": "true", "REPLY_INBOX": INBOX, **env})
     return build_funnel(settings, ledger=ledger, mailer=mailer)
-
-
-@pytest.fixture
-def ledger() -> InMemoryLedger:
-    return InMemoryLedger(SAMPLE_TEMPLATES)
-
-
-@pytest.fixture
-def mailer() -> InMemoryMailer:
-    return InMemoryMailer()
 
 
 @pytest.mark.parametrize(
@@ -78,18 +68,6 @@ def test_every_email_sent_asks_for_replies_at_reply_address_else_email_reply_to(
     assert sent.reply_to == reply_to
 
 
-class Alerts:
-    def __init__(self, works: bool = True) -> None:
-        self.works = works
-        self.texts: list[str] = []
-
-    def alert(self, text: str) -> bool:
-        self.texts.append(text)
-        if not self.works:
-            raise RuntimeError("discord is down")
-        return True
-
-
 class FlakyMailer(InMemoryMailer):
     """Fails the next `failures` sends as Resend does in an outage (after the adapter's own retries)."""
 
@@ -105,12 +83,12 @@ class FlakyMailer(InMemoryMailer):
 
 
 @pytest.fixture
-def alerts() -> Alerts:
-    return Alerts()
+def alerts() -> InMemoryAlerter:
+    return InMemoryAlerter()
 
 
 @pytest.fixture
-def funnel(ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: Alerts) -> Funnel:
+def funnel(ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: InMemoryAlerter) -> Funnel:
     funnel = funnel_of(ledger, mailer)
     funnel.alerter = alerts
     return funnel
@@ -140,7 +118,7 @@ LATER = NOW + 30 * M
 
 
 def test_a_persons_reply_stops_every_running_sequence_alerts_and_is_forwarded(
-    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: Alerts
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: InMemoryAlerter
 ) -> None:
     keys = nurtured(funnel, emails=2)
     handled = handle(funnel, "reply", reply(), LATER)
@@ -194,7 +172,7 @@ def test_after_a_reply_the_next_email_is_skipped_as_stopped_replied(funnel: Funn
     ],
 )
 def test_an_automatic_reply_is_forwarded_and_recorded_and_stops_nothing(
-    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: Alerts, headers: dict[str, str],
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: InMemoryAlerter, headers: dict[str, str],
     marker: str,
 ) -> None:
     keys = nurtured(funnel)
@@ -217,7 +195,7 @@ def test_what_marks_no_machine_is_a_persons_reply(funnel: Funnel, headers: dict[
 
 
 def test_a_reply_from_an_address_that_is_no_contact_is_forwarded_and_recorded(
-    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: Alerts
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer, alerts: InMemoryAlerter
 ) -> None:
     nurtured(funnel)
     handled = handle(funnel, "reply", reply(email="Colleague@Example.com"), LATER)
@@ -243,7 +221,7 @@ def test_a_redelivered_reply_is_forwarded_once_and_changes_nothing_more(
 
 
 def test_a_forward_that_fails_after_the_stop_is_sent_by_the_retry_once(
-    ledger: InMemoryLedger, alerts: Alerts
+    ledger: InMemoryLedger, alerts: InMemoryAlerter
 ) -> None:
     mailer = FlakyMailer()
     funnel = funnel_of(ledger, mailer)
@@ -287,13 +265,13 @@ def test_without_reply_inbox_a_reply_fails_naming_it_and_writes_nothing(
 
 def test_a_failed_alert_never_fails_the_reply(ledger: InMemoryLedger, mailer: InMemoryMailer) -> None:
     funnel = funnel_of(ledger, mailer)
-    funnel.alerter = Alerts(works=False)
+    funnel.alerter = InMemoryAlerter(works=False)
     nurtured(funnel)
     handled = handle(funnel, "reply", reply(), LATER)
     assert handled.alert is AlertStatus.FAILED and len(forwards(mailer)) == 1 and len(handled.stopped) == 2
 
 
-def test_a_reply_to_the_websites_first_email_names_it(funnel: Funnel, alerts: Alerts) -> None:
+def test_a_reply_to_the_websites_first_email_names_it(funnel: Funnel, alerts: InMemoryAlerter) -> None:
     handle(funnel, "assessment", body("assessment.json"), NOW)
     handled = handle(funnel, "reply", reply(), LATER)
     assert handled.last_email == "5day #1"

@@ -33,7 +33,7 @@ from christmas_tasks.entrypoints.settings import SAMPLE_TEMPLATES, Settings
 from christmas_tasks.usecases.funnel import Funnel
 from christmas_tasks.usecases.outcomes import Action, AlertStatus, EmailOutcome, ScheduledEmail, SendStatus, SkipReason
 from tests.conftest import EXAMPLES, NOW
-from tests.fakes.memory import InMemoryLedger, InMemoryMailer, handle
+from tests.fakes.memory import InMemoryAlerter, InMemoryLedger, InMemoryMailer, handle
 
 M = timedelta(minutes=1)
 JANE = "jane.doe@example.com"
@@ -42,33 +42,6 @@ CAMPAIGN = "Christmas 2025"
 
 def body(name: str, **changes: Any) -> dict[str, Any]:
     return {**json.loads((EXAMPLES / name).read_text()), **changes}
-
-
-class Alerts:
-    def __init__(self, works: bool = True) -> None:
-        self.works = works
-        self.texts: list[str] = []
-
-    def alert(self, text: str) -> bool:
-        self.texts.append(text)
-        if not self.works:
-            raise RuntimeError("discord is down")
-        return True
-
-
-@pytest.fixture
-def ledger() -> InMemoryLedger:
-    return InMemoryLedger(SAMPLE_TEMPLATES)
-
-
-@pytest.fixture
-def mailer() -> InMemoryMailer:
-    return InMemoryMailer()
-
-
-@pytest.fixture
-def funnel(ledger: InMemoryLedger, mailer: InMemoryMailer) -> Funnel:
-    return build_funnel(Settings.from_env({"TESTING_MODE": "true"}), ledger=ledger, mailer=mailer)
 
 
 def send_all(funnel: Funnel, plan: tuple[ScheduledEmail, ...]) -> list[EmailOutcome]:
@@ -261,14 +234,14 @@ def test_signup_records_the_contact_without_moving_it_back(
 
 
 def test_critical_lead_alert_once_and_never_fatal(funnel: Funnel) -> None:
-    broken = Alerts(works=False)
+    broken = InMemoryAlerter(works=False)
     funnel = replace(funnel, alerter=broken)
     handled = handle(funnel, "assessment", body("assessment.json"), NOW)
     assert handled.alert is AlertStatus.FAILED and handled.action is Action.SEQUENCE_STARTED
     assert "CRITICAL lead: Jane" in broken.texts[0]
     handle(funnel, "assessment", body("assessment.json"), NOW)
     assert len(broken.texts) == 1  # a duplicate raises no second alert
-    working = Alerts()
+    working = InMemoryAlerter()
     funnel = replace(funnel, alerter=working)
     calm = handle(funnel, "assessment", body("assessment.json", email="calm@example.com", red_systems=0), NOW)
     assert calm.alert is None and working.texts == []
