@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from christmas_tasks.domain.errors import InvalidInput, NotFound, Problem, TemplateError
+from christmas_tasks.domain.errors import InvalidInput, NotFound, Problem, ProviderError, TemplateError
 from christmas_tasks.domain.events import stopped_by_booking
 from christmas_tasks.domain.keys import campaign_slug, idempotency_key, parse_sequence_key
 from christmas_tasks.domain.planning import require_aware
@@ -80,6 +80,17 @@ def send_email(
     )
     try:
         result = funnel.mailer.send(message)
+    except ProviderError as exc:
+        if exc.status == 409 and _sent_meanwhile(funnel, record, number):
+            # a twin execution of this email (a reconcile's plan of it, beside its first) read the ledger before the
+            # other's mark and sent first, with another day's dates: another payload under the key, which the mailer
+            # refuses. It went out once: skipped, as a later twin would be.
+            log.info("email %d of %s: sent meanwhile by another execution; skipped", number, key)
+            outcome = EmailOutcome(key, number, item.template, SendStatus.SKIPPED, skip=SkipReason.ALREADY_SENT)
+            _log(funnel, record, item.template, number, "skipped", now, error=outcome.reason)
+            return outcome
+        _log(funnel, record, item.template, number, "failed", now, error=str(exc))
+        raise
     except Exception as exc:
         _log(funnel, record, item.template, number, "failed", now, error=str(exc))
         raise
@@ -130,6 +141,16 @@ def _skip(funnel: Funnel, record: SequenceRecord, number: int, key: str, templat
     if record.completed:
         return skip(SkipReason.COMPLETED)
     return None
+
+
+def _sent_meanwhile(funnel: Funnel, record: SequenceRecord, number: int) -> bool:
+    """Whether the ledger marks the email sent now (read again; a failed read says no, and the send fails as it was)."""
+    try:
+        again = funnel.ledger.sequences.find_sequence(record.email, record.campaign, record.sequence, record.key)
+    except Exception:
+        log.warning("the ledger could not be read again after the mailer's refusal", exc_info=True)
+        return False
+    return again is not None and number in again.sent_numbers()
 
 
 def _held(record: SequenceRecord, number: int) -> bool:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from christmas_tasks.domain.errors import InvalidInput
+from christmas_tasks.domain.errors import InvalidInput, ProviderError
 from christmas_tasks.domain.reconciling import TESTING_GRACE
-from christmas_tasks.domain.records import ContactUpdate
+from christmas_tasks.domain.records import ContactUpdate, OutgoingEmail, SendResult
 from christmas_tasks.entrypoints import kestra_step
 from christmas_tasks.usecases.funnel import Funnel
-from christmas_tasks.usecases.outcomes import AlertStatus, ReconcileAction, ScheduledEmail, SendStatus
+from christmas_tasks.usecases.outcomes import AlertStatus, ReconcileAction, ScheduledEmail, SendStatus, SkipReason
 from tests.conftest import EXAMPLES, NOW
 from tests.fakes.memory import InMemoryAlerter, InMemoryLedger, InMemoryMailer, handle, in_testing_mode
 
@@ -171,3 +171,33 @@ def test_the_step_reconciles_for_the_campaign_flow_and_names_a_bad_grace(tmp_pat
     with pytest.raises(InvalidInput) as caught:
         kestra_step.run(bad, values, later)
     assert caught.value.problems[0].field == "payload.grace"
+
+
+def test_two_executions_of_one_email_on_different_days_racing_send_it_once_and_neither_fails(
+    ledger: InMemoryLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reconcile's plan of an email whose first execution was alive after all, the two running at once: both read
+    the ledger before either's mark. The second's dates are another day's (its planned time), so the mailer refuses
+    its payload under the email's key (Resend's invalid_idempotent_request): the ledger, read again, says sent, and
+    it is skipped, not failed."""
+
+    class Refusing(InMemoryMailer):  # every template's dates differ by a day: another payload under the same key
+        def send(self, message: OutgoingEmail) -> SendResult:
+            if message.idempotency_key in self.sent:
+                raise ProviderError("resend", 409, "invalid_idempotent_request: another payload")
+            return super().send(message)
+
+    mailer = Refusing()
+    funnel = in_testing_mode(ledger, mailer)
+    (first, *_) = handle(funnel, "assessment", body("jane@example.com"), NOW).plan
+    stale = ledger.sequences.find_sequence("jane@example.com", "Christmas 2025", "5day", first.sequence_key)
+    assert run(funnel, (first,)) == [SendStatus.SENT]
+    reads = iter([stale])  # the twin's first read: the record as it was before the first's mark
+    real = ledger.sequences.find_sequence
+    monkeypatch.setattr(ledger.sequences, "find_sequence", lambda *a: next(reads, None) or real(*a))
+    twin = funnel.send(first.sequence_key, 2, first.send_at + 2 * H, first.send_at + timedelta(days=1))
+    assert (twin.status, twin.skip) == (SendStatus.SKIPPED, SkipReason.ALREADY_SENT)
+    assert sent(mailer) == [("jane@example.com", "2")]
+    monkeypatch.setattr(ledger.sequences, "find_sequence", lambda *a: stale)  # never marked: the refusal stands
+    with pytest.raises(ProviderError):
+        funnel.send(first.sequence_key, 2, first.send_at + 2 * H, first.send_at + timedelta(days=1))
