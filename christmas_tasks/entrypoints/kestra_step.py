@@ -5,8 +5,9 @@ Kestra's `step` flow writes two files and runs this with nothing else of the ser
 - REQUEST: `{"command": "handle"|"send"|"health"|"report"|"campaign"|"contact"|"alert-failure"|"alert-summary",
   "event": ..., "payload": ..., "run_id": ...}`, where the payload is the webhook body (handle), the send-email inputs
   (send), `{"backend": ...}` (health), `{"since": "YYYY-MM-DD"}` (report, optional: it writes REPORT_FILE and posts
-  its summary to Discord), `{"action": "status"|"pause"|"resume", "reason": ...}` (campaign), `{"email": ...,
-  "action": "story"|"forget"}` (contact: christmas_tasks/entrypoints/contact.py), or a failed execution and a
+  its summary to Discord), `{"action": "status"|"pause"|"resume"|"reconcile"|"reschedule", "reason": ...,
+  "grace": "1h"}` (campaign; grace: reconcile and reschedule only), `{"email": ..., "action": "story"|"forget"}`
+  (contact: christmas_tasks/entrypoints/contact.py), or a failed execution and a
   summary's window (the failure-alert flow: failure_alert.py). Values from outside arrive here as data in a file,
   never in a place Kestra renders as a template.
 - SETTINGS: the package's settings and secrets, `{"NAME": "value"}`, as the environment would hold them.
@@ -18,9 +19,9 @@ failure no retry can fix (a bug, a provider's 4xx): `failed: true`, its first er
 Only what a later try may fix (`is_transient`: an outage, 429 or 5xx, a timeout, a lost connection) exits non-zero,
 for Kestra's retries; its outputs carry its first error line too (`error`: Kestra keeps a failed task's outputs, and
 failure-alert reads them). A handled event's plan is
-`result.plan`, which handle-event hands to schedule-plan whole; so is a resume's, which the campaign flow hands on the
-same way; `labels` (handle, send, contact) is what the calling flow's Labels task sets on its execution: the
-contact's address, the event, the sequence, the email number.
+`result.plan`, which handle-event hands to schedule-plan whole; so is a resume's and a reconcile's, which the campaign
+flow hands on the same way; `labels` (handle, send, contact) is what the calling flow's Labels task sets on its
+execution: the contact's address, the event, the sequence, the email number.
 """
 
 from __future__ import annotations
