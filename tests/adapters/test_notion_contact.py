@@ -24,6 +24,7 @@ from christmas_tasks.entrypoints.settings import Settings
 from christmas_tasks.usecases.erasure import forget
 from christmas_tasks.usecases.outcomes import Action
 from christmas_tasks.usecases.story import tell
+from tests.fakes.cassettes import cassette_fixtures
 from tests.fakes.fake_notion import CASSETTE_DIR, FakeNotion, http_calls, interactions, notion_ledger
 from tests.fakes.fake_notion import vcr_config as notion_vcr_config
 from tests.fakes.memory import InMemoryMailer, handle
@@ -36,20 +37,7 @@ SECRET = "local-unsubscribe-secret"  # the local default of UNSUBSCRIBE_SECRET, 
 MARK = forget_mark(SECRET, JANE)
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    return str(CASSETTE_DIR)
-
-
-@pytest.fixture
-def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
-    return notion_vcr_config(pytestconfig)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    name: str = request.node.originalname
-    return "notion-" + name.removeprefix("test_").replace("_", "-")
+vcr_cassette_dir, vcr_config, default_cassette_name = cassette_fixtures(CASSETTE_DIR, notion_vcr_config, "notion-")
 
 
 def resolved(ledger: NotionLedger) -> NotionLedger:

@@ -36,6 +36,7 @@ from christmas_tasks.domain.records import (
 from christmas_tasks.domain.rendering import Template
 from christmas_tasks.domain.vocabulary import Engagement
 from christmas_tasks.entrypoints.settings import NotionSettings, Secret
+from tests.fakes.cassettes import cassette_fixtures
 from tests.fakes.fake_notion import (
     CASSETTE_DIR,
     DATABASES,
@@ -89,20 +90,7 @@ CALLS = {
 }
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    return str(CASSETTE_DIR)
-
-
-@pytest.fixture
-def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
-    return notion_vcr_config(pytestconfig)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    name: str = request.node.originalname
-    return "notion-" + name.removeprefix("test_").replace("_", "-")
+vcr_cassette_dir, vcr_config, default_cassette_name = cassette_fixtures(CASSETTE_DIR, notion_vcr_config, "notion-")
 
 
 @pytest.fixture

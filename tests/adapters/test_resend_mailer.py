@@ -21,6 +21,7 @@ from christmas_tasks.domain.errors import ProviderError
 from christmas_tasks.domain.records import OutgoingEmail
 from christmas_tasks.entrypoints.settings import Secret
 from tests.contract.mailer_fixtures import message
+from tests.fakes.cassettes import cassette_fixtures
 from tests.fakes.fake_resend import (
     API_KEY,
     CASSETTE_DIR,
@@ -38,20 +39,7 @@ from tests.fakes.fake_resend import vcr_config as resend_vcr_config
 WRONG_KEY = "re_wrong_key_for_this_test_0123456789"
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    return str(CASSETTE_DIR)
-
-
-@pytest.fixture
-def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
-    return resend_vcr_config(pytestconfig)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    name: str = request.node.originalname
-    return "resend-" + name.removeprefix("test_").replace("_", "-")
+vcr_cassette_dir, vcr_config, default_cassette_name = cassette_fixtures(CASSETTE_DIR, resend_vcr_config, "resend-")
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from christmas_tasks.usecases.ports import (
     SequenceStore,
     TemplateStore,
 )
+from tests.fakes.cassettes import cassette_fixtures
 from tests.fakes.fake_notion import CASSETTE_DIR
 from tests.fakes.fake_notion import vcr_config as notion_vcr_config
 
@@ -47,20 +48,7 @@ JANE = "jane@example.com"
 FOOTER = "<p>Example Consulting, 123 Example Street, Toronto</p><p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>"
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    return str(CASSETTE_DIR)
-
-
-@pytest.fixture
-def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
-    return notion_vcr_config(pytestconfig)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    name: str = request.node.originalname
-    return "contract-" + name.removeprefix("test_").replace("_", "-")
+vcr_cassette_dir, vcr_config, default_cassette_name = cassette_fixtures(CASSETTE_DIR, notion_vcr_config, "contract-")
 
 
 def record(

@@ -33,6 +33,7 @@ from tests.contract.mailer_fixtures import (
     resend_delivered,
     send_from_process,
 )
+from tests.fakes.cassettes import cassette_fixtures
 from tests.fakes.fake_resend import CASSETTE_DIR, FakeResend, resend_mailer
 from tests.fakes.fake_resend import vcr_config as resend_vcr_config
 from tests.fakes.memory import InMemoryMailer
@@ -40,20 +41,7 @@ from tests.fakes.memory import InMemoryMailer
 Delivered = Callable[[], list[dict[str, Any]]]
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    return str(CASSETTE_DIR)
-
-
-@pytest.fixture
-def vcr_config(pytestconfig: pytest.Config) -> dict[str, Any]:
-    return resend_vcr_config(pytestconfig)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    name: str = request.node.originalname
-    return "contract-" + name.removeprefix("test_").replace("_", "-")
+vcr_cassette_dir, vcr_config, default_cassette_name = cassette_fixtures(CASSETTE_DIR, resend_vcr_config, "contract-")
 
 
 @pytest.fixture(params=["outbox", pytest.param("resend", marks=pytest.mark.vcr), "memory"])
