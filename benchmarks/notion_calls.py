@@ -166,6 +166,10 @@ def reconciliation(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     return rows
 
 
+def _requests(row: dict[str, Any]) -> str:
+    return ", ".join(f"{count}x {request}" for request, count in row["requests"].items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
@@ -180,26 +184,20 @@ def main() -> None:
         print(json.dumps({**report, "reconcile": scaling}, indent=2))
         return
     print("Notion API calls, each operation in a fresh process (earlier system: ~4 per event, ~4 per email)\n")
+    sections = (("events", "handled event"), ("emails", "sent email"), ("engagement", "engagement"),
+                ("paused", "campaign paused"))
     for mode, data in report.items():
         print(f"== {mode}")
-        print(f"{'handled event':<16}{'calls':>6}   requests")
-        for kind, row in data["events"].items():
-            print(f"{kind:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
-        print(f"{'sent email':<16}{'calls':>6}")
-        for sequence, row in data["emails"].items():
-            print(f"{sequence:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
-        print(f"{'engagement':<16}{'calls':>6}")
-        for name, row in data["engagement"].items():
-            print(f"{name:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
-        print(f"{'campaign paused':<16}{'calls':>6}")
-        for name, row in data["paused"].items():
-            print(f"{name:<16}{row['calls']:>6}   {', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
+        for section, title in sections:
+            print(f"{title:<16}{'calls':>6}   requests")
+            for name, row in data[section].items():
+                print(f"{name:<16}{row['calls']:>6}   {_requests(row)}")
         print()
     print("== reconcile (hourly), every email of every running sequence lost, warm disk cache")
     print(f"{'running':>8}{'lost':>7}{'planned':>9}{'calls':>7}{'per sequence':>14}   requests")
     for row in scaling:
         print(f"{row['running']:>8}{row['lost']:>7}{row['planned']:>9}{row['calls']:>7}{row['per_sequence']:>14}   "
-              f"{', '.join(f'{v}x {k}' for k, v in row['requests'].items())}")
+              f"{_requests(row)}")
 
 
 if __name__ == "__main__":
