@@ -82,10 +82,9 @@ def resume(funnel: Funnel, now: datetime, by: str, reason: str | None = None) ->
         state = campaigns.set_state(CampaignState(funnel.campaign.name, False, why, now, by))
         action = CampaignAction.RESUMED
     held = held_emails(funnel)  # after the state is written (the module's docstring says why)
-    window = None if funnel.testing else funnel.window
     plan = tuple(
         ScheduledEmail(item.sequence_key, item.email_number, item.template, at)
-        for item, at in spread(held, now, cap=funnel.send_cap, window=window)
+        for item, at in spread(held, now, cap=funnel.send_cap, window=funnel.send_window)
     )
     spread_over = f", from {iso_utc(plan[0].send_at)} to {iso_utc(plan[-1].send_at)}" if plan else ""
     done = "the campaign runs again" if action is CampaignAction.RESUMED else "the campaign was running"
@@ -130,7 +129,7 @@ def held_emails(funnel: Funnel) -> list[HeldEmail]:
         and number in {item.number for item in catalogue.sequences[record.sequence].emails}
     ]
     zones: dict[str, str | None] = {}
-    if held and funnel.window is not None and not funnel.testing:
+    if held and funnel.send_window is not None:
         zones = {contact.email: contact.timezone for contact in funnel.ledger.contacts.all_contacts()}
     found = []
     for record, number in held:

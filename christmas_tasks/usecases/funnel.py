@@ -48,6 +48,11 @@ class Funnel:
     # one event per address at a time, across processes (adapters/address_locks.py); None: this process is alone
     locks: AddressLocks | None = None
 
+    @property
+    def send_window(self) -> SendWindow | None:
+        """The window a plan keeps to: none in testing mode (its delays are seconds and minutes)."""
+        return None if self.testing else self.window
+
     def handle(self, event: Event, now: datetime, run_id: str | None = None) -> Handled:
         """Apply one validated event (christmas_tasks/entrypoints/inbound/ reads a webhook body into one).
 

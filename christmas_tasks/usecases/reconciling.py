@@ -59,14 +59,12 @@ def reconcile(
             paused=True,
         )
     found = _unsent(funnel, held=everything)
-    window = None if funnel.testing else funnel.window
+    window = funnel.send_window
     if everything:
-        placed = reschedule(found.emails, now, grace, cap=funnel.send_cap, window=window)
-        waiting = 0
+        placed, waiting = reschedule(found.emails, now, grace, cap=funnel.send_cap, window=window), 0
     else:
-        placed, waiting = replan(
-            [item for item in found.emails if item.lost(now, grace)], now, cap=funnel.send_cap, window=window
-        )
+        placed, waiting = replan([i for i in found.emails if i.lost(now, grace)], now, cap=funnel.send_cap,
+                                 window=window)
     lost = sum(1 for item in found.emails if item.lost(now, grace))
     plan = tuple(ScheduledEmail(item.sequence_key, item.email_number, item.template, at) for item, at in placed)
     for item, at in placed:
@@ -101,7 +99,6 @@ def _unsent(funnel: Funnel, *, held: bool) -> _Found:
     if not records:
         return found
     contacts = {contact.email: contact for contact in funnel.ledger.contacts.all_contacts()}
-    window = None if funnel.testing else funnel.window
     for record in records:
         contact = contacts.get(record.email)
         if contact is not None and contact.suppressed:
@@ -111,7 +108,8 @@ def _unsent(funnel: Funnel, *, held: bool) -> _Found:
         if definition is None:  # a sequence the catalogue no longer has: its sends fail by name; nothing to plan
             continue
         zone = contact.timezone if contact is not None else None
-        found.emails += unsent(record, definition, testing=funnel.testing, window=window, zone=zone, held=held)
+        found.emails += unsent(record, definition, testing=funnel.testing, window=funnel.send_window, zone=zone,
+                               held=held)
     return found
 
 
