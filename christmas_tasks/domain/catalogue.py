@@ -57,10 +57,6 @@ class SequenceDef:
     testing_catch_up_gap: timedelta
     emails: tuple[CatalogueEmail, ...]
 
-    @property
-    def last_number(self) -> int:
-        return self.emails[-1].number
-
     def email(self, number: int) -> CatalogueEmail:
         for item in self.emails:
             if item.number == number:

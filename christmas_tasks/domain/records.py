@@ -151,7 +151,7 @@ class SentMark:
     resend_id: str
     status: str = "sent"
     sent_by: str = "kestra"
-    completes: bool = False  # the last email of the sequence also sets Sequence Completed
+    completes: bool = False  # the last email of the sequence to go out also sets Sequence Completed
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ key, the ledger, the send log."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -94,10 +95,16 @@ def send_email(
     except Exception as exc:
         _log(funnel, record, item.template, number, "failed", now, error=str(exc))
         raise
-    # 5. the ledger
-    mark = SentMark(number, now, result.message_id, "sent", funnel.sent_by, completes=number == definition.last_number)
+    # 5. the ledger; the last email to go out completes the sequence, whatever its number: under a queue's load an
+    # email can run before an earlier one, which a completed sequence would then skip
+    numbers = {email.number for email in definition.emails}
+    completes = numbers - {number} <= record.sent_numbers()
+    mark = SentMark(number, now, result.message_id, "sent", funnel.sent_by, completes=completes)
     try:
-        ledger.sequences.mark_sent(record, mark)
+        marked = ledger.sequences.mark_sent(record, mark)
+        if not completes and not marked.completed and numbers <= marked.sent_numbers():
+            # another email of this record went out at the same time, each seeing the other unsent: this one completes
+            ledger.sequences.mark_sent(marked, replace(mark, completes=True))
     except Exception:
         # The one window the ledger cannot guard: a retry reuses the key, which the mailer honours only for
         # IDEMPOTENCY_WINDOW; after that a replay would send again. Say so where the operator will look.

@@ -467,3 +467,34 @@ def test_a_forged_or_missing_token_changes_nothing(
     assert contact is not None and contact.email_status == EmailStatus.OK
     assert all(record.running for record in ledger.sequences.records.values())
     assert send_all(funnel, plan[:1])[0].status is SendStatus.SENT
+
+
+def test_an_email_that_runs_before_an_earlier_one_leaves_it_to_be_sent_and_the_last_to_go_completes(
+    funnel: Funnel, ledger: InMemoryLedger, mailer: InMemoryMailer
+) -> None:
+    """Under a queue's load, a sequence's email 2 can run before its email 1: email 1 is still sent (not skipped as
+    "sequence completed"), and the sequence completes with the last email to go out."""
+    first, second, third = handle(funnel, "noshow", body("noshow.json"), NOW).plan
+    key = first.sequence_key
+    for item in (third, second):
+        assert funnel.send(key, item.email_number, item.send_at, item.send_at).status is SendStatus.SENT
+    assert not ledger.sequences.campaign_sequences("Christmas 2025")[0].completed
+    assert funnel.send(key, 1, first.send_at + M, first.send_at).status is SendStatus.SENT
+    assert ledger.sequences.campaign_sequences("Christmas 2025")[0].completed
+    assert sorted(m.tags["email_number"] for m in mailer.messages()) == ["1", "2", "3"]
+
+
+def test_two_emails_of_a_sequence_going_out_at_once_still_complete_it(
+    funnel: Funnel, ledger: InMemoryLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its last two emails sent at the same moment, each reading the record before the other's mark: the one that
+    finds both marked after its own completes the sequence."""
+    plan = handle(funnel, "noshow", body("noshow.json"), NOW).plan
+    key = plan[0].sequence_key
+    funnel.send(key, 1, plan[0].send_at, plan[0].send_at)
+    stale = ledger.sequences.find_sequence("jane.doe@example.com", "Christmas 2025", "noshow", key)
+    funnel.send(key, 2, plan[1].send_at, plan[1].send_at)  # sent, leaving email 3: not complete
+    reads, real = iter([stale]), ledger.sequences.find_sequence  # email 3's send reads the record before 2's mark
+    monkeypatch.setattr(ledger.sequences, "find_sequence", lambda *a: next(reads, None) or real(*a))
+    assert funnel.send(key, 3, plan[2].send_at, plan[2].send_at).status is SendStatus.SENT
+    assert ledger.sequences.campaign_sequences("Christmas 2025")[0].completed
